@@ -1,0 +1,1 @@
+"""The shared core: settings, tables, database set-up and the money rules."""

@@ -1,0 +1,114 @@
+"""Database set-up shared by both processes: Tortoise config, migrations, open/close.
+
+aerich writes raw SQL in the dialect it ran on, so there is one migration set per
+dialect (`migrations/postgres`, `migrations/sqlite`), picked from the URL. Both
+processes apply pending migrations at start-up; a PostgreSQL advisory lock or a file
+lock next to the SQLite file lets them start at the same moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+from tortoise import Tortoise
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MODEL_MODULES = ["models.tables", "aerich.models"]
+# Any constant works; it only has to be the same in every process of this project.
+MIGRATION_LOCK_KEY = 0x57A25_70B0
+
+
+def dialect(db_url: str) -> str:
+    return "sqlite" if db_url.startswith("sqlite") else "postgres"
+
+
+def _with_pool(db_url: str, maxsize: int) -> str:
+    """PostgreSQL pool bounds unless the URL sets its own."""
+    if dialect(db_url) != "postgres":
+        return db_url
+    parts = urlsplit(db_url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("minsize", "1")
+    query.setdefault("maxsize", str(maxsize))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tortoise_config(db_url: str, *, pool_size: int = 10) -> dict[str, Any]:
+    return {
+        "connections": {"default": _with_pool(db_url, pool_size)},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _sqlite_path(db_url: str) -> str | None:
+    path = db_url.removeprefix("sqlite://").split("?", 1)[0]
+    return None if path in {"", ":memory:"} else path
+
+
+def _asyncpg_dsn(db_url: str) -> str:
+    parts = urlsplit(db_url)
+    return urlunsplit(parts._replace(scheme="postgresql", query=""))
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(db_url: str) -> AsyncIterator[None]:
+    if dialect(db_url) == "postgres":
+        conn = await asyncpg.connect(_asyncpg_dsn(db_url), timeout=10)
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        finally:
+            await conn.close()
+        return
+    path = _sqlite_path(db_url)
+    if path is None:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.migrate-lock", "w") as handle:
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+async def apply_migrations(db_url: str) -> list[str]:
+    """Apply pending migrations for the URL's dialect; returns the files applied."""
+    from aerich import Command  # imported late: it patches asyncio policy on import
+
+    location = MIGRATIONS_DIR / dialect(db_url)
+    async with _migration_lock(db_url):
+        command = Command(
+            tortoise_config=tortoise_config(db_url, pool_size=2),
+            app="models",
+            location=str(location),
+        )
+        async with command:
+            await command.init()
+            return await command.upgrade(run_in_transaction=True)
+
+
+async def open_database(db_url: str, *, pool_size: int = 10) -> None:
+    await Tortoise.init(config=tortoise_config(db_url, pool_size=pool_size))
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """Raise if the database does not answer a trivial query."""
+    await Tortoise.get_connection("default").execute_query("SELECT 1")

@@ -1,0 +1,115 @@
+"""The checks that prove no Star was lost or doubled.
+
+`check_ledger` reads only the database. Given Telegram's own record of payments
+(`TelegramRecord`, built from getStarTransactions by the bot worker), it also proves
+that every payment Telegram took is on the ledger and every refund is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tortoise import Tortoise
+
+from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+
+
+@dataclass
+class TelegramRecord:
+    """Incoming invoice payments and refunds as Telegram lists them, by charge id."""
+
+    payments: dict[str, int] = field(default_factory=dict)
+    refunds: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Report:
+    checks: list[tuple[str, int]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, name: str, problems: list[str]) -> None:
+        self.checks.append((name, len(problems)))
+        self.problems.extend(problems)
+
+    def render(self) -> str:
+        width = max(len(name) for name, _ in self.checks) if self.checks else 10
+        lines = [f"{'check':<{width}}  result"]
+        for name, count in self.checks:
+            lines.append(f"{name:<{width}}  {'ok' if count == 0 else f'FAILED ({count})'}")
+        lines.extend(f"  - {problem}" for problem in self.problems[:200])
+        if len(self.problems) > 200:
+            lines.append(f"  … and {len(self.problems) - 200} more")
+        lines.append("all invariants hold" if self.ok else "INVARIANTS VIOLATED")
+        return "\n".join(lines)
+
+
+async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
+    report = Report()
+    conn = Tortoise.get_connection("default")
+
+    _, rows = await conn.execute_query(
+        "SELECT u.id, u.stars_balance, COALESCE(SUM(l.amount), 0) AS total "
+        "FROM users u LEFT JOIN ledger_entries l ON l.user_id = u.id "
+        "GROUP BY u.id, u.stars_balance HAVING u.stars_balance <> COALESCE(SUM(l.amount), 0)"
+    )
+    report.add(
+        "balance equals ledger sum",
+        [f"user {r['id']}: balance {r['stars_balance']} but ledger sums to {r['total']}" for r in rows],
+    )
+
+    _, rows = await conn.execute_query(
+        "SELECT telegram_payment_charge_id AS charge, kind, COUNT(*) AS n FROM ledger_entries "
+        "WHERE telegram_payment_charge_id IS NOT NULL "
+        "GROUP BY telegram_payment_charge_id, kind HAVING COUNT(*) > 1"
+    )
+    report.add(
+        "no charge applied twice",
+        [f"charge {r['charge']}: {r['n']} {r['kind']} entries" for r in rows],
+    )
+
+    topups = dict(
+        await LedgerEntry.filter(kind=EntryKind.TOPUP).values_list(
+            "telegram_payment_charge_id", "amount"
+        )
+    )
+    refunds = set(
+        await LedgerEntry.filter(kind=EntryKind.REFUND).values_list(
+            "telegram_payment_charge_id", flat=True
+        )
+    )
+    paid = await TopUpOrder.filter(
+        status__in=[OrderStatus.PAID, OrderStatus.REFUNDED]
+    ).values_list("id", "telegram_payment_charge_id")
+    report.add(
+        "every paid order has its ledger entry",
+        [f"order {oid} (charge {charge}) has no top-up entry" for oid, charge in paid
+         if charge not in topups],
+    )
+    report.add(
+        "every refund follows a top-up",
+        [f"refund of charge {charge} has no top-up entry" for charge in refunds
+         if charge not in topups],
+    )
+
+    if telegram is not None:
+        missing = [
+            f"Telegram payment {charge} ({amount} XTR) is not on the ledger"
+            for charge, amount in telegram.payments.items()
+            if charge not in topups
+        ]
+        wrong = [
+            f"Telegram payment {charge} is {amount} XTR but the ledger says {topups[charge]}"
+            for charge, amount in telegram.payments.items()
+            if charge in topups and topups[charge] != amount
+        ]
+        report.add("every Telegram payment is on the ledger", missing + wrong)
+        report.add(
+            "every Telegram refund is recorded",
+            [f"Telegram refund of {charge} is not recorded" for charge in telegram.refunds
+             if charge not in refunds],
+        )
+    return report

@@ -1,0 +1,95 @@
+"""structlog set-up shared by both processes.
+
+One event per line, console or JSON. The standard library's loggers (aiogram,
+aiohttp, tortoise) go through the same processors, and every line passes a
+redaction step last, so the bot token cannot leak through an exception text or a
+request URL (aiogram puts the token in the path of every Bot API call).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Any bot token, not only ours: a log line could carry one from a forwarded error.
+_TOKEN_RE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,}")
+REDACTED = "<redacted-token>"
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _TOKEN_RE.sub(REDACTED, text)
+
+
+class _Redactor:
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, dict):
+            return {key: self._clean(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._clean(item) for item in value)
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return redact(str(value), self.secrets)
+
+    def __call__(
+        self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        return {key: self._clean(value) for key, value in event_dict.items()}
+
+
+def configure_logging(
+    level: str = "INFO", fmt: str = "console", *, secrets: tuple[str, ...] = ()
+) -> None:
+    redactor = _Redactor(secrets)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redactor,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The access log and the SQL echo are noisy at INFO and add nothing per request
+    # that our own request log does not already say.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)

@@ -1,0 +1,453 @@
+"""The money rules. Every balance change in the system goes through this module.
+
+Each operation is one database transaction whose first statement is a write: on
+SQLite that takes the write lock before anything is read (a deferred transaction
+that reads first cannot wait for the lock and fails), and on PostgreSQL a unique
+violation on the first insert aborts the transaction before anything else happened,
+so it is caught outside the transaction block. Balances move only by `F()` updates
+in the same transaction as the ledger row that explains them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder, User
+
+XTR = "XTR"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What Telegram tells us about a user."""
+
+    id: int
+    username: str | None = None
+    first_name: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A payment Telegram took: from a successful_payment or from getStarTransactions."""
+
+    charge_id: str
+    payer_id: int
+    amount: int
+    payload: str
+    currency: str = XTR
+
+
+class CreditStatus(StrEnum):
+    CREDITED = "credited"
+    ALREADY_CREDITED = "already_credited"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditResult:
+    status: CreditStatus
+    amount: int
+    balance: int
+    order_id: uuid.UUID | None
+    anomaly: Anomaly | None
+
+
+class RefundStatus(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_RECORDED = "already_recorded"
+    UNKNOWN_CHARGE = "unknown_charge"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    status: RefundStatus
+    user_id: int | None = None
+    amount: int = 0
+    balance: int = 0
+
+
+class CheckoutVerdict(StrEnum):
+    OK = "ok"
+    UNKNOWN_ORDER = "unknown_order"
+    NOT_OWNER = "not_owner"
+    WRONG_CURRENCY = "wrong_currency"
+    WRONG_AMOUNT = "wrong_amount"
+    EXPIRED = "expired"
+    ALREADY_PAID = "already_paid"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+
+
+class RateLimited(Exception):
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = max(1, retry_after)
+
+
+def parse_order_id(payload: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(payload)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+async def upsert_user(profile: Profile) -> None:
+    """Create the user or refresh its names; one statement, never touches the balance."""
+    await User.bulk_create(
+        [
+            User(
+                id=profile.id,
+                username=profile.username,
+                first_name=profile.first_name,
+                language_code=profile.language_code,
+            )
+        ],
+        on_conflict=["id"],
+        update_fields=["username", "first_name", "language_code"],
+    )
+
+
+async def _ensure_user(user_id: int, conn: object) -> None:
+    await User.bulk_create([User(id=user_id)], ignore_conflicts=True, using_db=conn)
+
+
+async def _balance(user_id: int, conn: object | None = None) -> int:
+    query = User.filter(id=user_id)
+    if conn is not None:
+        query = query.using_db(conn)
+    value = await query.values_list("stars_balance", flat=True)
+    return int(value[0]) if value else 0
+
+
+async def get_balance(user_id: int) -> int:
+    return await _balance(user_id)
+
+
+# ---------------------------------------------------------------- orders
+
+
+async def open_order(
+    user: Profile,
+    amount: int,
+    *,
+    ttl: int,
+    max_pending: int,
+    per_minute: int,
+    now: datetime | None = None,
+) -> TopUpOrder:
+    """Create a pending order, or raise RateLimited.
+
+    The limits are counted in the database, inside a transaction that first writes
+    the user's row: that serialises one user's order creation across every API
+    process on both databases, so the counts cannot be raced past.
+    """
+    now = now or utcnow()
+    async with in_transaction() as conn:
+        await User.bulk_create(
+            [
+                User(
+                    id=user.id,
+                    username=user.username,
+                    first_name=user.first_name,
+                    language_code=user.language_code,
+                )
+            ],
+            on_conflict=["id"],
+            update_fields=["username", "first_name", "language_code"],
+            using_db=conn,
+        )
+        await User.filter(id=user.id).using_db(conn).update(updated_at=now)
+        pending = await TopUpOrder.filter(
+            user_id=user.id, status=OrderStatus.PENDING, expires_at__gt=now
+        ).using_db(conn).count()
+        if pending >= max_pending:
+            raise RateLimited("too_many_pending", 60)
+        window_start = now - timedelta(minutes=1)
+        recent = (
+            await TopUpOrder.filter(user_id=user.id, created_at__gt=window_start)
+            .using_db(conn)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+        )
+        if len(recent) >= per_minute:
+            oldest: datetime = recent[0]  # type: ignore[assignment]
+            raise RateLimited("too_many_requests", int((oldest - window_start).total_seconds()) + 1)
+        return await TopUpOrder.create(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            amount=amount,
+            status=OrderStatus.PENDING,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            using_db=conn,
+        )
+
+
+async def attach_invoice(order_id: uuid.UUID, invoice_url: str) -> None:
+    await TopUpOrder.filter(id=order_id).update(invoice_url=invoice_url)
+
+
+async def fail_order(order_id: uuid.UUID) -> None:
+    """Mark an order whose invoice could not be created; nobody can pay it."""
+    await TopUpOrder.filter(id=order_id, status=OrderStatus.PENDING).update(
+        status=OrderStatus.FAILED
+    )
+
+
+async def expire_orders(now: datetime | None = None) -> int:
+    return await TopUpOrder.filter(
+        status=OrderStatus.PENDING, expires_at__lte=now or utcnow()
+    ).update(status=OrderStatus.EXPIRED)
+
+
+def visible_status(order: TopUpOrder, now: datetime | None = None) -> OrderStatus:
+    """A pending order past its expiry is expired even before the sweep marks it."""
+    if order.status is OrderStatus.PENDING and order.expires_at <= (now or utcnow()):
+        return OrderStatus.EXPIRED
+    return OrderStatus(order.status)
+
+
+async def check_checkout(
+    payload: str, payer_id: int, currency: str, amount: int, now: datetime | None = None
+) -> CheckoutVerdict:
+    """Decide a pre-checkout query against the stored order; one read, no writes."""
+    order_id = parse_order_id(payload)
+    if order_id is None:
+        return CheckoutVerdict.UNKNOWN_ORDER
+    rows = await TopUpOrder.filter(id=order_id).values(
+        "user_id", "amount", "status", "expires_at"
+    )
+    if not rows:
+        return CheckoutVerdict.UNKNOWN_ORDER
+    order = rows[0]
+    if order["user_id"] != payer_id:
+        return CheckoutVerdict.NOT_OWNER
+    if currency != XTR:
+        return CheckoutVerdict.WRONG_CURRENCY
+    if order["amount"] != amount:
+        return CheckoutVerdict.WRONG_AMOUNT
+    status = OrderStatus(order["status"])
+    if status is OrderStatus.PAID:
+        return CheckoutVerdict.ALREADY_PAID
+    if status is OrderStatus.REFUNDED:
+        return CheckoutVerdict.REFUNDED
+    if status is OrderStatus.FAILED:
+        return CheckoutVerdict.FAILED
+    if status is OrderStatus.EXPIRED or order["expires_at"] <= (now or utcnow()):
+        return CheckoutVerdict.EXPIRED
+    return CheckoutVerdict.OK
+
+
+# ---------------------------------------------------------------- credits
+
+
+def _static_anomaly(order: dict[str, object] | None, charge: Charge) -> Anomaly | None:
+    """What is wrong with a charge judged by the parts of its order that never change."""
+    if order is None:
+        return Anomaly.UNKNOWN_ORDER
+    if charge.currency != XTR:
+        return Anomaly.CURRENCY
+    if order["user_id"] != charge.payer_id:
+        return Anomaly.PAYER_MISMATCH
+    if order["amount"] != charge.amount:
+        return Anomaly.AMOUNT_MISMATCH
+    return None
+
+
+_STATUS_ANOMALY = {
+    OrderStatus.PAID: Anomaly.ORDER_ALREADY_PAID,
+    OrderStatus.REFUNDED: Anomaly.ORDER_REFUNDED,
+    OrderStatus.FAILED: Anomaly.ORDER_FAILED,
+    OrderStatus.EXPIRED: Anomaly.ORDER_EXPIRED,
+}
+
+
+async def credit_charge(
+    charge: Charge,
+    *,
+    paid_at: datetime | None = None,
+    notice: str | None = "credited",
+    anomaly: Anomaly | None = None,
+) -> CreditResult:
+    """Credit a charge Telegram took to its payer, exactly once per charge id.
+
+    Whatever its order says, the payer is credited: Telegram has their Stars. What did
+    not match is written on the ledger row as an anomaly for the operator.
+    """
+    paid_at = paid_at or utcnow()
+    order_id = parse_order_id(charge.payload)
+    order = None
+    if order_id is not None:
+        rows = await TopUpOrder.filter(id=order_id).values(
+            "user_id", "amount", "status", "expires_at"
+        )
+        order = rows[0] if rows else None
+    anomaly = anomaly or _static_anomaly(order, charge)
+    linked_order = order_id if order is not None else None
+    try:
+        async with in_transaction() as conn:
+            await _ensure_user(charge.payer_id, conn)
+            entry = await LedgerEntry.create(
+                user_id=charge.payer_id,
+                amount=charge.amount,
+                kind=EntryKind.TOPUP,
+                order_id=linked_order,
+                telegram_payment_charge_id=charge.charge_id,
+                anomaly=anomaly,
+                using_db=conn,
+            )
+            await User.filter(id=charge.payer_id).using_db(conn).update(
+                stars_balance=F("stars_balance") + charge.amount
+            )
+            if order is not None and anomaly is None:
+                anomaly = await _mark_paid(conn, order_id, order, charge, paid_at)  # type: ignore[arg-type]
+                if anomaly is not None:
+                    entry.anomaly = anomaly
+                    await entry.save(using_db=conn, update_fields=["anomaly"])
+            balance = await _balance(charge.payer_id, conn)
+            if notice:
+                await Notice.create(
+                    user_id=charge.payer_id,
+                    kind=notice,
+                    telegram_payment_charge_id=charge.charge_id,
+                    amount=charge.amount,
+                    balance=balance,
+                    next_attempt_at=utcnow(),
+                    using_db=conn,
+                )
+    except IntegrityError:
+        existing = await LedgerEntry.get_or_none(
+            telegram_payment_charge_id=charge.charge_id, kind=EntryKind.TOPUP
+        )
+        if existing is None:  # the violation was something else: let it be seen
+            raise
+        return CreditResult(
+            CreditStatus.ALREADY_CREDITED,
+            existing.amount,
+            await _balance(existing.user_id),
+            parse_order_id(str(existing.order_id)) if existing.order_id else None,
+            Anomaly(existing.anomaly) if existing.anomaly else None,
+        )
+    return CreditResult(CreditStatus.CREDITED, charge.amount, balance, linked_order, anomaly)
+
+
+async def _mark_paid(
+    conn: object,
+    order_id: uuid.UUID,
+    order: dict[str, object],
+    charge: Charge,
+    paid_at: datetime,
+) -> Anomaly | None:
+    """Mark the order paid by this charge; say what was odd if it was not payable."""
+    payable = [OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED]
+    updated = await TopUpOrder.filter(id=order_id, status__in=payable).using_db(conn).update(
+        status=OrderStatus.PAID, paid_at=paid_at, telegram_payment_charge_id=charge.charge_id
+    )
+    if updated:
+        status = OrderStatus(order["status"])  # type: ignore[arg-type]
+        expires_at: datetime = order["expires_at"]  # type: ignore[assignment]
+        if status is OrderStatus.PENDING and expires_at > paid_at:
+            return None
+        return _STATUS_ANOMALY.get(status, Anomaly.ORDER_EXPIRED)
+    current = await TopUpOrder.filter(id=order_id).using_db(conn).values_list("status", flat=True)
+    return _STATUS_ANOMALY.get(OrderStatus(current[0]), Anomaly.ORDER_ALREADY_PAID)
+
+
+# ---------------------------------------------------------------- refunds
+
+
+async def find_topup(charge_id: str) -> LedgerEntry | None:
+    return await LedgerEntry.get_or_none(telegram_payment_charge_id=charge_id, kind=EntryKind.TOPUP)
+
+
+async def record_refund(
+    charge_id: str,
+    *,
+    user_id: int | None = None,
+    amount: int | None = None,
+    payload: str = "",
+    refunded_at: datetime | None = None,
+) -> RefundResult:
+    """Record that Telegram returned a charge's Stars to its payer, once per charge.
+
+    Reports of a refund come from the admin command, the refunded_payment message and
+    reconciliation, in any order. A refund of a charge the ledger never saw (its
+    payment update was lost) first records the payment, so the pair nets to zero.
+    """
+    refunded_at = refunded_at or utcnow()
+    topup = await find_topup(charge_id)
+    if topup is None:
+        if user_id is None or amount is None:
+            return RefundResult(RefundStatus.UNKNOWN_CHARGE)
+        await credit_charge(
+            Charge(charge_id, user_id, amount, payload),
+            notice=None,
+            anomaly=Anomaly.REFUND_BEFORE_PAYMENT,
+        )
+        topup = await find_topup(charge_id)
+        assert topup is not None
+    try:
+        async with in_transaction() as conn:
+            await LedgerEntry.create(
+                user_id=topup.user_id,
+                amount=-topup.amount,
+                kind=EntryKind.REFUND,
+                order_id=topup.order_id,
+                telegram_payment_charge_id=charge_id,
+                using_db=conn,
+            )
+            await User.filter(id=topup.user_id).using_db(conn).update(
+                stars_balance=F("stars_balance") - topup.amount
+            )
+            if topup.order_id is not None:
+                await TopUpOrder.filter(
+                    id=topup.order_id, telegram_payment_charge_id=charge_id
+                ).using_db(conn).update(status=OrderStatus.REFUNDED, refunded_at=refunded_at)
+            balance = await _balance(topup.user_id, conn)
+            await Notice.create(
+                user_id=topup.user_id,
+                kind="refunded",
+                telegram_payment_charge_id=charge_id,
+                amount=topup.amount,
+                balance=balance,
+                next_attempt_at=utcnow(),
+                using_db=conn,
+            )
+    except IntegrityError:
+        return RefundResult(
+            RefundStatus.ALREADY_RECORDED,
+            topup.user_id,
+            topup.amount,
+            await _balance(topup.user_id),
+        )
+    return RefundResult(RefundStatus.RECORDED, topup.user_id, topup.amount, balance)
+
+
+# ---------------------------------------------------------------- other entries
+
+
+async def apply_entry(
+    user_id: int, amount: int, kind: EntryKind, note: str | None = None
+) -> int:
+    """A development credit or a manual adjustment; returns the new balance."""
+    if kind in (EntryKind.TOPUP, EntryKind.REFUND):
+        raise ValueError("top-ups and refunds carry a charge id: use credit_charge/record_refund")
+    async with in_transaction() as conn:
+        await _ensure_user(user_id, conn)
+        await LedgerEntry.create(user_id=user_id, amount=amount, kind=kind, note=note, using_db=conn)
+        await User.filter(id=user_id).using_db(conn).update(
+            stars_balance=F("stars_balance") + amount
+        )
+        return await _balance(user_id, conn)

@@ -1,0 +1,150 @@
+"""Process settings, read from the environment and an optional `.env` file.
+
+Both processes load the same class; a bad value stops start-up with exit code 2 and
+one line that names the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr
+    database_url: str = "sqlite://data/stars.sqlite3"
+    telegram_api_url: str | None = None
+    telegram_test_env: bool = False
+    environment: Environment = Environment.PRODUCTION
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    api_cors_origins: Annotated[list[str], NoDecode] = []
+
+    admin_ids: Annotated[list[int], NoDecode] = []
+    star_packages: Annotated[list[int], NoDecode] = [50, 100, 250, 500, 1000, 2500]
+    invoice_ttl: int = Field(86400, ge=60)
+    invoice_photo_url: str | None = None
+    init_data_max_age: int = Field(86400, ge=1)
+    topup_max_pending: int = Field(5, ge=1)
+    topup_per_minute: int = Field(10, ge=1)
+    reconcile_interval: float = Field(300, gt=0)
+    webapp_url: str | None = None
+    privacy_text: str | None = None
+    terms_text: str | None = None
+    support_contact: str | None = None
+
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.CONSOLE
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        # The message must never echo the value: it is a secret.
+        if not TOKEN_SHAPE.match(value.get_secret_value()):
+            raise ValueError("is not shaped like a bot token (digits, a colon, then the secret)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
+            raise ValueError(
+                f"has unsupported kind {scheme or 'none'!r}; use sqlite://path or "
+                "postgres://user:pass@host:port/db"
+            )
+        return value
+
+    @field_validator("api_cors_origins", "admin_ids", "star_packages", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("star_packages")
+    @classmethod
+    def _packages(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("must list at least one package")
+        if any(amount < 1 or amount > 100_000 for amount in value):
+            raise ValueError("amounts must be whole Stars between 1 and 100000")
+        return sorted(set(value))
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def token(self) -> str:
+        return self.bot_token.get_secret_value()
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.token.split(":", 1)[0])
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def is_postgres(self) -> bool:
+        return not self.database_url.startswith("sqlite")
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad variable and what is wrong with it."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        message = "is required but not set"
+    elif not message.startswith(("is ", "has ", "must ", "amounts ")):
+        message = f"is invalid: {message}"
+    return f"configuration error: {name} {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings or exit with code 2 and a one-line message (never a traceback)."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        print(describe_error(error), file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.database_url.startswith("sqlite://"):
+        path = settings.database_url.removeprefix("sqlite://").split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return settings

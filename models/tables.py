@@ -1,0 +1,141 @@
+"""Tortoise models: users, top-up orders, the ledger, outgoing notices and job state.
+
+A balance is a cache of its user's ledger: it changes only in the same transaction as
+the ledger row that explains it (see `models.money`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class EntryKind(StrEnum):
+    TOPUP = "topup"
+    REFUND = "refund"
+    DEV_CREDIT = "dev_credit"
+    ADJUSTMENT = "adjustment"
+
+
+class Anomaly(StrEnum):
+    """Why a charge Telegram took did not match its order; it is credited all the same."""
+
+    UNKNOWN_ORDER = "unknown_order"
+    ORDER_EXPIRED = "order_expired"
+    ORDER_ALREADY_PAID = "order_already_paid"
+    ORDER_REFUNDED = "order_refunded"
+    ORDER_FAILED = "order_failed"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    PAYER_MISMATCH = "payer_mismatch"
+    CURRENCY = "currency"
+    REFUND_BEFORE_PAYMENT = "refund_before_payment"
+
+
+class User(Model):
+    id = fields.BigIntField(primary_key=True, generated=False, description="Telegram user id")
+    username = fields.CharField(max_length=64, null=True)
+    first_name = fields.CharField(max_length=128, null=True)
+    language_code = fields.CharField(max_length=16, null=True)
+    stars_balance = fields.BigIntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "users"
+
+
+class TopUpOrder(Model):
+    id = fields.UUIDField(primary_key=True, description="Also the invoice payload")
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="orders", on_delete=fields.RESTRICT
+    )
+    amount = fields.IntField()
+    status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.PENDING)
+    invoice_url = fields.CharField(max_length=256, null=True)
+    created_at = fields.DatetimeField(db_index=True)
+    expires_at = fields.DatetimeField()
+    paid_at = fields.DatetimeField(null=True)
+    refunded_at = fields.DatetimeField(null=True)
+    telegram_payment_charge_id = fields.CharField(max_length=128, null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "topup_orders"
+        indexes = (("user_id", "status"), ("user_id", "created_at"))
+
+
+class LedgerEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="ledger", on_delete=fields.RESTRICT
+    )
+    amount = fields.BigIntField(description="Signed: credits are positive")
+    kind = fields.CharEnumField(EntryKind, max_length=16)
+    order: fields.ForeignKeyNullableRelation[TopUpOrder] = fields.ForeignKeyField(
+        "models.TopUpOrder", related_name="entries", null=True, on_delete=fields.RESTRICT
+    )
+    telegram_payment_charge_id = fields.CharField(max_length=128, null=True)
+    anomaly = fields.CharField(max_length=32, null=True)
+    note = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+    order_id: str | None
+
+    class Meta:
+        table = "ledger_entries"
+        # One top-up and at most one refund per Telegram charge; NULL charge ids
+        # (development credits, adjustments) are never equal, so they may repeat.
+        unique_together = (("telegram_payment_charge_id", "kind"),)
+        indexes = (("user_id", "created_at"),)
+
+
+class Notice(Model):
+    """A message owed to a user, written with the money change that caused it.
+
+    The bot sends it later at a pace Telegram accepts, so a slow or failing
+    sendMessage never delays or undoes a credit, and a crash does not lose it.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="notices", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)
+    telegram_payment_charge_id = fields.CharField(max_length=128, null=True)
+    amount = fields.BigIntField(default=0)
+    balance = fields.BigIntField(default=0)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    sent_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+
+    class Meta:
+        table = "notices"
+        unique_together = (("telegram_payment_charge_id", "kind"),)
+
+
+class JobState(Model):
+    """A named lease and cursor for background jobs shared by several processes."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    holder = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    cursor = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "job_state"

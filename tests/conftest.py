@@ -1,0 +1,96 @@
+"""Shared fixtures: a fresh database per test on SQLite and, when given, PostgreSQL.
+
+PostgreSQL tests need `TEST_POSTGRES_URL` (for example
+`postgres://postgres@127.0.0.1:5432/postgres`); `.ci/run` always sets it. Each test
+gets its own database, created and dropped around it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.context import tortoise_test_context
+
+from models.db import MODEL_MODULES
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
+NO_PG_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL cases need a server (CI sets one)"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _dsn(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql", path=f"/{database}", query=""))
+
+
+def pg_database_url(name: str) -> str:
+    parts = urlsplit(PG_URL)
+    return urlunsplit(parts._replace(scheme="postgres", path=f"/{name}"))
+
+
+async def create_pg_database() -> str:
+    """A new empty PostgreSQL database; returns its name."""
+    name = f"stars_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_query_cache() -> None:
+    """Tortoise caches INSERT SQL per connection *name*, not per dialect, so a process
+    that switches between SQLite and PostgreSQL (only tests do) must forget it."""
+    EXECUTOR_CACHE.clear()
+
+
+@pytest.fixture
+async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """The URL of an empty database of the parametrised backend (no schema)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite://{tmp_path}/stars.sqlite3"
+        return
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    name = await create_pg_database()
+    try:
+        yield pg_database_url(name)
+    finally:
+        await drop_pg_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """An initialised ORM context with the schema, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        async with tortoise_test_context(MODEL_MODULES, db_url="sqlite://:memory:"):
+            yield "sqlite"
+        return
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    # tortoise_test_context creates the database itself but never drops it.
+    name = f"stars_test_{uuid.uuid4().hex[:12]}"
+    try:
+        async with tortoise_test_context(MODEL_MODULES, db_url=pg_database_url(name)):
+            yield "postgres"
+            await Tortoise.close_connections()
+    finally:
+        await drop_pg_database(name)
