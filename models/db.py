@@ -77,7 +77,7 @@ async def _migration_lock(db_url: str) -> AsyncIterator[None]:
         yield
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.migrate-lock", "w") as handle:
+    with open(f"{path}.migrate-lock", "w") as handle:  # noqa: ASYNC230 (a tiny lock file)
         await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
         try:
             yield
@@ -101,8 +101,13 @@ async def apply_migrations(db_url: str) -> list[str]:
             return await command.upgrade(run_in_transaction=True)
 
 
-async def open_database(db_url: str, *, pool_size: int = 10) -> None:
-    await Tortoise.init(config=tortoise_config(db_url, pool_size=pool_size))
+async def open_database(
+    db_url: str, *, pool_size: int = 10, global_fallback: bool = False
+) -> None:
+    await Tortoise.init(
+        config=tortoise_config(db_url, pool_size=pool_size),
+        _enable_global_fallback=global_fallback,
+    )
 
 
 async def close_database() -> None:

@@ -58,7 +58,10 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
     )
     report.add(
         "balance equals ledger sum",
-        [f"user {r['id']}: balance {r['stars_balance']} but ledger sums to {r['total']}" for r in rows],
+        [
+            f"user {r['id']}: balance {r['stars_balance']} but ledger sums to {r['total']}"
+            for r in rows
+        ],
     )
 
     _, rows = await conn.execute_query(
@@ -86,13 +89,19 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
     ).values_list("id", "telegram_payment_charge_id")
     report.add(
         "every paid order has its ledger entry",
-        [f"order {oid} (charge {charge}) has no top-up entry" for oid, charge in paid
-         if charge not in topups],
+        [
+            f"order {oid} (charge {charge}) has no top-up entry"
+            for oid, charge in paid
+            if charge not in topups
+        ],
     )
     report.add(
         "every refund follows a top-up",
-        [f"refund of charge {charge} has no top-up entry" for charge in refunds
-         if charge not in topups],
+        [
+            f"refund of charge {charge} has no top-up entry"
+            for charge in refunds
+            if charge not in topups
+        ],
     )
 
     if telegram is not None:
@@ -109,7 +118,10 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
         report.add("every Telegram payment is on the ledger", missing + wrong)
         report.add(
             "every Telegram refund is recorded",
-            [f"Telegram refund of {charge} is not recorded" for charge in telegram.refunds
-             if charge not in refunds],
+            [
+                f"Telegram refund of {charge} is not recorded"
+                for charge in telegram.refunds
+                if charge not in refunds
+            ],
         )
     return report

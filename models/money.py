@@ -169,9 +169,13 @@ async def open_order(
             using_db=conn,
         )
         await User.filter(id=user.id).using_db(conn).update(updated_at=now)
-        pending = await TopUpOrder.filter(
-            user_id=user.id, status=OrderStatus.PENDING, expires_at__gt=now
-        ).using_db(conn).count()
+        pending = (
+            await TopUpOrder.filter(
+                user_id=user.id, status=OrderStatus.PENDING, expires_at__gt=now
+            )
+            .using_db(conn)
+            .count()
+        )
         if pending >= max_pending:
             raise RateLimited("too_many_pending", 60)
         window_start = now - timedelta(minutes=1)
@@ -183,7 +187,9 @@ async def open_order(
         )
         if len(recent) >= per_minute:
             oldest: datetime = recent[0]  # type: ignore[assignment]
-            raise RateLimited("too_many_requests", int((oldest - window_start).total_seconds()) + 1)
+            raise RateLimited(
+                "too_many_requests", int((oldest - window_start).total_seconds()) + 1
+            )
         return await TopUpOrder.create(
             id=uuid.uuid4(),
             user_id=user.id,
@@ -226,9 +232,7 @@ async def check_checkout(
     order_id = parse_order_id(payload)
     if order_id is None:
         return CheckoutVerdict.UNKNOWN_ORDER
-    rows = await TopUpOrder.filter(id=order_id).values(
-        "user_id", "amount", "status", "expires_at"
-    )
+    rows = await TopUpOrder.filter(id=order_id).values("user_id", "amount", "status", "expires_at")
     if not rows:
         return CheckoutVerdict.UNKNOWN_ORDER
     order = rows[0]
@@ -308,8 +312,10 @@ async def credit_charge(
                 anomaly=anomaly,
                 using_db=conn,
             )
-            await User.filter(id=charge.payer_id).using_db(conn).update(
-                stars_balance=F("stars_balance") + charge.amount
+            await (
+                User.filter(id=charge.payer_id)
+                .using_db(conn)
+                .update(stars_balance=F("stars_balance") + charge.amount)
             )
             if order is not None and anomaly is None:
                 anomaly = await _mark_paid(conn, order_id, order, charge, paid_at)  # type: ignore[arg-type]
@@ -352,8 +358,12 @@ async def _mark_paid(
 ) -> Anomaly | None:
     """Mark the order paid by this charge; say what was odd if it was not payable."""
     payable = [OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED]
-    updated = await TopUpOrder.filter(id=order_id, status__in=payable).using_db(conn).update(
-        status=OrderStatus.PAID, paid_at=paid_at, telegram_payment_charge_id=charge.charge_id
+    updated = (
+        await TopUpOrder.filter(id=order_id, status__in=payable)
+        .using_db(conn)
+        .update(
+            status=OrderStatus.PAID, paid_at=paid_at, telegram_payment_charge_id=charge.charge_id
+        )
     )
     if updated:
         status = OrderStatus(order["status"])  # type: ignore[arg-type]
@@ -369,7 +379,9 @@ async def _mark_paid(
 
 
 async def find_topup(charge_id: str) -> LedgerEntry | None:
-    return await LedgerEntry.get_or_none(telegram_payment_charge_id=charge_id, kind=EntryKind.TOPUP)
+    return await LedgerEntry.get_or_none(
+        telegram_payment_charge_id=charge_id, kind=EntryKind.TOPUP
+    )
 
 
 async def record_refund(
@@ -408,13 +420,17 @@ async def record_refund(
                 telegram_payment_charge_id=charge_id,
                 using_db=conn,
             )
-            await User.filter(id=topup.user_id).using_db(conn).update(
-                stars_balance=F("stars_balance") - topup.amount
+            await (
+                User.filter(id=topup.user_id)
+                .using_db(conn)
+                .update(stars_balance=F("stars_balance") - topup.amount)
             )
             if topup.order_id is not None:
-                await TopUpOrder.filter(
-                    id=topup.order_id, telegram_payment_charge_id=charge_id
-                ).using_db(conn).update(status=OrderStatus.REFUNDED, refunded_at=refunded_at)
+                await (
+                    TopUpOrder.filter(id=topup.order_id, telegram_payment_charge_id=charge_id)
+                    .using_db(conn)
+                    .update(status=OrderStatus.REFUNDED, refunded_at=refunded_at)
+                )
             balance = await _balance(topup.user_id, conn)
             await Notice.create(
                 user_id=topup.user_id,
@@ -438,16 +454,18 @@ async def record_refund(
 # ---------------------------------------------------------------- other entries
 
 
-async def apply_entry(
-    user_id: int, amount: int, kind: EntryKind, note: str | None = None
-) -> int:
+async def apply_entry(user_id: int, amount: int, kind: EntryKind, note: str | None = None) -> int:
     """A development credit or a manual adjustment; returns the new balance."""
     if kind in (EntryKind.TOPUP, EntryKind.REFUND):
         raise ValueError("top-ups and refunds carry a charge id: use credit_charge/record_refund")
     async with in_transaction() as conn:
         await _ensure_user(user_id, conn)
-        await LedgerEntry.create(user_id=user_id, amount=amount, kind=kind, note=note, using_db=conn)
-        await User.filter(id=user_id).using_db(conn).update(
-            stars_balance=F("stars_balance") + amount
+        await LedgerEntry.create(
+            user_id=user_id, amount=amount, kind=kind, note=note, using_db=conn
+        )
+        await (
+            User.filter(id=user_id)
+            .using_db(conn)
+            .update(stars_balance=F("stars_balance") + amount)
         )
         return await _balance(user_id, conn)

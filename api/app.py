@@ -1,0 +1,59 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from aiogram import Bot
+from aiohttp import web
+
+from api.keys import bot_key, settings_key
+from api.middlewares import cors, request_context
+from api.views import setup_routes
+from models.db import apply_migrations, close_database, open_database
+from models.settings import Settings
+from models.telegram import make_bot
+
+log = structlog.get_logger("api")
+MAX_BODY = 64 * 1024
+
+
+def create_app(
+    settings: Settings, *, bot: Bot | None = None, init_orm: bool = True, migrate: bool = False
+) -> web.Application:
+    """`init_orm=False` lets a test own the ORM context; `migrate` applies migrations first."""
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[cors(settings.api_cors_origins), request_context]
+    )
+    app[settings_key] = settings
+    if init_orm:
+        app.cleanup_ctx.append(_orm_context(settings, migrate=migrate))
+    app.cleanup_ctx.append(_bot_context(settings, bot))
+    setup_routes(app, development=settings.is_development)
+    return app
+
+
+def _orm_context(settings: Settings, *, migrate: bool):  # type: ignore[no-untyped-def]
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if migrate:
+            applied = await apply_migrations(settings.database_url)
+            log.info("database.migrated", applied=applied)
+        # Request handlers run in tasks that did not inherit this task's context, so
+        # the ORM is also made the process-wide fallback.
+        await open_database(settings.database_url, global_fallback=True)
+        yield
+        await close_database()
+
+    return context
+
+
+def _bot_context(settings: Settings, given: Bot | None):  # type: ignore[no-untyped-def]
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        bot = given or make_bot(settings, timeout=10)
+        app[bot_key] = bot
+        yield
+        if given is None:
+            await bot.session.close()
+
+    return context

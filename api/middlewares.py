@@ -1,0 +1,88 @@
+"""Request id and logging, JSON errors, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from api.errors import (
+    DATABASE_UNAVAILABLE,
+    ApiError,
+    error_response,
+    from_http_exception,
+    is_database_outage,
+)
+
+log = structlog.get_logger("api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Longer than a Telegram call may take (5 s), shorter than a client gives up.
+REQUEST_TIMEOUT = 20.0
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                response = await handler(request)
+        except ApiError as error:
+            response = error.response()
+        except web.HTTPException as error:
+            response = from_http_exception(error)
+        except Exception as error:
+            if is_database_outage(error):
+                log.error("request.database_unavailable", error=repr(error))
+                response = DATABASE_UNAVAILABLE.response()
+            else:
+                log.exception("request.failed")
+                response = error_response(
+                    500, "internal_error", "Something went wrong on our side. Please try again."
+                )
+        response.headers["X-Request-Id"] = request_id
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+
+def cors(origins: list[str]) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    allowed = set(origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        permitted = origin is not None and ("*" in allowed or origin in allowed)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if not permitted:
+                return error_response(
+                    403, "origin_not_allowed", "This origin may not call the API."
+                )
+            response: web.StreamResponse = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = (
+                "Authorization, Content-Type, X-Request-Id"
+            )
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+        if permitted:
+            response.headers["Access-Control-Allow-Origin"] = origin  # type: ignore[assignment]
+            response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware

@@ -1,0 +1,206 @@
+"""The endpoints. Each one authenticates, validates, and calls one money operation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import structlog
+from aiogram.types import LabeledPrice
+from aiohttp import web
+
+from api.auth import authenticate
+from api.errors import ApiError
+from api.keys import bot_key, settings_key
+from api.texts import invoice_text
+from models.db import ping
+from models.money import (
+    Profile,
+    RateLimited,
+    apply_entry,
+    attach_invoice,
+    fail_order,
+    get_balance,
+    open_order,
+    upsert_user,
+    visible_status,
+)
+from models.tables import EntryKind, TopUpOrder
+
+log = structlog.get_logger("api")
+TELEGRAM_TIMEOUT = 5
+MAX_DEV_CREDIT = 1_000_000
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def caller(request: web.Request) -> Profile:
+    settings = request.app[settings_key]
+    profile = authenticate(request, settings.token, settings.init_data_max_age)
+    structlog.contextvars.bind_contextvars(user_id=profile.id)
+    return profile
+
+
+async def read_amount(request: web.Request) -> int:
+    """The body must be a JSON object whose `amount` is a JSON integer."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", 'The body must be a JSON object like {"amount": 100}.')
+    amount = body.get("amount")
+    if type(amount) is not int:  # bool is an int subclass; "100" and 100.5 are not ints
+        raise ApiError(400, "invalid_amount", "amount must be a whole number of Stars.")
+    return amount
+
+
+async def top_up(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+    profile = caller(request)
+    amount = await read_amount(request)
+    if amount not in settings.star_packages:
+        raise ApiError(
+            400,
+            "amount_not_offered",
+            f"{amount} Stars is not a package on offer; choose one of {settings.star_packages}.",
+        )
+    try:
+        order = await open_order(
+            profile,
+            amount,
+            ttl=settings.invoice_ttl,
+            max_pending=settings.topup_max_pending,
+            per_minute=settings.topup_per_minute,
+        )
+    except RateLimited as limited:
+        log.info("topup.rate_limited", reason=limited.reason)
+        message = (
+            "You have too many unpaid invoices. Pay or let one expire first."
+            if limited.reason == "too_many_pending"
+            else "Too many top-up requests. Please wait a moment."
+        )
+        code = (
+            "too_many_pending_orders" if limited.reason == "too_many_pending" else "rate_limited"
+        )
+        raise ApiError(429, code, message, {"Retry-After": str(limited.retry_after)}) from None
+    structlog.contextvars.bind_contextvars(order_id=str(order.id))
+    invoice_url = await create_invoice(request, order, profile)
+    await attach_invoice(order.id, invoice_url)
+    log.info("topup.created", amount=amount)
+    return web.json_response(
+        {
+            "payment_id": str(order.id),
+            "invoice_url": invoice_url,
+            "amount": amount,
+            "status": "pending",
+            "expires_at": iso(order.expires_at),
+        },
+        status=201,
+    )
+
+
+async def create_invoice(request: web.Request, order: TopUpOrder, profile: Profile) -> str:
+    settings = request.app[settings_key]
+    lang = profile.language_code
+    try:
+        return await request.app[bot_key].create_invoice_link(
+            title=invoice_text(lang, "title", order.amount),
+            description=invoice_text(lang, "description", order.amount),
+            payload=str(order.id),
+            currency="XTR",
+            prices=[
+                LabeledPrice(label=invoice_text(lang, "label", order.amount), amount=order.amount)
+            ],
+            photo_url=settings.invoice_photo_url,
+            request_timeout=TELEGRAM_TIMEOUT,
+        )
+    except Exception as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
+        refused = getattr(error, "message", None) or type(error).__name__
+        unreachable = type(error).__name__ in {"TelegramNetworkError", "TimeoutError"}
+        if settings.is_development and unreachable:
+            fake = f"https://t.me/$stars_topup_{order.id.hex}"
+            log.warning(
+                "topup.FAKE_INVOICE_LINK",
+                reason="Telegram is unreachable and ENVIRONMENT=development",
+                invoice_url=fake,
+                error=refused,
+            )
+            return fake
+        await asyncio.shield(fail_order(order.id))
+        log.error("topup.invoice_failed", error=refused)
+        raise ApiError(
+            502,
+            "telegram_error",
+            "Telegram could not create the invoice. Nothing was charged; please try again.",
+        ) from None
+
+
+async def get_payment(request: web.Request) -> web.Response:
+    profile = caller(request)
+    try:
+        order_id = uuid.UUID(request.match_info["payment_id"])
+    except ValueError:
+        order_id = None
+    order = await TopUpOrder.get_or_none(id=order_id, user_id=profile.id) if order_id else None
+    if order is None:  # someone else's order is as unknown to this caller as a made-up id
+        raise ApiError(404, "payment_not_found", "There is no such payment for this user.")
+    return web.json_response(
+        {
+            "payment_id": str(order.id),
+            "amount": order.amount,
+            "status": visible_status(order).value,
+            "created_at": iso(order.created_at),
+            "paid_at": iso(order.paid_at),
+        }
+    )
+
+
+async def me(request: web.Request) -> web.Response:
+    profile = caller(request)
+    await upsert_user(profile)
+    return web.json_response(
+        {"telegram_id": profile.id, "stars_balance": await get_balance(profile.id)}
+    )
+
+
+async def packages(request: web.Request) -> web.Response:
+    return web.json_response({"packages": request.app[settings_key].star_packages})
+
+
+async def health(request: web.Request) -> web.Response:
+    try:
+        await asyncio.wait_for(ping(), 3)
+    except Exception as error:
+        log.warning("health.database_down", error=repr(error))
+        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def dev_add_stars(request: web.Request) -> web.Response:
+    profile = caller(request)
+    amount = await read_amount(request)
+    if not 1 <= amount <= MAX_DEV_CREDIT:
+        raise ApiError(400, "invalid_amount", f"amount must be between 1 and {MAX_DEV_CREDIT}.")
+    await upsert_user(profile)
+    balance = await apply_entry(profile.id, amount, EntryKind.DEV_CREDIT, note="/dev/add-stars")
+    log.warning("dev.credit", amount=amount)
+    return web.json_response({"telegram_id": profile.id, "stars_balance": balance})
+
+
+def setup_routes(app: web.Application, *, development: bool) -> None:
+    from api.openapi import openapi
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/me", me)
+    app.router.add_post("/payments/top-up", top_up)
+    app.router.add_get("/payments/packages", packages)
+    app.router.add_get("/payments/{payment_id}", get_payment)
+    if development:
+        app.router.add_post("/dev/add-stars", dev_add_stars)

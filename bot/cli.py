@@ -1,0 +1,187 @@
+"""Operator commands of `run_bot.py`: the invariant check, reconciliation, look-ups, refunds.
+
+Each prints a readable table and exits non-zero when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from aiogram import Bot
+
+from bot.handlers.refunds import refund_charge
+from bot.reconcile import Reconciler, telegram_record
+from bot.texts import text
+from models.db import apply_migrations, close_database, open_database
+from models.invariants import check_ledger
+from models.money import get_balance, parse_order_id
+from models.settings import Settings
+from models.tables import LedgerEntry, TopUpOrder, User
+from models.telegram import make_bot
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _ledger_rows(entries: Sequence[LedgerEntry]) -> list[list[object]]:
+    return [
+        [
+            e.id,
+            e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            e.amount,
+            e.telegram_payment_charge_id,
+            e.order_id,
+            e.anomaly or e.note,
+        ]
+        for e in entries
+    ]
+
+
+LEDGER_HEADERS = ("id", "time (UTC)", "kind", "amount", "charge", "order", "anomaly/note")
+
+
+async def cmd_check(bot: Bot, args: argparse.Namespace) -> int:
+    record = None if args.offline else await telegram_record(bot)
+    report = await check_ledger(record)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+async def cmd_reconcile(bot: Bot, args: argparse.Namespace) -> int:
+    summary = await Reconciler(bot).run_pass()
+    if summary is None:
+        print("another process holds the reconciliation lease; try again shortly")
+        return 1
+    print(
+        table(
+            ("checked", "credited", "refunds recorded", "anomalies", "pages", "complete"),
+            [
+                [
+                    summary.checked,
+                    summary.credited,
+                    summary.refunds_recorded,
+                    summary.anomalies,
+                    summary.pages,
+                    summary.complete,
+                ]
+            ],
+        )
+    )
+    return 0
+
+
+async def cmd_user(bot: Bot, args: argparse.Namespace) -> int:
+    user = await User.get_or_none(id=args.user_id)
+    if user is None:
+        print(f"no user {args.user_id}")
+        return 1
+    print(
+        table(
+            ("telegram id", "username", "name", "language", "balance"),
+            [
+                [
+                    user.id,
+                    user.username,
+                    user.first_name,
+                    user.language_code,
+                    await get_balance(user.id),
+                ]
+            ],
+        )
+    )
+    entries = await LedgerEntry.filter(user_id=user.id).order_by("-id").limit(args.limit)
+    print()
+    print(table(LEDGER_HEADERS, _ledger_rows(entries)))
+    return 0
+
+
+async def cmd_order(bot: Bot, args: argparse.Namespace) -> int:
+    order_id = parse_order_id(args.order_id)
+    order = await TopUpOrder.get_or_none(id=order_id) if order_id else None
+    if order is None:
+        print(f"no order {args.order_id}")
+        return 1
+    print(
+        table(
+            ("order", "user", "amount", "status", "created", "expires", "paid", "charge"),
+            [
+                [
+                    order.id,
+                    order.user_id,
+                    order.amount,
+                    order.status,
+                    order.created_at,
+                    order.expires_at,
+                    order.paid_at,
+                    order.telegram_payment_charge_id,
+                ]
+            ],
+        )
+    )
+    entries = await LedgerEntry.filter(order_id=order.id).order_by("id")
+    print()
+    print(table(LEDGER_HEADERS, _ledger_rows(entries)))
+    return 0
+
+
+async def cmd_charge(bot: Bot, args: argparse.Namespace) -> int:
+    entries = await LedgerEntry.filter(telegram_payment_charge_id=args.charge_id).order_by("id")
+    if not entries:
+        print(f"charge {args.charge_id} is not on the ledger")
+        return 1
+    print(
+        table(
+            ("user", *LEDGER_HEADERS),
+            [[e.user_id, *row] for e, row in zip(entries, _ledger_rows(entries), strict=True)],
+        )
+    )
+    return 0
+
+
+async def cmd_refund(bot: Bot, args: argparse.Namespace) -> int:
+    key, values = await refund_charge(bot, args.charge_id, force=args.force)
+    print(text(None, key, **values))
+    return 0 if key == "refund_recorded" else 1
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    commands.add_parser("run", help="run the bot worker (the default)")
+    check = commands.add_parser("check", help="prove balances, ledger and Telegram agree")
+    check.add_argument("--offline", action="store_true", help="skip the Bot API comparison")
+    check.set_defaults(handler=cmd_check)
+    commands.add_parser("reconcile", help="run one reconciliation pass now").set_defaults(
+        handler=cmd_reconcile
+    )
+    user = commands.add_parser("user", help="a user's balance and ledger")
+    user.add_argument("user_id", type=int)
+    user.add_argument("--limit", type=int, default=20)
+    user.set_defaults(handler=cmd_user)
+    order = commands.add_parser("order", help="an order and its ledger entries")
+    order.add_argument("order_id")
+    order.set_defaults(handler=cmd_order)
+    charge = commands.add_parser("charge", help="the ledger entries of a Telegram charge")
+    charge.add_argument("charge_id")
+    charge.set_defaults(handler=cmd_charge)
+    refund = commands.add_parser("refund", help="refund a charge through Telegram")
+    refund.add_argument("charge_id")
+    refund.add_argument("--force", action="store_true", help="even if the balance is lower")
+    refund.set_defaults(handler=cmd_refund)
+
+
+async def run_command(settings: Settings, args: argparse.Namespace) -> int:
+    await apply_migrations(settings.database_url)
+    await open_database(settings.database_url, pool_size=2)
+    bot = make_bot(settings)
+    try:
+        return int(await args.handler(bot, args))
+    finally:
+        await bot.session.close()
+        await close_database()

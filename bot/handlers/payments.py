@@ -1,0 +1,139 @@
+"""Pre-checkout answers, crediting successful payments, recording refunds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.types import Message, PreCheckoutQuery
+
+from bot.notifier import Notifier
+from bot.retry import retry_database
+from bot.texts import text
+from models.money import (
+    Charge,
+    CheckoutVerdict,
+    CreditStatus,
+    check_checkout,
+    credit_charge,
+    record_refund,
+)
+
+log = structlog.get_logger("bot.payments")
+
+# Telegram cancels the purchase if no answer arrives within 10 s of sending the query.
+# The database gets a few seconds; the rest is for the answer itself and its retries.
+CHECK_BUDGET = 4.0
+ANSWER_BY = 8.5
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.pre_checkout_query.register(on_pre_checkout)
+    router.message.register(on_successful_payment, F.successful_payment)
+    router.message.register(on_refunded_payment, F.refunded_payment)
+    return router
+
+
+async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
+    started = time.monotonic()
+    verdict: CheckoutVerdict | None
+    try:
+        verdict = await asyncio.wait_for(
+            check_checkout(
+                query.invoice_payload, query.from_user.id, query.currency, query.total_amount
+            ),
+            CHECK_BUDGET,
+        )
+    except Exception as error:  # a slow or absent database must still get an answer out
+        log.error("precheckout.check_failed", error=repr(error), order_id=query.invoice_payload)
+        verdict = None
+    ok = verdict is CheckoutVerdict.OK
+    message = None
+    if not ok:
+        key = "checkout_try_again" if verdict is None else f"checkout_{verdict.value}"
+        message = text(query.from_user.language_code, key)
+    answered = await _answer_in_time(bot, query.id, ok, message, started)
+    log.info(
+        "precheckout.answered",
+        ok=ok,
+        verdict=verdict.value if verdict else "check_failed",
+        order_id=query.invoice_payload,
+        amount=query.total_amount,
+        delivered=answered,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+async def _answer_in_time(
+    bot: Bot, query_id: str, ok: bool, message: str | None, started: float
+) -> bool:
+    while (remaining := ANSWER_BY - (time.monotonic() - started)) > 0.2:
+        try:
+            await bot.answer_pre_checkout_query(
+                query_id, ok=ok, error_message=message, request_timeout=max(1, int(remaining))
+            )
+            return True
+        except TelegramRetryAfter as error:
+            await asyncio.sleep(min(error.retry_after, remaining))
+        except TelegramBadRequest as error:  # too late or unknown: retrying cannot help
+            log.error("precheckout.answer_refused", error=error.message)
+            return False
+        except Exception as error:
+            log.warning("precheckout.answer_retry", error=repr(error))
+            await asyncio.sleep(min(0.3, remaining))
+    log.error("precheckout.answer_missed_deadline")
+    return False
+
+
+async def on_successful_payment(message: Message, notifier: Notifier) -> None:
+    payment = message.successful_payment
+    assert payment is not None
+    payer_id = message.from_user.id if message.from_user else message.chat.id
+    charge = Charge(
+        charge_id=payment.telegram_payment_charge_id,
+        payer_id=payer_id,
+        amount=payment.total_amount,
+        payload=payment.invoice_payload,
+        currency=payment.currency,
+    )
+    with structlog.contextvars.bound_contextvars(
+        charge_id=charge.charge_id, order_id=charge.payload
+    ):
+        result = await retry_database(
+            lambda: credit_charge(charge, paid_at=message.date), what="payment.credit"
+        )
+        if result is None:
+            log.error("payment.credit_deferred_to_reconciliation", amount=charge.amount)
+            return
+        if result.status is CreditStatus.ALREADY_CREDITED:
+            log.info("payment.duplicate_ignored", amount=charge.amount)
+            return
+        log.info("payment.credited", amount=charge.amount, balance=result.balance)
+        if result.anomaly is not None:
+            log.warning("payment.anomaly", anomaly=result.anomaly.value, amount=charge.amount)
+        notifier.wake()
+
+
+async def on_refunded_payment(message: Message, notifier: Notifier) -> None:
+    refund = message.refunded_payment
+    assert refund is not None
+    with structlog.contextvars.bound_contextvars(charge_id=refund.telegram_payment_charge_id):
+        result = await retry_database(
+            lambda: record_refund(
+                refund.telegram_payment_charge_id,
+                user_id=message.chat.id,
+                amount=refund.total_amount,
+                payload=refund.invoice_payload,
+                refunded_at=message.date,
+            ),
+            what="refund.record",
+        )
+        if result is None:
+            log.error("refund.record_deferred_to_reconciliation")
+            return
+        log.info("refund.reported", outcome=result.status.value, amount=result.amount)
+        notifier.wake()

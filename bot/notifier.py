@@ -1,0 +1,122 @@
+"""Sends the messages owed to users (the `notices` outbox) at a pace Telegram accepts.
+
+Crediting writes a notice in its own transaction and moves on; this loop delivers
+it: at most about 25 messages a second overall and one a second per chat (the FAQ
+limits are 30/s and 1/s), waiting `retry_after` on a 429 and backing off on other
+errors. A notice is marked sent only after Telegram accepted it, so a crash or an
+outage delays a confirmation but does not lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+
+from bot.texts import text
+from models.money import utcnow
+from models.tables import Notice
+
+log = structlog.get_logger("bot.notifier")
+MAX_ATTEMPTS = 12
+
+
+class Notifier:
+    def __init__(
+        self, bot: Bot, *, per_second: float = 25.0, per_chat_interval: float = 1.0
+    ) -> None:
+        self.bot = bot
+        self.interval = 1.0 / per_second
+        self.per_chat_interval = per_chat_interval
+        self._wake = asyncio.Event()
+        self._last_global = 0.0
+        self._last_chat: dict[int, float] = {}
+        self.sent = 0
+        self.retried = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, idle: float = 2.0) -> None:
+        while True:
+            try:
+                sent_any = await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # database away: try again later
+                log.warning("notifier.pass_failed", error=repr(error))
+                sent_any = False
+            if not sent_any:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle)
+
+    async def deliver_due(self, batch: int = 100) -> bool:
+        due = (
+            await Notice.filter(sent_at=None, next_attempt_at__lte=utcnow())
+            .order_by("id")
+            .limit(batch)
+            .prefetch_related("user")
+        )
+        for notice in due:
+            await self._deliver(notice)
+        return bool(due)
+
+    async def _pace(self, chat_id: int) -> None:
+        now = time.monotonic()
+        wait = max(
+            self._last_global + self.interval - now,
+            self._last_chat.get(chat_id, 0.0) + self.per_chat_interval - now,
+        )
+        if wait > 0:
+            await asyncio.sleep(wait)
+        now = time.monotonic()
+        self._last_global = now
+        self._last_chat[chat_id] = now
+        if len(self._last_chat) > 10_000:
+            self._last_chat = {k: v for k, v in self._last_chat.items() if now - v < 5}
+
+    async def _deliver(self, notice: Notice) -> None:
+        user = notice.user
+        body = text(user.language_code, notice.kind, amount=notice.amount, balance=notice.balance)
+        await self._pace(user.id)
+        try:
+            await self.bot.send_message(user.id, body)
+        except TelegramRetryAfter as error:
+            # A flood wait applies to the whole bot: hold everything, then resend.
+            self.retried += 1
+            log.warning("notice.flood_wait", retry_after=error.retry_after)
+            await self._reschedule(notice, error.retry_after, count_attempt=False)
+            await asyncio.sleep(error.retry_after)
+            return
+        except TelegramForbiddenError:
+            log.info("notice.user_blocked_bot", notice_id=notice.id)
+            notice.sent_at = utcnow()
+            await notice.save(update_fields=["sent_at"])
+            return
+        except Exception as error:
+            self.retried += 1
+            delay = min(2**notice.attempts, 600)
+            log.warning(
+                "notice.send_failed", notice_id=notice.id, error=repr(error), retry_in=delay
+            )
+            await self._reschedule(notice, delay)
+            return
+        notice.sent_at = utcnow()
+        await notice.save(update_fields=["sent_at"])
+        self.sent += 1
+        log.info("notice.sent", notice_id=notice.id, kind=notice.kind, user_id=user.id)
+
+    async def _reschedule(self, notice: Notice, delay: float, count_attempt: bool = True) -> None:
+        if count_attempt:
+            notice.attempts += 1
+        if notice.attempts >= MAX_ATTEMPTS:
+            log.error("notice.abandoned", notice_id=notice.id, attempts=notice.attempts)
+            notice.sent_at = utcnow()
+        notice.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        await notice.save(update_fields=["attempts", "next_attempt_at", "sent_at"])

@@ -1,0 +1,147 @@
+"""The worker's life: migrate, connect, prepare the bot, poll, and stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramConflictError, TelegramRetryAfter
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import BotCommand
+
+from bot import ALLOWED_UPDATES, create_dispatcher
+from bot.middlewares import InFlight
+from bot.notifier import Notifier
+from bot.reconcile import Reconciler
+from bot.texts import COMMANDS
+from models.db import apply_migrations, close_database, open_database
+from models.settings import Settings
+from models.telegram import make_bot
+
+log = structlog.get_logger("bot.worker")
+POLLING_TIMEOUT = 25
+DRAIN_TIMEOUT = 30.0
+MAX_CONCURRENT_UPDATES = 200
+
+
+class ConflictAlarm(BaseRequestMiddleware):
+    """aiogram retries a 409 on getUpdates forever with a plain error line; say why."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramConflictError as error:
+            if isinstance(method, GetUpdates):
+                log.critical(
+                    "polling.conflict",
+                    error=error.message,
+                    hint="another process is polling this bot token, or a webhook is set; "
+                    "only one bot worker may run per token",
+                )
+            raise
+
+
+async def until_done(call: Callable[[], Awaitable[Any]], what: str, stop: asyncio.Event) -> bool:
+    """Retry a start-up call while Telegram is unreachable; False if told to stop."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await call()
+            return True
+        except TelegramRetryAfter as error:
+            wait = float(error.retry_after)
+        except Exception as error:
+            log.warning("startup.retrying", call=what, error=repr(error))
+            wait = delay
+            delay = min(delay * 2, 30.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+    return False
+
+
+async def prepare_bot(bot: Bot, stop: asyncio.Event) -> bool:
+    async def set_commands() -> None:
+        for lang, commands in COMMANDS.items():
+            items = [BotCommand(command=c, description=d) for c, d in commands]
+            await bot.set_my_commands(items, language_code=lang)
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in COMMANDS["en"]]
+        )
+
+    return (
+        await until_done(bot.me, "getMe", stop)
+        # Pending updates may be payments: never drop them.
+        and await until_done(
+            lambda: bot.delete_webhook(drop_pending_updates=False), "deleteWebhook", stop
+        )
+        and await until_done(set_commands, "setMyCommands", stop)
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    applied = await apply_migrations(settings.database_url)
+    log.info("database.migrated", applied=applied)
+    await open_database(settings.database_url)
+    bot = make_bot(settings)
+    bot.session.middleware(ConflictAlarm())
+    inflight = InFlight()
+    notifier = Notifier(bot)
+    dispatcher = create_dispatcher(settings, notifier=notifier, inflight=inflight)
+    reconciler = Reconciler(bot)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    background: list[asyncio.Task[Any]] = []
+    try:
+        if await prepare_bot(bot, stop):
+            background = [
+                asyncio.create_task(notifier.run(), name="notifier"),
+                asyncio.create_task(
+                    reconciler.run_forever(settings.reconcile_interval), name="reconciler"
+                ),
+            ]
+            polling = asyncio.create_task(
+                dispatcher.start_polling(
+                    bot,
+                    allowed_updates=ALLOWED_UPDATES,
+                    polling_timeout=POLLING_TIMEOUT,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
+                ),
+                name="polling",
+            )
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait([polling, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not polling.done():
+                log.info("worker.stopping")
+                await dispatcher.stop_polling()
+            await polling
+    finally:
+        left = await inflight.drain(DRAIN_TIMEOUT)
+        if left:
+            log.error("shutdown.handlers_abandoned", count=left)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await bot.session.close()
+        await close_database()
+        log.info("worker.stopped")

@@ -1,0 +1,34 @@
+"""How both processes reach the Bot API: Telegram itself, its test environment, or
+another Bot API server (a local one, or the emulator in tests)."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TEST, TelegramAPIServer
+
+from models.settings import Settings
+
+
+def api_server(settings: Settings) -> TelegramAPIServer:
+    base = settings.telegram_api_url
+    if not base:
+        return TEST if settings.telegram_test_env else PRODUCTION
+    base = base.rstrip("/")
+    if settings.telegram_test_env:
+        # from_base() cannot express the /test/ suffix of the test environment.
+        return TelegramAPIServer(
+            base=f"{base}/bot{{token}}/test/{{method}}",
+            file=f"{base}/file/bot{{token}}/test/{{path}}",
+        )
+    return TelegramAPIServer.from_base(base)
+
+
+def make_bot(settings: Settings, *, timeout: float = 10.0) -> Bot:
+    """One Bot with one HTTP session for the life of the process.
+
+    `timeout` bounds every call (getUpdates adds its polling timeout to it), so a Bot
+    API that stops answering fails a request instead of hanging it.
+    """
+    session = AiohttpSession(api=api_server(settings), timeout=timeout)
+    return Bot(settings.token, session=session)

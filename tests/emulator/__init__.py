@@ -1,0 +1,12 @@
+"""A Telegram Bot API emulator for tests and for trying the system without Telegram."""
+
+from tests.emulator.server import (
+    ApiError,
+    BotApiEmulator,
+    BotState,
+    Fault,
+    PaymentOutcome,
+    running_emulator,
+)
+
+__all__ = ["ApiError", "BotApiEmulator", "BotState", "Fault", "PaymentOutcome", "running_emulator"]

@@ -1,0 +1,37 @@
+"""Run the emulator on its own: `python -m tests.emulator --port 8081`.
+
+Point both processes at it with TELEGRAM_API_URL=http://127.0.0.1:8081 and drive the
+paying user through the /_emulator/* routes (see tests/emulator/control.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+
+from tests.emulator.server import BotApiEmulator
+
+
+async def serve(host: str, port: int, order: str) -> None:
+    emulator = BotApiEmulator(transactions_order=order)  # type: ignore[arg-type]
+    url = await emulator.start(host, port)
+    print(f"Bot API emulator listening on {url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--transactions-order", choices=["asc", "desc"], default="asc")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, args.transactions_order))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,637 @@
+"""A Telegram Bot API emulator good enough to run real aiogram polling against.
+
+It speaks the wire format (`/bot<token>/<method>`, JSON, urlencoded and multipart
+bodies, `{"ok": ...}` answers with Telegram's error texts) and plays the other side
+too: the paying user (pre-checkout, wait for the bot's answer, successful payment),
+Telegram's Stars ledger (getStarTransactions, refunds) and a fault injector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+INVOICE_RE = re.compile(r"^https?://t\.me/(?:\$|invoice/)([A-Za-z0-9\-_=]+)$")
+# Telegram's default when allowed_updates was never set: everything but these.
+NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
+PRECHECKOUT_DEADLINE = 10.0
+JSON_FIELDS = {
+    "allowed_updates",
+    "prices",
+    "reply_markup",
+    "commands",
+    "scope",
+    "suggested_tip_amounts",
+    "link_preview_options",
+    "entities",
+    "reply_parameters",
+}
+INT_FIELDS = {
+    "offset",
+    "limit",
+    "timeout",
+    "user_id",
+    "subscription_period",
+    "max_tip_amount",
+    "photo_size",
+    "photo_width",
+    "photo_height",
+}
+BOOL_FIELDS = {"ok", "drop_pending_updates", "is_flexible"}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+def bad_request(text: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {text}")
+
+
+@dataclass
+class Fault:
+    """What a method does instead of answering normally."""
+
+    kind: Literal["error", "retry_after", "hang", "slow", "refuse"]
+    status: int = 500
+    retry_after: int = 1
+    delay: float = 0.0
+    times: int | None = None  # None: until cleared
+    description: str | None = None
+
+
+@dataclass
+class PendingQuery:
+    future: asyncio.Future[tuple[bool, str | None]]
+    created: float
+    answered_after: float | None = None
+
+
+@dataclass
+class PaymentOutcome:
+    status: Literal["paid", "rejected", "timeout"]
+    charge_id: str | None = None
+    error_message: str | None = None
+    answer_seconds: float | None = None
+
+
+@dataclass
+class BotState:
+    token: str
+    bot_id: int
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+    allowed_updates: list[str] | None = None
+    webhook_url: str = ""
+    active_poll: asyncio.Future[str] | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    queries: dict[str, PendingQuery] = field(default_factory=dict)
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunded: set[str] = field(default_factory=set)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    conflicts: int = 0
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Stars Test Bot",
+            "username": f"stars_test_{self.bot_id}_bot",
+        }
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method.lower()]
+
+
+class BotApiEmulator:
+    def __init__(self, *, transactions_order: Literal["asc", "desc"] = "asc") -> None:
+        self.bots: dict[str, BotState] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.faults: dict[str, Fault] = {}
+        self.transactions_order = transactions_order
+        self._ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self.app = self.make_app()
+
+    # ------------------------------------------------------------ life cycle
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=50 * 1024**2)
+        app.router.add_route("*", "/bot{token}/test/{method}", self._handle)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        from tests.emulator.control import add_control_routes
+
+        add_control_routes(app, self)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, shutdown_timeout=0.5)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        for state in self.bots.values():
+            if state.active_poll and not state.active_poll.done():
+                state.active_poll.set_result("stopped")
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------ helpers
+
+    def bot(self, token: str) -> BotState:
+        match = TOKEN_RE.match(token)
+        if match is None:
+            raise ApiError(401, "Unauthorized")
+        if token not in self.bots:
+            self.bots[token] = BotState(token=token, bot_id=int(match.group(1)))
+        return self.bots[token]
+
+    def push_update(self, state: BotState, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": next(self._update_ids), kind: payload}
+        allowed = state.allowed_updates
+        accepted = kind in allowed if allowed else kind not in NOT_BY_DEFAULT
+        if not accepted:  # Telegram filters when the update is created
+            state.dropped.append(update)
+            return update
+        state.updates.append(update)
+        state.changed.set()
+        state.changed = asyncio.Event()
+        return update
+
+    def _message(self, user: dict[str, Any], **content: Any) -> dict[str, Any]:
+        chat = {"id": user["id"], "type": "private", "first_name": user.get("first_name", "")}
+        return {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {"is_bot": False, "first_name": "User", **user},
+            **content,
+        }
+
+    def send_text(self, token: str, user: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user writes to the bot (a command, usually)."""
+        entities = []
+        if text.startswith("/"):
+            entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+        message = self._message(user, text=text, entities=entities)
+        return self.push_update(self.bot(token), "message", message)
+
+    def messages_to(self, token: str, chat_id: int) -> list[dict[str, Any]]:
+        return [m for m in self.bot(token).messages if m["chat"]["id"] == chat_id]
+
+    async def wait_for_message(
+        self, token: str, chat_id: int, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.messages_to(token, chat_id)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError(
+            f"expected {count} messages to {chat_id}, got {self.messages_to(token, chat_id)}"
+        )
+
+    def set_fault(self, method: str, fault: Fault) -> None:
+        """Make one method (or "*" for every method) misbehave."""
+        self.faults[method.lower()] = fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # ------------------------------------------------------------ the paying user
+
+    def invoice(self, invoice_url: str) -> dict[str, Any]:
+        match = INVOICE_RE.match(invoice_url)
+        if match is None or match.group(1) not in self.invoices:
+            raise KeyError(f"no such invoice link: {invoice_url}")
+        return self.invoices[match.group(1)]
+
+    async def checkout(
+        self, invoice_url: str, user: dict[str, Any], *, deadline: float = PRECHECKOUT_DEADLINE
+    ) -> PaymentOutcome:
+        """Press Pay: send a pre_checkout_query and wait for the bot's answer."""
+        invoice = self.invoice(invoice_url)
+        state = self.bot(invoice["token"])
+        query_id = str(next(self._ids)) + secrets.token_hex(4)
+        loop = asyncio.get_running_loop()
+        pending = PendingQuery(loop.create_future(), time.monotonic())
+        state.queries[query_id] = pending
+        self.push_update(
+            state,
+            "pre_checkout_query",
+            {
+                "id": query_id,
+                "from": {"is_bot": False, "first_name": "User", **user},
+                "currency": invoice["currency"],
+                "total_amount": invoice["amount"],
+                "invoice_payload": invoice["payload"],
+            },
+        )
+        try:
+            ok, error = await asyncio.wait_for(asyncio.shield(pending.future), deadline)
+        except TimeoutError:
+            return PaymentOutcome("timeout")
+        if not ok:
+            return PaymentOutcome(
+                "rejected", error_message=error, answer_seconds=pending.answered_after
+            )
+        return PaymentOutcome("paid", answer_seconds=pending.answered_after)
+
+    def charge(
+        self, invoice_url: str, user: dict[str, Any], *, deliver: bool = True, repeat: int = 1
+    ) -> str:
+        """Telegram takes the Stars: record the transaction and tell the bot (or not)."""
+        invoice = self.invoice(invoice_url)
+        state = self.bot(invoice["token"])
+        charge_id = "stx" + secrets.token_urlsafe(24)
+        payer = {"is_bot": False, "first_name": "User", **user}
+        state.payments[charge_id] = {
+            "user": payer,
+            "amount": invoice["amount"],
+            "payload": invoice["payload"],
+        }
+        state.transactions.append(
+            {
+                "id": charge_id,
+                "amount": invoice["amount"],
+                "date": int(time.time()),
+                "source": {
+                    "type": "user",
+                    "transaction_type": "invoice_payment",
+                    "user": payer,
+                    "invoice_payload": invoice["payload"],
+                },
+            }
+        )
+        message = self._message(
+            user,
+            successful_payment={
+                "currency": invoice["currency"],
+                "total_amount": invoice["amount"],
+                "invoice_payload": invoice["payload"],
+                "telegram_payment_charge_id": charge_id,
+                "provider_payment_charge_id": "",
+            },
+        )
+        if deliver:
+            for _ in range(repeat):
+                self.push_update(state, "message", dict(message))
+        return charge_id
+
+    async def pay(
+        self, invoice_url: str, user: dict[str, Any], *, deliver: bool = True, repeat: int = 1
+    ) -> PaymentOutcome:
+        outcome = await self.checkout(invoice_url, user)
+        if outcome.status == "paid":
+            outcome.charge_id = self.charge(invoice_url, user, deliver=deliver, repeat=repeat)
+        return outcome
+
+    async def pay_twice(self, invoice_url: str, user: dict[str, Any]) -> list[PaymentOutcome]:
+        """Two devices press Pay on one link at once: both checkouts, then both charges."""
+        outcomes = await asyncio.gather(
+            self.checkout(invoice_url, user), self.checkout(invoice_url, user)
+        )
+        for outcome in outcomes:
+            if outcome.status == "paid":
+                outcome.charge_id = self.charge(invoice_url, user)
+        return list(outcomes)
+
+    def refund_elsewhere(self, token: str, charge_id: str) -> None:
+        """A refund made outside the bot (another tool, Telegram support)."""
+        self._refund(self.bot(token), self.bot(token).payments[charge_id]["user"]["id"], charge_id)
+
+    def _refund(self, state: BotState, user_id: int, charge_id: str) -> None:
+        if not charge_id:
+            raise bad_request("CHARGE_ID_EMPTY")
+        payment = state.payments.get(charge_id)
+        if payment is None or payment["user"]["id"] != user_id:
+            raise bad_request("CHARGE_NOT_FOUND")
+        if charge_id in state.refunded:
+            raise bad_request("CHARGE_ALREADY_REFUNDED")
+        state.refunded.add(charge_id)
+        state.transactions.append(
+            {
+                "id": charge_id,
+                "amount": payment["amount"],
+                "date": int(time.time()),
+                "receiver": {
+                    "type": "user",
+                    "transaction_type": "invoice_payment",
+                    "user": payment["user"],
+                    "invoice_payload": payment["payload"],
+                },
+            }
+        )
+        self.push_update(
+            state,
+            "message",
+            self._message(
+                payment["user"],
+                refunded_payment={
+                    "currency": "XTR",
+                    "total_amount": payment["amount"],
+                    "invoice_payload": payment["payload"],
+                    "telegram_payment_charge_id": charge_id,
+                },
+            ),
+        )
+
+    # ------------------------------------------------------------ the wire
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                form = await request.post()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        for key, value in list(params.items()):
+            if not isinstance(value, str):
+                continue
+            if key in JSON_FIELDS:
+                try:
+                    params[key] = json.loads(value)
+                except ValueError:
+                    raise bad_request(f"can't parse {key} JSON object") from None
+            elif key in INT_FIELDS:
+                try:
+                    params[key] = int(value)
+                except ValueError:
+                    raise bad_request(f'Parameter "{key}" must be a number') from None
+            elif key in BOOL_FIELDS:
+                params[key] = value.lower() in {"true", "1"}
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"].lower()
+        try:
+            state = self.bot(request.match_info["token"])
+            params = await self._params(request)
+            state.calls.append((method, params))
+            await self._apply_fault(method)
+            handler = getattr(self, f"_m_{method}", None)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            result = await handler(state, params)
+        except ApiError as error:
+            return web.json_response(error.body(), status=error.code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _apply_fault(self, method: str) -> None:
+        fault = self.faults.get(method) or self.faults.get("*")
+        if fault is None:
+            return
+        if fault.times is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                self.faults = {k: v for k, v in self.faults.items() if v is not fault}
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+        elif fault.kind == "hang":
+            await asyncio.sleep(3600)
+        elif fault.kind == "retry_after":
+            raise ApiError(
+                429,
+                f"Too Many Requests: retry after {fault.retry_after}",
+                retry_after=fault.retry_after,
+            )
+        elif fault.kind == "error":
+            raise ApiError(fault.status, fault.description or "Internal Server Error")
+        elif fault.kind == "refuse":
+            raise bad_request(fault.description or "STARS_INVOICE_INVALID")
+
+    # ------------------------------------------------------------ methods
+
+    async def _m_getme(self, state: BotState, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **state.user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _m_getupdates(self, state: BotState, params: dict[str, Any]) -> list[Any]:
+        if state.webhook_url:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = params.get("offset", 0)
+        limit = min(max(params.get("limit", 100), 1), 100)
+        timeout = min(max(params.get("timeout", 0), 0), 50)
+        if "allowed_updates" in params and params["allowed_updates"] is not None:
+            state.allowed_updates = list(params["allowed_updates"])
+        if offset > 0:
+            state.updates = [u for u in state.updates if u["update_id"] >= offset]
+        elif offset < 0:
+            state.updates = state.updates[offset:]
+        if state.active_poll is not None and not state.active_poll.done():
+            state.conflicts += 1
+            state.active_poll.set_result("conflict")
+        mine: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        state.active_poll = mine
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if mine.done():
+                    reason = mine.result()
+                    if reason == "webhook":
+                        raise ApiError(409, "Conflict: terminated by setWebhook request")
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
+                if state.updates or time.monotonic() >= deadline:
+                    batch = state.updates[:limit]
+                    state.delivered.extend(batch)
+                    return batch
+                changed = asyncio.ensure_future(state.changed.wait())
+                await asyncio.wait(
+                    [changed, mine],
+                    timeout=deadline - time.monotonic(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                changed.cancel()
+        finally:
+            if state.active_poll is mine:
+                state.active_poll = None
+
+    async def _m_deletewebhook(self, state: BotState, params: dict[str, Any]) -> bool:
+        state.webhook_url = ""
+        if params.get("drop_pending_updates"):
+            state.updates.clear()
+        return True
+
+    async def _m_setwebhook(self, state: BotState, params: dict[str, Any]) -> bool:
+        state.webhook_url = str(params.get("url", ""))
+        if state.webhook_url and state.active_poll and not state.active_poll.done():
+            state.active_poll.set_result("webhook")
+        return True
+
+    async def _m_getwebhookinfo(self, state: BotState, params: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": state.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(state.updates),
+        }
+        if state.allowed_updates is not None:
+            info["allowed_updates"] = state.allowed_updates
+        return info
+
+    async def _m_setmycommands(self, state: BotState, params: dict[str, Any]) -> bool:
+        state.commands[params.get("language_code", "")] = params.get("commands", [])
+        return True
+
+    async def _m_deletemycommands(self, state: BotState, params: dict[str, Any]) -> bool:
+        state.commands.pop(params.get("language_code", ""), None)
+        return True
+
+    async def _m_sendmessage(self, state: BotState, params: dict[str, Any]) -> dict[str, Any]:
+        text = params.get("text", "")
+        if not text:
+            raise bad_request("message text is empty")
+        if len(text) > 4096:
+            raise bad_request("message is too long")
+        message = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": int(params["chat_id"]), "type": "private"},
+            "from": state.user,
+            "text": text,
+        }
+        stored = dict(message)
+        if "reply_markup" in params:
+            stored["reply_markup"] = params["reply_markup"]
+        state.messages.append(stored)
+        return message
+
+    async def _m_createinvoicelink(self, state: BotState, params: dict[str, Any]) -> str:
+        for name in ("title", "description", "payload", "currency", "prices"):
+            if not params.get(name):
+                raise bad_request(f'Parameter "{name}" is required')
+        if not 1 <= len(params["title"]) <= 32:
+            raise bad_request("invoice title length must be 1-32 characters")
+        if not 1 <= len(params["description"]) <= 255:
+            raise bad_request("invoice description length must be 1-255 characters")
+        if not 1 <= len(params["payload"].encode()) <= 128:
+            raise bad_request("INVOICE_PAYLOAD_INVALID")
+        if params["currency"] != "XTR":
+            raise bad_request("PAYMENT_PROVIDER_INVALID")
+        prices = params["prices"]
+        if (
+            params.get("provider_token")
+            or params.get("max_tip_amount")
+            or (params.get("suggested_tip_amounts"))
+        ):
+            raise bad_request("STARS_INVOICE_INVALID")
+        if not isinstance(prices, list) or len(prices) != 1:
+            raise bad_request("STARS_INVOICE_INVALID")
+        amount = prices[0].get("amount")
+        if not isinstance(amount, int) or not 1 <= amount <= 100_000:
+            raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
+        slug = secrets.token_urlsafe(12)
+        self.invoices[slug] = {
+            "token": state.token,
+            "title": params["title"],
+            "description": params["description"],
+            "payload": params["payload"],
+            "currency": "XTR",
+            "amount": amount,
+            "label": prices[0].get("label", ""),
+            "photo_url": params.get("photo_url"),
+        }
+        return f"https://t.me/${slug}"
+
+    async def _m_answerprecheckoutquery(self, state: BotState, params: dict[str, Any]) -> bool:
+        query = state.queries.get(str(params.get("pre_checkout_query_id", "")))
+        ok = bool(params.get("ok"))
+        if not ok and not params.get("error_message"):
+            raise bad_request('Parameter "error_message" is required')
+        if (
+            query is None
+            or query.future.done()
+            or time.monotonic() - query.created > PRECHECKOUT_DEADLINE
+        ):
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        query.answered_after = time.monotonic() - query.created
+        query.future.set_result((ok, params.get("error_message")))
+        return True
+
+    async def _m_refundstarpayment(self, state: BotState, params: dict[str, Any]) -> bool:
+        self._refund(
+            state, int(params.get("user_id", 0)), str(params.get("telegram_payment_charge_id", ""))
+        )
+        return True
+
+    async def _m_getstartransactions(
+        self, state: BotState, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        offset = max(params.get("offset", 0), 0)
+        limit = min(max(params.get("limit", 100), 1), 100)
+        ordered = (
+            state.transactions
+            if self.transactions_order == "asc"
+            else list(reversed(state.transactions))
+        )
+        return {"transactions": ordered[offset : offset + limit]}
+
+    async def _m_getmystarbalance(self, state: BotState, params: dict[str, Any]) -> dict[str, int]:
+        total = sum(p["amount"] for c, p in state.payments.items() if c not in state.refunded)
+        return {"amount": total}
+
+    async def _m_close(self, state: BotState, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _m_logout(self, state: BotState, params: dict[str, Any]) -> bool:
+        return True
+
+
+@contextlib.asynccontextmanager
+async def running_emulator(**options: Any):  # type: ignore[no-untyped-def]
+    emulator = BotApiEmulator(**options)
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
