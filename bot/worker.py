@@ -93,35 +93,49 @@ async def prepare_bot(bot: Bot, stop: asyncio.Event) -> bool:
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    applied = await apply_migrations(settings.database_url)
-    log.info("database.migrated", applied=applied)
-    await open_database(settings.database_url)
-    bot = make_bot(settings)
-    bot.session.middleware(ConflictAlarm())
-    inflight = InFlight()
-    notifier = Notifier(bot)
-    dispatcher = create_dispatcher(settings, notifier=notifier, inflight=inflight)
-    reconciler = Reconciler(bot)
+class Worker:
+    """The bot worker's moving parts, run until `stop` is set.
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    background: list[asyncio.Task[Any]] = []
-    try:
-        if await prepare_bot(bot, stop):
+    The database must be open; `run_worker` does that for the real process, tests
+    do it themselves and run the same object in-process.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bot: Bot | None = None,
+        polling_timeout: int = POLLING_TIMEOUT,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bot = bot or make_bot(settings)
+        self.bot.session.middleware(ConflictAlarm())
+        self.inflight = InFlight()
+        self.notifier = notifier or Notifier(self.bot)
+        self.dispatcher = create_dispatcher(
+            settings, notifier=self.notifier, inflight=self.inflight
+        )
+        self.reconciler = Reconciler(self.bot)
+        self.polling_timeout = polling_timeout
+
+    async def run(self, stop: asyncio.Event) -> None:
+        background: list[asyncio.Task[Any]] = []
+        try:
+            if not await prepare_bot(self.bot, stop):
+                return
             background = [
-                asyncio.create_task(notifier.run(), name="notifier"),
+                asyncio.create_task(self.notifier.run(), name="notifier"),
                 asyncio.create_task(
-                    reconciler.run_forever(settings.reconcile_interval), name="reconciler"
+                    self.reconciler.run_forever(self.settings.reconcile_interval),
+                    name="reconciler",
                 ),
             ]
             polling = asyncio.create_task(
-                dispatcher.start_polling(
-                    bot,
+                self.dispatcher.start_polling(
+                    self.bot,
                     allowed_updates=ALLOWED_UPDATES,
-                    polling_timeout=POLLING_TIMEOUT,
+                    polling_timeout=self.polling_timeout,
                     handle_signals=False,
                     close_bot_session=False,
                     tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
@@ -133,15 +147,30 @@ async def run_worker(settings: Settings) -> None:
             stopper.cancel()
             if not polling.done():
                 log.info("worker.stopping")
-                await dispatcher.stop_polling()
+                await self.dispatcher.stop_polling()
             await polling
+        finally:
+            # Handlers in flight may be crediting a payment: let them finish before
+            # the caller closes the database.
+            left = await self.inflight.drain(DRAIN_TIMEOUT)
+            if left:
+                log.error("shutdown.handlers_abandoned", count=left)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self.bot.session.close()
+
+
+async def run_worker(settings: Settings) -> None:
+    applied = await apply_migrations(settings.database_url)
+    log.info("database.migrated", applied=applied)
+    await open_database(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Worker(settings).run(stop)
     finally:
-        left = await inflight.drain(DRAIN_TIMEOUT)
-        if left:
-            log.error("shutdown.handlers_abandoned", count=left)
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        await bot.session.close()
         await close_database()
         log.info("worker.stopped")

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from api.app import create_app
+from models.settings import Settings
+from models.telegram import make_bot
+from tests.emulator import BotApiEmulator, running_emulator
+from tests.helpers import make_settings
+
+ClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with running_emulator() as running:
+        yield running
+
+
+@pytest.fixture
+def api_settings(emulator: BotApiEmulator) -> Settings:
+    return make_settings(telegram_api_url=emulator.url, topup_max_pending=1000)
+
+
+@pytest.fixture
+async def make_client(db: str, emulator: BotApiEmulator, aiohttp_client):  # type: ignore[no-untyped-def]
+    """A real aiohttp server for the API, the test owning the database context."""
+
+    async def factory(**overrides: Any) -> TestClient:
+        settings = make_settings(
+            **{"telegram_api_url": emulator.url, "topup_max_pending": 1000, **overrides}
+        )
+        bot = make_bot(settings, timeout=10)
+        app = create_app(settings, bot=bot, init_orm=False)
+        app.on_cleanup.append(lambda _: bot.session.close())
+        return await aiohttp_client(app)
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> TestClient:
+    return await make_client()

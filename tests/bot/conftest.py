@@ -1,0 +1,110 @@
+"""The whole system in one test process: the real worker polling the emulator over
+HTTP, the real API on an aiohttp test server, one database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from api.app import create_app
+from bot.notifier import Notifier
+from bot.worker import Worker
+from models.invariants import check_ledger
+from models.settings import Settings
+from models.telegram import make_bot
+from tests.emulator import BotApiEmulator, running_emulator
+from tests.helpers import TOKEN, make_settings, tma
+
+
+@dataclass
+class System:
+    emulator: BotApiEmulator
+    settings: Settings
+    worker: Worker
+    api: TestClient
+
+    async def order(self, user: dict[str, Any], amount: int = 100) -> dict[str, Any]:
+        response = await self.api.post(
+            "/payments/top-up", json={"amount": amount}, headers=tma(user)
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+    async def balance(self, user: dict[str, Any]) -> int:
+        body = await (await self.api.get("/me", headers=tma(user))).json()
+        return int(body["stars_balance"])
+
+    async def status(self, user: dict[str, Any], payment_id: str) -> str:
+        response = await self.api.get(f"/payments/{payment_id}", headers=tma(user))
+        return str((await response.json())["status"])
+
+    def say(self, user: dict[str, Any], text: str) -> None:
+        self.emulator.send_text(TOKEN, user, text)
+
+    async def replies(self, user: dict[str, Any], count: int = 1) -> list[str]:
+        messages = await self.emulator.wait_for_message(TOKEN, user["id"], count)
+        return [m["text"] for m in messages]
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the worker has taken every update and finished its handlers."""
+        state = self.emulator.bot(TOKEN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if not state.updates and not any(not t.done() for t in self.worker.inflight.tasks):
+                await asyncio.sleep(0.05)
+                if not state.updates and not any(not t.done() for t in self.worker.inflight.tasks):
+                    return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the worker did not settle")
+
+
+async def start_system(
+    aiohttp_client: Any, emulator: BotApiEmulator, **overrides: Any
+) -> tuple[System, asyncio.Event, asyncio.Task[None]]:
+    settings = make_settings(
+        **{
+            "telegram_api_url": emulator.url,
+            "topup_max_pending": 1000,
+            "topup_per_minute": 1000,
+            "reconcile_interval": 3600,
+            **overrides,
+        }
+    )
+    bot = make_bot(settings)
+    worker = Worker(
+        settings, bot=bot, polling_timeout=1, notifier=Notifier(bot, per_chat_interval=0.02)
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    api_bot = make_bot(settings)
+    app = create_app(settings, bot=api_bot, init_orm=False)
+    app.on_cleanup.append(lambda _: api_bot.session.close())
+    client = await aiohttp_client(app)
+    return System(emulator, settings, worker, client), stop, task
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with running_emulator() as running:
+        yield running
+
+
+@pytest.fixture
+async def system(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> AsyncIterator[System]:
+    running, stop, task = await start_system(aiohttp_client, emulator)
+    # The worker is up once it asked for updates with the payment types.
+    for _ in range(200):
+        if emulator.bot(TOKEN).allowed_updates:
+            break
+        await asyncio.sleep(0.02)
+    yield running
+    stop.set()
+    await asyncio.wait_for(task, 40)
+    report = await check_ledger()
+    assert report.ok, report.render()

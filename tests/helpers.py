@@ -1,0 +1,54 @@
+"""Small builders shared by the tests: settings, signed initData, users."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from models.settings import Settings
+
+TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+OTHER_TOKEN = "654321:AAGotAnotherBotTokenForTheTests0123"
+ADMIN = {"id": 9000, "first_name": "Ada", "language_code": "en"}
+ALICE = {"id": 1001, "first_name": "Alice", "username": "alice", "language_code": "en"}
+BORIS = {"id": 1002, "first_name": "Борис", "username": "boris", "language_code": "ru"}
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "database_url": "sqlite://:memory:",
+        "admin_ids": [ADMIN["id"]],
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def sign_init_data(
+    user: dict[str, Any] | None,
+    *,
+    token: str = TOKEN,
+    auth_date: int | None = None,
+    extra: dict[str, str] | None = None,
+) -> str:
+    """initData as Telegram signs it: HMAC-SHA256 keyed by HMAC("WebAppData", token)."""
+    fields = {
+        "auth_date": str(auth_date or int(time.time())),
+        "query_id": "AAHdF6IQAAAAAN0XohDhrOrc",
+    }
+    if user is not None:
+        fields["user"] = json.dumps(user, separators=(",", ":"), ensure_ascii=False)
+    fields.update(extra or {})
+    check = "\n".join(f"{key}={value}" for key, value in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode(fields)
+
+
+def tma(user: dict[str, Any] | None, **options: Any) -> dict[str, str]:
+    return {"Authorization": f"tma {sign_init_data(user, **options)}"}
