@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aiohttp import web
-
-from api.app import create_app
-from models.logs import configure_logging
 from models.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_api.py", description=__doc__)
     parser.parse_args(argv)
+    # Settings first: a bad value should stop us at once, before the heavy imports.
     settings = load_settings()
+
+    from aiohttp import web
+
+    from api.app import create_app
+    from models.logs import configure_logging
+
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
     app = create_app(settings, migrate=True)
     # run_app stops on SIGINT and SIGTERM: it stops accepting, lets requests finish

@@ -1,45 +1,4 @@
-"""The bot worker: aiogram long polling, payment handlers, notices and reconciliation."""
+"""The bot worker: aiogram long polling, payment handlers, notices and reconciliation.
 
-from __future__ import annotations
-
-import structlog
-from aiogram import Bot, Dispatcher
-from aiogram.types import ErrorEvent
-
-from bot.handlers import create_routers
-from bot.middlewares import InFlight, UpdateMiddleware
-from bot.notifier import Notifier
-from bot.texts import text
-from models.settings import Settings
-
-log = structlog.get_logger("bot")
-
-# Sent on every getUpdates: a list left over from an older deployment that lacks
-# pre_checkout_query would otherwise make every checkout time out.
-ALLOWED_UPDATES = ["message", "pre_checkout_query"]
-
-
-def create_dispatcher(settings: Settings, *, notifier: Notifier, inflight: InFlight) -> Dispatcher:
-    dispatcher = Dispatcher(settings=settings, notifier=notifier)
-    dispatcher.update.outer_middleware(UpdateMiddleware(inflight))
-    dispatcher.include_routers(*create_routers())
-    dispatcher.errors.register(on_error)
-    return dispatcher
-
-
-async def on_error(event: ErrorEvent, bot: Bot) -> bool:
-    """Log for the operator, apologise to the user, never show them the error."""
-    log.error(
-        "update.failed",
-        update_id=event.update.update_id,
-        error=repr(event.exception),
-        exc_info=event.exception,
-    )
-    message = event.update.message
-    if message is not None and message.successful_payment is None:
-        lang = message.from_user.language_code if message.from_user else None
-        try:
-            await bot.send_message(message.chat.id, text(lang, "database_unavailable"))
-        except Exception as error:
-            log.warning("update.apology_failed", error=repr(error))
-    return True
+Nothing is imported here, so `bot.parser` loads without aiogram.
+"""

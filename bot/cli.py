@@ -6,7 +6,7 @@ Each prints a readable table and exits non-zero when it fails.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiogram import Bot
 
@@ -151,29 +151,14 @@ async def cmd_refund(bot: Bot, args: argparse.Namespace) -> int:
     return 0 if key == "refund_recorded" else 1
 
 
-def add_commands(parser: argparse.ArgumentParser) -> None:
-    commands = parser.add_subparsers(dest="command", metavar="command")
-    commands.add_parser("run", help="run the bot worker (the default)")
-    check = commands.add_parser("check", help="prove balances, ledger and Telegram agree")
-    check.add_argument("--offline", action="store_true", help="skip the Bot API comparison")
-    check.set_defaults(handler=cmd_check)
-    commands.add_parser("reconcile", help="run one reconciliation pass now").set_defaults(
-        handler=cmd_reconcile
-    )
-    user = commands.add_parser("user", help="a user's balance and ledger")
-    user.add_argument("user_id", type=int)
-    user.add_argument("--limit", type=int, default=20)
-    user.set_defaults(handler=cmd_user)
-    order = commands.add_parser("order", help="an order and its ledger entries")
-    order.add_argument("order_id")
-    order.set_defaults(handler=cmd_order)
-    charge = commands.add_parser("charge", help="the ledger entries of a Telegram charge")
-    charge.add_argument("charge_id")
-    charge.set_defaults(handler=cmd_charge)
-    refund = commands.add_parser("refund", help="refund a charge through Telegram")
-    refund.add_argument("charge_id")
-    refund.add_argument("--force", action="store_true", help="even if the balance is lower")
-    refund.set_defaults(handler=cmd_refund)
+HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], object]] = {
+    "check": cmd_check,
+    "reconcile": cmd_reconcile,
+    "user": cmd_user,
+    "order": cmd_order,
+    "charge": cmd_charge,
+    "refund": cmd_refund,
+}
 
 
 async def run_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -181,7 +166,7 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
     await open_database(settings.database_url, pool_size=2)
     bot = make_bot(settings)
     try:
-        return int(await args.handler(bot, args))
+        return int(await HANDLERS[args.command](bot, args))  # type: ignore[misc]
     finally:
         await bot.session.close()
         await close_database()

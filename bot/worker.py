@@ -19,7 +19,7 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BotCommand
 
-from bot import ALLOWED_UPDATES, create_dispatcher
+from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.middlewares import InFlight
 from bot.notifier import Notifier
 from bot.reconcile import Reconciler

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fcntl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -86,7 +87,17 @@ async def _migration_lock(db_url: str) -> AsyncIterator[None]:
 
 
 async def apply_migrations(db_url: str) -> list[str]:
-    """Apply pending migrations for the URL's dialect; returns the files applied."""
+    """Apply pending migrations for the URL's dialect; returns the files applied.
+
+    aerich initialises and closes its own ORM state; it runs in a task with an empty
+    context so that state never mixes with the caller's (a second run in the same
+    context finds the closed one and fails).
+    """
+    task = asyncio.create_task(_apply_migrations(db_url), context=contextvars.Context())
+    return await task
+
+
+async def _apply_migrations(db_url: str) -> list[str]:
     from aerich import Command  # imported late: it patches asyncio policy on import
 
     location = MIGRATIONS_DIR / dialect(db_url)
@@ -96,8 +107,7 @@ async def apply_migrations(db_url: str) -> list[str]:
             app="models",
             location=str(location),
         )
-        async with command:
-            await command.init()
+        async with command:  # entering runs aerich's init
             return await command.upgrade(run_in_transaction=True)
 
 

@@ -35,6 +35,19 @@ def pg_database_url(name: str) -> str:
     return urlunsplit(parts._replace(scheme="postgres", path=f"/{name}"))
 
 
+def pg_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def with_port(url: str, port: int) -> str:
+    """The same database reached through another port (a TcpProxy in front of it)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{auth}{host}:{port}"))
+
+
 async def create_pg_database() -> str:
     """A new empty PostgreSQL database; returns its name."""
     name = f"stars_test_{uuid.uuid4().hex[:12]}"

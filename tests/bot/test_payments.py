@@ -50,7 +50,10 @@ class TestPreCheckout:
         )
         outcome = await system.emulator.checkout(order["invoice_url"], ALICE)
         assert outcome.status == "rejected"
-        assert outcome.error_message == "This invoice has expired. Please create a new one in the app."
+        assert (
+            outcome.error_message
+            == "This invoice has expired. Please create a new one in the app."
+        )
 
     async def test_a_paid_order_says_it_is_paid(self, system: System) -> None:
         order = await system.order(ALICE)
@@ -62,7 +65,10 @@ class TestPreCheckout:
 
     async def test_an_unknown_payload_is_rejected(self, system: System) -> None:
         link = await system.worker.bot.create_invoice_link(
-            title="x", description="x", payload=str(uuid.uuid4()), currency="XTR",
+            title="x",
+            description="x",
+            payload=str(uuid.uuid4()),
+            currency="XTR",
             prices=[{"label": "x", "amount": 100}],  # type: ignore[list-item]
         )
         outcome = await system.emulator.checkout(link, ALICE)
@@ -91,10 +97,13 @@ class TestPreCheckout:
         assert outcome.error_message == (
             "We could not check this order just now. Please try again in a minute."
         )
-        assert outcome.answer_seconds is not None and outcome.answer_seconds < 10
+        assert outcome.answer_seconds is not None
+        assert outcome.answer_seconds < 10
         assert time.monotonic() - started < 10
 
-    async def test_a_flaky_answer_call_is_retried_before_the_deadline(self, system: System) -> None:
+    async def test_a_flaky_answer_call_is_retried_before_the_deadline(
+        self, system: System
+    ) -> None:
         system.emulator.set_fault("answerPreCheckoutQuery", Fault("error", status=502, times=2))
         order = await system.order(ALICE)
         outcome = await system.emulator.checkout(order["invoice_url"], ALICE)
@@ -122,7 +131,10 @@ class TestCrediting:
 
     async def test_an_unknown_payload_is_credited_to_its_payer(self, system: System) -> None:
         link = await system.worker.bot.create_invoice_link(
-            title="x", description="x", payload="legacy-payload", currency="XTR",
+            title="x",
+            description="x",
+            payload="legacy-payload",
+            currency="XTR",
             prices=[{"label": "x", "amount": 70}],  # type: ignore[list-item]
         )
         system.emulator.charge(link, BORIS)  # Telegram took it without asking us

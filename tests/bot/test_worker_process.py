@@ -1,0 +1,150 @@
+"""The real `run_bot.py` process: start-up hygiene, polling conflicts, clean stops, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram.types import LabeledPrice
+
+from models.db import apply_migrations, close_database, open_database
+from models.money import Profile, open_order
+from models.tables import LedgerEntry
+from models.telegram import make_bot
+from tests.conftest import (
+    PG_URL,
+    create_pg_database,
+    drop_pg_database,
+    pg_address,
+    pg_database_url,
+    with_port,
+)
+from tests.emulator import BotApiEmulator, running_emulator
+from tests.helpers import ALICE, TOKEN, make_settings
+from tests.processes import Child, start
+from tests.tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with running_emulator() as running:
+        yield running
+
+
+async def start_worker(
+    tmp_path: Path, emulator: BotApiEmulator, db_url: str, name: str = "bot", **env: object
+) -> Child:
+    return await start(
+        "run_bot.py",
+        tmp_path / f"{name}.log",
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=emulator.url,
+        DATABASE_URL=db_url,
+        **env,
+    )
+
+
+async def invoice_for(emulator: BotApiEmulator, db_url: str, amount: int = 100) -> str:
+    """An order in the worker's database and its invoice link, as the API would make."""
+    await open_database(db_url)
+    try:
+        order = await open_order(
+            Profile(ALICE["id"]), amount, ttl=3600, max_pending=9, per_minute=9
+        )
+    finally:
+        await close_database()
+    bot = make_bot(make_settings(telegram_api_url=emulator.url))
+    try:
+        return await bot.create_invoice_link(
+            title="t",
+            description="d",
+            payload=str(order.id),
+            currency="XTR",
+            prices=[LabeledPrice(label="x", amount=amount)],
+        )
+    finally:
+        await bot.session.close()
+
+
+async def test_start_up_removes_a_webhook_keeps_pending_updates_and_fixes_allowed_updates(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    state = emulator.bot(TOKEN)
+    state.webhook_url = "https://old-deployment.example.org/hook"
+    state.allowed_updates = ["message"]  # left by an older deployment: no pre-checkouts
+    emulator.send_text(TOKEN, ALICE, "/balance")  # waiting since before the start
+    db_url = f"sqlite://{tmp_path}/stars.sqlite3"
+    worker = await start_worker(tmp_path, emulator, db_url, LOG_LEVEL="DEBUG")
+    try:
+        [reply] = await emulator.wait_for_message(TOKEN, ALICE["id"], timeout=30)
+        assert reply["text"] == "Your balance: 0 ⭐"
+        assert state.webhook_url == ""
+        assert not any(
+            call.get("drop_pending_updates") for call in state.calls_of("deleteWebhook")
+        )
+        assert set(state.allowed_updates or []) >= {"message", "pre_checkout_query"}
+        outcome = await emulator.checkout(await invoice_for(emulator, db_url), ALICE)
+        assert outcome.status == "paid"
+    finally:
+        assert await worker.stop() == 0
+    log = worker.log
+    assert "worker.stopped" in log
+    assert TOKEN not in log
+    assert TOKEN.split(":")[1] not in log
+
+
+async def test_a_second_worker_on_the_same_token_is_reported_loudly(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    db_url = f"sqlite://{tmp_path}/stars.sqlite3"
+    first = await start_worker(tmp_path, emulator, db_url, "first")
+    await first.wait_for_log("Start polling")
+    second = await start_worker(tmp_path, emulator, db_url, "second")
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while "polling.conflict" not in first.log + second.log:
+            assert asyncio.get_running_loop().time() < deadline, first.log[-2000:]
+            await asyncio.sleep(0.1)
+        assert "only one bot worker may run per token" in first.log + second.log
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs TEST_POSTGRES_URL: the database is made to hang")
+async def test_sigterm_lets_a_payment_in_flight_finish_before_the_database_closes(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    name = await create_pg_database()
+    direct = pg_database_url(name)
+    await apply_migrations(direct)
+    proxy = TcpProxy(*pg_address(direct))
+    through_proxy = with_port(direct, await proxy.start())
+    try:
+        worker = await start_worker(tmp_path, emulator, through_proxy)
+        await worker.wait_for_log("Start polling")
+        link = await invoice_for(emulator, direct)
+        outcome = await emulator.checkout(link, ALICE)
+        assert outcome.status == "paid"
+        proxy.hang()  # the database stops answering mid-payment
+        state = emulator.bot(TOKEN)
+        charge_id = emulator.charge(link, ALICE)
+        while not any("successful_payment" in str(u) for u in state.delivered):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        worker.process.send_signal(15)
+        await asyncio.sleep(1.5)
+        assert worker.process.returncode is None  # still waiting for the handler
+        proxy.restore()
+        assert await asyncio.wait_for(worker.process.wait(), 40) == 0
+        await open_database(direct)
+        try:
+            assert await LedgerEntry.filter(telegram_payment_charge_id=charge_id).count() == 1
+        finally:
+            await close_database()
+    finally:
+        await proxy.stop()
+        await drop_pg_database(name)
+    assert "shutdown.draining_handlers" in worker.log

@@ -1,0 +1,57 @@
+"""Logging: one JSON event per line, context carried, and the bot token never printed."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from models.logs import configure_logging
+from tests.helpers import OTHER_TOKEN, TOKEN
+
+
+@pytest.fixture
+def lines(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    configure_logging("INFO", "json", secrets=(TOKEN,))
+    yield lambda: [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
+
+
+def test_the_token_is_redacted_from_messages_fields_and_tracebacks(lines) -> None:  # type: ignore[no-untyped-def]
+    url = f"https://api.telegram.org/bot{TOKEN}/getUpdates"
+    logging.getLogger("aiogram.event").warning("Request failed: %s", url)
+    log = structlog.get_logger("bot")
+    log.error("call.failed", url=url, nested={"urls": [url]}, other=f"bot{OTHER_TOKEN}/x")
+    try:
+        raise RuntimeError(f"cannot reach {url}")
+    except RuntimeError:
+        log.exception("call.crashed")
+    events = lines()
+    assert len(events) == 3
+    text = json.dumps(events)
+    assert TOKEN not in text
+    assert TOKEN.split(":")[1] not in text
+    assert OTHER_TOKEN.split(":")[1] not in text
+    assert (
+        events[0]["event"]
+        == "Request failed: https://api.telegram.org/bot<redacted-token>/getUpdates"
+    )
+    assert "<redacted-token>" in events[2]["exception"]
+
+
+def test_context_is_bound_per_update_or_request(lines) -> None:  # type: ignore[no-untyped-def]
+    with structlog.contextvars.bound_contextvars(update_id=7, user_id=42):
+        structlog.get_logger("bot").info("payment.credited", amount=100)
+    [event] = lines()
+    assert event | {"timestamp": None} == {
+        "event": "payment.credited",
+        "amount": 100,
+        "update_id": 7,
+        "user_id": 42,
+        "level": "info",
+        "logger": "bot",
+        "timestamp": None,
+    }

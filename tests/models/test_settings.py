@@ -1,0 +1,70 @@
+"""Each bad setting stops start-up with exit code 2 and one line naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.settings import load_settings
+from tests.helpers import TOKEN, make_settings
+from tests.processes import run
+
+BAD = [
+    ({}, "BOT_TOKEN is required but not set"),
+    ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN is not shaped like a bot token"),
+    ({"BOT_TOKEN": "123456:short"}, "BOT_TOKEN is not shaped like a bot token"),
+    ({"BOT_TOKEN": TOKEN, "API_PORT": "eighty"}, "API_PORT is invalid"),
+    ({"BOT_TOKEN": TOKEN, "API_PORT": "70000"}, "API_PORT is invalid"),
+    (
+        {"BOT_TOKEN": TOKEN, "DATABASE_URL": "mysql://root@localhost/db"},
+        "DATABASE_URL has unsupported kind 'mysql'",
+    ),
+    ({"BOT_TOKEN": TOKEN, "ENVIRONMENT": "staging"}, "ENVIRONMENT is invalid"),
+    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS is invalid"),
+    ({"BOT_TOKEN": TOKEN, "STAR_PACKAGES": "100,-5"}, "STAR_PACKAGES amounts must be whole Stars"),
+    ({"BOT_TOKEN": TOKEN, "INVOICE_TTL": "soon"}, "INVOICE_TTL is invalid"),
+    ({"BOT_TOKEN": TOKEN, "LOG_FORMAT": "xml"}, "LOG_FORMAT is invalid"),
+    ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be DEBUG"),
+]
+
+
+@pytest.mark.parametrize("script", ["run_bot.py", "run_api.py"])
+@pytest.mark.parametrize(
+    ("env", "message"), BAD, ids=[m.split()[0] + str(i) for i, (_, m) in enumerate(BAD)]
+)
+async def test_a_bad_setting_stops_start_up_with_one_line(
+    tmp_path: Path, script: str, env: dict[str, str], message: str
+) -> None:
+    code, out, err = await run(script, cwd=tmp_path, **env)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"configuration error: {message}")
+    assert "Traceback" not in err
+    assert out == ""
+    if "BOT_TOKEN" in env:
+        assert env["BOT_TOKEN"] not in err
+
+
+def test_defaults_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ADMIN_IDS", "1, 2,3")
+    monkeypatch.setenv("STAR_PACKAGES", "500,50,100")
+    settings = load_settings()
+    assert settings.admin_ids == [1, 2, 3]
+    assert settings.star_packages == [50, 100, 500]
+    assert settings.database_url == "sqlite://data/stars.sqlite3"
+    assert (tmp_path / "data").is_dir()
+    assert (settings.api_host, settings.api_port, settings.invoice_ttl) == (
+        "127.0.0.1",
+        8080,
+        86400,
+    )
+
+
+def test_the_token_is_never_shown() -> None:
+    settings = make_settings()
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings.model_dump())

@@ -1,0 +1,81 @@
+"""Running the real entrypoints (`run_bot.py`, `run_api.py`) as child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Child:
+    process: asyncio.subprocess.Process
+    log_path: Path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_for_log(self, needle: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log:
+                return
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{needle!r} not logged; log so far:\n{self.log[-3000:]}")
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+
+
+def child_env(**values: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "API_", "DATABASE_"))}
+    env.update({"PYTHONPATH": str(ROOT), "LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"})
+    env.update({key: str(value) for key, value in values.items()})
+    return env
+
+
+async def start(script: str, log_path: Path, *args: str, **env: Any) -> Child:
+    handle = open(log_path, "ab")  # noqa: ASYNC230, SIM115 (the child owns it afterwards)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / script),
+        *args,
+        cwd=str(log_path.parent),
+        env=child_env(**env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=handle,
+        stderr=handle,
+    )
+    handle.close()
+    return Child(process, log_path)
+
+
+async def run(script: str, *args: str, cwd: Path, **env: Any) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / script),
+        *args,
+        cwd=str(cwd),
+        env=child_env(**env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, out.decode(), err.decode()
