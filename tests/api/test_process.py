@@ -1,0 +1,86 @@
+"""The real `run_api.py` process: migrates, serves, survives a database outage, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import (
+    PG_URL,
+    create_pg_database,
+    drop_pg_database,
+    pg_address,
+    pg_database_url,
+    with_port,
+)
+from tests.helpers import ALICE, TOKEN, tma
+from tests.processes import Child, start
+from tests.tcp_proxy import TcpProxy
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_api(tmp_path: Path, db_url: str) -> tuple[Child, str]:
+    port = free_port()
+    child = await start(
+        "run_api.py",
+        tmp_path / "api.log",
+        BOT_TOKEN=TOKEN,
+        DATABASE_URL=db_url,
+        API_PORT=port,
+        TELEGRAM_API_URL="http://127.0.0.1:9",
+    )
+    await child.wait_for_log("Running on")
+    return child, f"http://127.0.0.1:{port}"
+
+
+async def test_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    api, url = await start_api(tmp_path, f"sqlite://{tmp_path}/stars.sqlite3")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/health") as response:
+                assert response.status == 200
+            async with http.get(f"{url}/me", headers=tma(ALICE)) as response:
+                assert await response.json() == {"telegram_id": ALICE["id"], "stars_balance": 0}
+    finally:
+        assert await api.stop() == 0
+    assert "Tortoise-ORM shutdown" in api.log
+    assert TOKEN not in api.log
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs TEST_POSTGRES_URL: the database is cut off")
+async def test_answers_503_while_the_database_is_away_and_recovers_alone(tmp_path: Path) -> None:
+    name = await create_pg_database()
+    proxy = TcpProxy(*pg_address(pg_database_url(name)))
+    db_url = with_port(pg_database_url(name), await proxy.start())
+    api, url = await start_api(tmp_path, db_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/me", headers=tma(ALICE)) as response:
+                assert response.status == 200
+            proxy.cut()
+            for path in ("/health", "/me", "/payments/00000000-0000-0000-0000-000000000000"):
+                async with http.get(f"{url}{path}", headers=tma(ALICE)) as response:
+                    assert response.status == 503, path
+                    if path != "/health":
+                        body = await response.json()
+                        assert body["error"]["code"] == "database_unavailable"
+            proxy.restore()
+            for _ in range(50):
+                async with http.get(f"{url}/me", headers=tma(ALICE)) as response:
+                    if response.status == 200:
+                        break
+                await asyncio.sleep(0.2)
+            assert response.status == 200
+    finally:
+        await api.stop()
+        await proxy.stop()
+        await drop_pg_database(name)

@@ -1,0 +1,123 @@
+"""The Bot API emulator speaks Telegram's wire format, so tests against it mean something."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.emulator import BotApiEmulator, Fault, running_emulator
+from tests.helpers import ALICE, TOKEN
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with running_emulator() as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def call(http: aiohttp.ClientSession, emulator: BotApiEmulator, method: str, **kw):  # type: ignore[no-untyped-def]
+    async with http.post(f"{emulator.url}/bot{TOKEN}/{method}", **kw) as response:
+        return response.status, await response.json()
+
+
+PRICES = json.dumps([{"label": "x", "amount": 5}])
+INVOICE = {"title": "t", "description": "d", "payload": "p", "currency": "XTR", "prices": PRICES}
+
+
+async def test_json_form_and_multipart_bodies_are_understood(emulator, http) -> None:  # type: ignore[no-untyped-def]
+    json_body = {**INVOICE, "prices": json.loads(PRICES)}
+    assert (await call(http, emulator, "createInvoiceLink", json=json_body))[0] == 200
+    assert (await call(http, emulator, "createInvoiceLink", data=INVOICE))[0] == 200
+    form = aiohttp.FormData()
+    for key, value in INVOICE.items():
+        form.add_field(key, value)
+    form.add_field("photo", b"binary", filename="p.png")  # forces multipart
+    status, body = await call(http, emulator, "createInvoiceLink", data=form)
+    assert status == 200
+    assert body["result"].startswith("https://t.me/$")
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"currency": "USD"}, "Bad Request: PAYMENT_PROVIDER_INVALID"),
+        (
+            {"prices": json.dumps([{"label": "a", "amount": 1}] * 2)},
+            "Bad Request: STARS_INVOICE_INVALID",
+        ),
+        ({"provider_token": "tok"}, "Bad Request: STARS_INVOICE_INVALID"),
+        (
+            {"prices": json.dumps([{"label": "a", "amount": 0}])},
+            "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID",
+        ),
+        ({"payload": "x" * 129}, "Bad Request: INVOICE_PAYLOAD_INVALID"),
+        ({"title": "x" * 33}, "Bad Request: invoice title length must be 1-32 characters"),
+    ],
+)
+async def test_stars_invoice_rules_give_telegrams_errors(emulator, http, change, error) -> None:  # type: ignore[no-untyped-def]
+    status, body = await call(http, emulator, "createInvoiceLink", data={**INVOICE, **change})
+    assert (status, body) == (400, {"ok": False, "error_code": 400, "description": error})
+
+
+async def test_unknown_token_and_method(emulator, http) -> None:  # type: ignore[no-untyped-def]
+    async with http.post(f"{emulator.url}/botnot-a-token/getMe") as response:
+        assert response.status == 401
+    status, body = await call(http, emulator, "noSuchMethod")
+    assert (status, body["description"]) == (404, "Not Found: method not found")
+
+
+async def test_a_second_poller_ends_the_first_with_409(emulator, http) -> None:  # type: ignore[no-untyped-def]
+    first = asyncio.create_task(call(http, emulator, "getUpdates", data={"timeout": "5"}))
+    await asyncio.sleep(0.2)
+    second = asyncio.create_task(call(http, emulator, "getUpdates", data={"timeout": "1"}))
+    status, body = await first
+    assert status == 409
+    assert body["description"].startswith("Conflict: terminated by other getUpdates request")
+    assert (await second)[0] == 200
+
+
+async def test_updates_are_confirmed_by_offset_and_filtered_by_allowed_updates(
+    emulator, http
+) -> None:  # type: ignore[no-untyped-def]
+    emulator.send_text(TOKEN, ALICE, "/one")
+    _, body = await call(http, emulator, "getUpdates", data={"allowed_updates": '["message"]'})
+    [update] = body["result"]
+    _, again = await call(http, emulator, "getUpdates", data={})
+    assert again["result"] == [update]  # not confirmed yet
+    _, after = await call(
+        http, emulator, "getUpdates", data={"offset": str(update["update_id"] + 1)}
+    )
+    assert after["result"] == []
+    emulator.push_update(emulator.bot(TOKEN), "pre_checkout_query", {"id": "q"})
+    assert emulator.bot(TOKEN).dropped[-1]["pre_checkout_query"] == {"id": "q"}
+
+
+async def test_faults_answer_like_telegram(emulator, http) -> None:  # type: ignore[no-untyped-def]
+    emulator.set_fault("getMe", Fault("retry_after", retry_after=3, times=1))
+    status, body = await call(http, emulator, "getMe")
+    assert (status, body["parameters"]) == (429, {"retry_after": 3})
+    assert body["description"] == "Too Many Requests: retry after 3"
+    assert (await call(http, emulator, "getMe"))[0] == 200
+
+
+async def test_star_transactions_come_in_the_chosen_order(http) -> None:  # type: ignore[no-untyped-def]
+    for order in ("asc", "desc"):
+        async with running_emulator(transactions_order=order) as emulator:
+            state = emulator.bot(TOKEN)
+            state.transactions = [{"id": str(i), "amount": 1, "date": i} for i in range(1, 151)]
+            _, body = await call(
+                http, emulator, "getStarTransactions", data={"offset": "0", "limit": "500"}
+            )
+            ids = [t["id"] for t in body["result"]["transactions"]]
+            assert len(ids) == 100
+            assert ids[0] == ("1" if order == "asc" else "150")
