@@ -137,6 +137,7 @@ class BotApiEmulator:
         self.bots: dict[str, BotState] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.faults: dict[str, Fault] = {}
+        self._healed = asyncio.Event()
         self.transactions_order = transactions_order
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -234,7 +235,10 @@ class BotApiEmulator:
         self.faults[method.lower()] = fault
 
     def clear_faults(self) -> None:
+        """Heal: no more faults, and requests hanging now get their answers."""
         self.faults.clear()
+        self._healed.set()
+        self._healed = asyncio.Event()
 
     # ------------------------------------------------------------ the paying user
 
@@ -427,7 +431,8 @@ class BotApiEmulator:
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         elif fault.kind == "hang":
-            await asyncio.sleep(3600)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._healed.wait(), 3600)
         elif fault.kind == "retry_after":
             raise ApiError(
                 429,
