@@ -56,6 +56,13 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                 "responses": {"200": {"description": "OpenAPI 3 document"}},
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of this process (restrict it to your scraper)",
+                "security": [],
+                "responses": {"200": {"description": "Prometheus text format"}},
+            }
+        },
         "/payments/packages": {
             "get": {
                 "summary": "The Stars packages on offer",

@@ -15,6 +15,7 @@ from api.auth import authenticate
 from api.errors import ApiError
 from api.keys import bot_key, settings_key
 from api.texts import invoice_text
+from models import metrics
 from models.db import ping
 from models.money import (
     Profile,
@@ -61,6 +62,11 @@ async def read_amount(request: web.Request) -> int:
 
 
 async def top_up(request: web.Request) -> web.Response:
+    with metrics.TOPUP_SECONDS.time():
+        return await _top_up(request)
+
+
+async def _top_up(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     profile = caller(request)
     amount = await read_amount(request)
@@ -133,6 +139,7 @@ async def create_invoice(request: web.Request, order: TopUpOrder, profile: Profi
             )
             return fake
         await asyncio.shield(fail_order(order.id))
+        metrics.INVOICE_FAILURES.labels("unreachable" if unreachable else "refused").inc()
         log.error("topup.invoice_failed", error=refused)
         raise ApiError(
             502,
@@ -193,11 +200,17 @@ async def dev_add_stars(request: web.Request) -> web.Response:
     return web.json_response({"telegram_id": profile.id, "stars_balance": balance})
 
 
+async def prometheus(request: web.Request) -> web.Response:
+    body, content_type = metrics.render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 def setup_routes(app: web.Application, *, development: bool) -> None:
     from api.openapi import openapi
 
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/me", me)
     app.router.add_post("/payments/top-up", top_up)
     app.router.add_get("/payments/packages", packages)

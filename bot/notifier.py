@@ -19,6 +19,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 
 from bot.texts import text
+from models import metrics
 from models.money import utcnow
 from models.tables import Notice
 
@@ -36,8 +37,6 @@ class Notifier:
         self._wake = asyncio.Event()
         self._last_global = 0.0
         self._last_chat: dict[int, float] = {}
-        self.sent = 0
-        self.retried = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -89,18 +88,19 @@ class Notifier:
             await self.bot.send_message(user.id, body)
         except TelegramRetryAfter as error:
             # A flood wait applies to the whole bot: hold everything, then resend.
-            self.retried += 1
+            metrics.NOTICES.labels("flood_wait").inc()
             log.warning("notice.flood_wait", retry_after=error.retry_after)
             await self._reschedule(notice, error.retry_after, count_attempt=False)
             await asyncio.sleep(error.retry_after)
             return
         except TelegramForbiddenError:
+            metrics.NOTICES.labels("blocked").inc()
             log.info("notice.user_blocked_bot", notice_id=notice.id)
             notice.sent_at = utcnow()
             await notice.save(update_fields=["sent_at"])
             return
         except Exception as error:
-            self.retried += 1
+            metrics.NOTICES.labels("retried").inc()
             delay = min(2**notice.attempts, 600)
             log.warning(
                 "notice.send_failed", notice_id=notice.id, error=repr(error), retry_in=delay
@@ -109,13 +109,14 @@ class Notifier:
             return
         notice.sent_at = utcnow()
         await notice.save(update_fields=["sent_at"])
-        self.sent += 1
+        metrics.NOTICES.labels("sent").inc()
         log.info("notice.sent", notice_id=notice.id, kind=notice.kind, user_id=user.id)
 
     async def _reschedule(self, notice: Notice, delay: float, count_attempt: bool = True) -> None:
         if count_attempt:
             notice.attempts += 1
         if notice.attempts >= MAX_ATTEMPTS:
+            metrics.NOTICES.labels("abandoned").inc()
             log.error("notice.abandoned", notice_id=notice.id, attempts=notice.attempts)
             notice.sent_at = utcnow()
         notice.next_attempt_at = utcnow() + timedelta(seconds=delay)

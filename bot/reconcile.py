@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass
 
 import structlog
 from aiogram import Bot
 from aiogram.types import StarTransaction, TransactionPartnerUser
 
+from models import metrics
 from models.invariants import TelegramRecord
 from models.jobs import acquire_lease, load_cursor, release_lease, save_cursor
 from models.money import (
@@ -108,6 +110,8 @@ class Reconciler:
         finally:
             await release_lease(JOB, self.holder)
         self.last_summary = summary
+        metrics.RECONCILE_PASSES.labels("complete" if summary.complete else "partial").inc()
+        metrics.LAST_RECONCILE.set(time.time())
         log.info("reconcile.pass", **asdict(summary))
         return summary
 
@@ -175,10 +179,12 @@ class Reconciler:
                     Charge(tx.id, partner.user.id, tx.amount, payload),
                     paid_at=tx.date,
                     notice="recovered",
+                    source="reconciliation",
                 )
                 if result.status is CreditStatus.CREDITED:
                     summary.credited += 1
                     summary.anomalies += result.anomaly is not None
+                    metrics.RECONCILE_RECOVERED.labels("payment").inc()
                     log.warning(
                         "reconcile.recovered_payment",
                         charge_id=tx.id,
@@ -195,9 +201,11 @@ class Reconciler:
                     amount=tx.amount,
                     payload=payload,
                     refunded_at=tx.date,
+                    source="reconciliation",
                 )
                 if refund.status is RefundStatus.RECORDED:
                     summary.refunds_recorded += 1
+                    metrics.RECONCILE_RECOVERED.labels("refund").inc()
                     log.warning("reconcile.recovered_refund", charge_id=tx.id, amount=tx.amount)
 
     async def run_forever(self, interval: float) -> None:
@@ -209,6 +217,7 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                metrics.RECONCILE_PASSES.labels("failed").inc()
                 log.error("reconcile.pass_failed", error=repr(error))
             await asyncio.sleep(interval)
 

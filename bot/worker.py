@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -18,12 +19,14 @@ from aiogram.exceptions import TelegramConflictError, TelegramRetryAfter
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BotCommand
+from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.middlewares import InFlight
 from bot.notifier import Notifier
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
+from models import metrics
 from models.db import apply_migrations, close_database, open_database
 from models.settings import Settings
 from models.telegram import make_bot
@@ -34,8 +37,9 @@ DRAIN_TIMEOUT = 30.0
 MAX_CONCURRENT_UPDATES = 200
 
 
-class ConflictAlarm(BaseRequestMiddleware):
-    """aiogram retries a 409 on getUpdates forever with a plain error line; say why."""
+class PollingWatch(BaseRequestMiddleware):
+    """Records each successful poll, and says why when getUpdates gets a 409: aiogram
+    itself retries it forever with a plain error line."""
 
     async def __call__(
         self,
@@ -44,7 +48,7 @@ class ConflictAlarm(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         try:
-            return await make_request(bot, method)
+            response = await make_request(bot, method)
         except TelegramConflictError as error:
             if isinstance(method, GetUpdates):
                 log.critical(
@@ -54,6 +58,32 @@ class ConflictAlarm(BaseRequestMiddleware):
                     "only one bot worker may run per token",
                 )
             raise
+        if isinstance(method, GetUpdates):
+            metrics.LAST_POLL.set(time.time())
+        return response
+
+
+@contextlib.asynccontextmanager
+async def metrics_server(host: str, port: int | None) -> AsyncIterator[None]:
+    """Serve /metrics on its own port when one is configured (off by default)."""
+    if port is None:
+        yield
+        return
+
+    async def serve(_: web.Request) -> web.Response:
+        body, content_type = metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("metrics.serving", host=host, port=port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 async def until_done(call: Callable[[], Awaitable[Any]], what: str, stop: asyncio.Event) -> bool:
@@ -110,7 +140,7 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.bot = bot or make_bot(settings)
-        self.bot.session.middleware(ConflictAlarm())
+        self.bot.session.middleware(PollingWatch())
         self.inflight = InFlight()
         self.notifier = notifier or Notifier(self.bot)
         self.dispatcher = create_dispatcher(
@@ -170,7 +200,8 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Worker(settings).run(stop)
+        async with metrics_server(settings.bot_metrics_host, settings.bot_metrics_port):
+            await Worker(settings).run(stop)
     finally:
         await close_database()
         log.info("worker.stopped")

@@ -10,6 +10,7 @@ in the same transaction as the ledger row that explains them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from models import metrics
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder, User
 
 XTR = "XTR"
@@ -190,6 +192,7 @@ async def open_order(
             raise RateLimited(
                 "too_many_requests", int((oldest - window_start).total_seconds()) + 1
             )
+        metrics.ORDERS_OPENED.inc()
         return await TopUpOrder.create(
             id=uuid.uuid4(),
             user_id=user.id,
@@ -284,12 +287,14 @@ async def credit_charge(
     paid_at: datetime | None = None,
     notice: str | None = "credited",
     anomaly: Anomaly | None = None,
+    source: str = "update",
 ) -> CreditResult:
     """Credit a charge Telegram took to its payer, exactly once per charge id.
 
     Whatever its order says, the payer is credited: Telegram has their Stars. What did
     not match is written on the ledger row as an anomaly for the operator.
     """
+    started = time.perf_counter()
     paid_at = paid_at or utcnow()
     order_id = parse_order_id(charge.payload)
     order = None
@@ -339,6 +344,7 @@ async def credit_charge(
         )
         if existing is None:  # the violation was something else: let it be seen
             raise
+        metrics.DUPLICATES.labels(source).inc()
         return CreditResult(
             CreditStatus.ALREADY_CREDITED,
             existing.amount,
@@ -346,6 +352,11 @@ async def credit_charge(
             parse_order_id(str(existing.order_id)) if existing.order_id else None,
             Anomaly(existing.anomaly) if existing.anomaly else None,
         )
+    metrics.CREDIT_SECONDS.observe(time.perf_counter() - started)
+    metrics.CREDITS.labels(source).inc()
+    metrics.CREDITED_STARS.labels(source).inc(charge.amount)
+    if anomaly is not None:
+        metrics.ANOMALIES.labels(anomaly.value).inc()
     return CreditResult(CreditStatus.CREDITED, charge.amount, balance, linked_order, anomaly)
 
 
@@ -391,6 +402,7 @@ async def record_refund(
     amount: int | None = None,
     payload: str = "",
     refunded_at: datetime | None = None,
+    source: str = "update",
 ) -> RefundResult:
     """Record that Telegram returned a charge's Stars to its payer, once per charge.
 
@@ -407,6 +419,7 @@ async def record_refund(
             Charge(charge_id, user_id, amount, payload),
             notice=None,
             anomaly=Anomaly.REFUND_BEFORE_PAYMENT,
+            source=source,
         )
         topup = await find_topup(charge_id)
         assert topup is not None
@@ -448,6 +461,7 @@ async def record_refund(
             topup.amount,
             await _balance(topup.user_id),
         )
+    metrics.REFUNDS.labels(source).inc()
     return RefundResult(RefundStatus.RECORDED, topup.user_id, topup.amount, balance)
 
 

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     topup_per_minute: int = Field(10, ge=1)
     reconcile_interval: float = Field(300, gt=0)
     webapp_url: str | None = None
+    bot_metrics_port: int | None = Field(None, ge=1, le=65535)
+    bot_metrics_host: str = "127.0.0.1"
     privacy_text: str | None = None
     terms_text: str | None = None
     support_contact: str | None = None

@@ -52,3 +52,14 @@ def sign_init_data(
 
 def tma(user: dict[str, Any] | None, **options: Any) -> dict[str, str]:
     return {"Authorization": f"tma {sign_init_data(user, **options)}"}
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """A sample's value from Prometheus text (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0

@@ -13,6 +13,7 @@ from aiogram.types import Message, PreCheckoutQuery
 from bot.notifier import Notifier
 from bot.retry import retry_database
 from bot.texts import text
+from models import metrics
 from models.money import (
     Charge,
     CheckoutVerdict,
@@ -57,10 +58,14 @@ async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
         key = "checkout_try_again" if verdict is None else f"checkout_{verdict.value}"
         message = text(query.from_user.language_code, key)
     answered = await _answer_in_time(bot, query.id, ok, message, started)
+    reason = verdict.value if verdict else "check_failed"
+    metrics.PRECHECKOUTS.labels("approved" if ok else "rejected", reason).inc()
+    if answered:
+        metrics.PRECHECKOUT_SECONDS.observe(time.monotonic() - started)
     log.info(
         "precheckout.answered",
         ok=ok,
-        verdict=verdict.value if verdict else "check_failed",
+        verdict=reason,
         order_id=query.invoice_payload,
         amount=query.total_amount,
         delivered=answered,

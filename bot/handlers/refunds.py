@@ -47,7 +47,7 @@ async def refund_charge(bot: Bot, charge_id: str, *, force: bool) -> tuple[str, 
     except Exception as error:
         log.error("refund.outcome_unknown", charge_id=charge_id, error=repr(error))
         return "refund_unknown_outcome", {**values, "error": type(error).__name__}
-    result = await record_refund(charge_id)
+    result = await record_refund(charge_id, source="command")
     # ALREADY_RECORDED means the refunded_payment message got here first: same outcome.
     log.info("refund.done", charge_id=charge_id, outcome=result.status.value, forced=force)
     return "refund_recorded", {**values, "balance": result.balance}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -18,14 +17,8 @@ from tests.conftest import (
     with_port,
 )
 from tests.helpers import ALICE, TOKEN, tma
-from tests.processes import Child, start
+from tests.processes import Child, free_port, start
 from tests.tcp_proxy import TcpProxy
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_api(tmp_path: Path, db_url: str) -> tuple[Child, str]:

@@ -6,19 +6,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.types import LabeledPrice
 from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from bot.notifier import Notifier
 from bot.worker import Worker
+from models.db import close_database, open_database
 from models.invariants import check_ledger
+from models.money import Profile, open_order
 from models.settings import Settings
 from models.telegram import make_bot
 from tests.emulator import BotApiEmulator, running_emulator
-from tests.helpers import TOKEN, make_settings, tma
+from tests.helpers import ALICE, TOKEN, make_settings, tma
+from tests.processes import Child, start
 
 
 @dataclass
@@ -108,3 +113,38 @@ async def system(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> Asyn
     await asyncio.wait_for(task, 40)
     report = await check_ledger()
     assert report.ok, report.render()
+
+
+async def start_worker(
+    tmp_path: Path, emulator: BotApiEmulator, db_url: str, name: str = "bot", **env: object
+) -> Child:
+    return await start(
+        "run_bot.py",
+        tmp_path / f"{name}.log",
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=emulator.url,
+        DATABASE_URL=db_url,
+        **env,
+    )
+
+
+async def invoice_for(emulator: BotApiEmulator, db_url: str, amount: int = 100) -> str:
+    """An order in the worker's database and its invoice link, as the API would make."""
+    await open_database(db_url)
+    try:
+        order = await open_order(
+            Profile(ALICE["id"]), amount, ttl=3600, max_pending=9, per_minute=9
+        )
+    finally:
+        await close_database()
+    bot = make_bot(make_settings(telegram_api_url=emulator.url))
+    try:
+        return await bot.create_invoice_link(
+            title="t",
+            description="d",
+            payload=str(order.id),
+            currency="XTR",
+            prices=[LabeledPrice(label="x", amount=amount)],
+        )
+    finally:
+        await bot.session.close()

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiogram.types import LabeledPrice
 
 from models.db import apply_migrations, close_database, open_database
-from models.money import Profile, open_order
 from models.tables import LedgerEntry
-from models.telegram import make_bot
+from tests.bot.conftest import invoice_for, start_worker
 from tests.conftest import (
     PG_URL,
     create_pg_database,
@@ -21,51 +18,9 @@ from tests.conftest import (
     pg_database_url,
     with_port,
 )
-from tests.emulator import BotApiEmulator, running_emulator
-from tests.helpers import ALICE, TOKEN, make_settings
-from tests.processes import Child, start
+from tests.emulator import BotApiEmulator
+from tests.helpers import ALICE, TOKEN
 from tests.tcp_proxy import TcpProxy
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with running_emulator() as running:
-        yield running
-
-
-async def start_worker(
-    tmp_path: Path, emulator: BotApiEmulator, db_url: str, name: str = "bot", **env: object
-) -> Child:
-    return await start(
-        "run_bot.py",
-        tmp_path / f"{name}.log",
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=emulator.url,
-        DATABASE_URL=db_url,
-        **env,
-    )
-
-
-async def invoice_for(emulator: BotApiEmulator, db_url: str, amount: int = 100) -> str:
-    """An order in the worker's database and its invoice link, as the API would make."""
-    await open_database(db_url)
-    try:
-        order = await open_order(
-            Profile(ALICE["id"]), amount, ttl=3600, max_pending=9, per_minute=9
-        )
-    finally:
-        await close_database()
-    bot = make_bot(make_settings(telegram_api_url=emulator.url))
-    try:
-        return await bot.create_invoice_link(
-            title="t",
-            description="d",
-            payload=str(order.id),
-            currency="XTR",
-            prices=[LabeledPrice(label="x", amount=amount)],
-        )
-    finally:
-        await bot.session.close()
 
 
 async def test_start_up_removes_a_webhook_keeps_pending_updates_and_fixes_allowed_updates(

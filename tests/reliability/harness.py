@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,8 @@ from tests.conftest import (
 )
 from tests.emulator import BotApiEmulator
 from tests.helpers import TOKEN, tma
-from tests.processes import Child, run, start
+from tests.processes import Child, free_port, run, start
 from tests.tcp_proxy import TcpProxy
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def buyer(index: int) -> dict[str, Any]:

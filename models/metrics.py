@@ -1,0 +1,48 @@
+"""Payment metrics in the Prometheus text format, shared by both processes.
+
+Each process exports its own: the API at /metrics, the bot worker on
+BOT_METRICS_PORT. Labels only take values from small fixed sets (never user ids).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+ORDERS_OPENED = Counter("stars_orders_opened", "Top-up orders opened by the API")
+INVOICE_FAILURES = Counter(
+    "stars_invoice_failures", "Invoice links Telegram did not create", ["reason"]
+)
+TOPUP_SECONDS = Histogram(
+    "stars_topup_request_seconds",
+    "Time to answer POST /payments/top-up",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PRECHECKOUTS = Counter("stars_precheckouts", "Pre-checkout queries answered", ["result", "reason"])
+PRECHECKOUT_SECONDS = Histogram(
+    "stars_precheckout_answer_seconds",
+    "Time from receiving a pre-checkout query to Telegram accepting the answer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 10),
+)
+CREDITS = Counter("stars_charges_credited", "Charges credited to a balance", ["source"])
+CREDITED_STARS = Counter("stars_credited_stars", "Stars credited by charges", ["source"])
+DUPLICATES = Counter("stars_charge_duplicates", "Charges reported again and ignored", ["source"])
+ANOMALIES = Counter("stars_charge_anomalies", "Charges that did not match their order", ["kind"])
+CREDIT_SECONDS = Histogram(
+    "stars_credit_seconds",
+    "Time to credit one charge in the database",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+REFUNDS = Counter("stars_refunds_recorded", "Refunds recorded on the ledger", ["source"])
+RECONCILE_PASSES = Counter("stars_reconcile_passes", "Reconciliation passes", ["outcome"])
+RECONCILE_RECOVERED = Counter(
+    "stars_reconcile_recovered", "What reconciliation found missing and recorded", ["kind"]
+)
+NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
+LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
+LAST_RECONCILE = Gauge(
+    "stars_last_reconcile_timestamp_seconds", "When a reconciliation pass last completed"
+)
+
+
+def render() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST
