@@ -56,6 +56,38 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                 "responses": {"200": {"description": "OpenAPI 3 document"}},
             }
         },
+        "/app": {
+            "get": {
+                "summary": "Redirects to /app/",
+                "security": [],
+                "responses": {"308": {"description": "Permanent redirect to /app/"}},
+            }
+        },
+        "/app/": {
+            "get": {
+                "summary": "The reference Mini App page",
+                "security": [],
+                "responses": {"200": {"description": "HTML"}},
+            }
+        },
+        "/app/{name}": {
+            "get": {
+                "summary": "The reference Mini App's script and style",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["app.js", "app.css", "index.html"]},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "JavaScript or CSS"},
+                    "404": _error("No such file"),
+                },
+            }
+        },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics of this process (restrict it to your scraper)",

@@ -206,6 +206,7 @@ async def prometheus(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application, *, development: bool) -> None:
+    from api.mini_app import setup_mini_app
     from api.openapi import openapi
 
     app.router.add_get("/health", health)
@@ -215,5 +216,6 @@ def setup_routes(app: web.Application, *, development: bool) -> None:
     app.router.add_post("/payments/top-up", top_up)
     app.router.add_get("/payments/packages", packages)
     app.router.add_get("/payments/{payment_id}", get_payment)
+    setup_mini_app(app)
     if development:
         app.router.add_post("/dev/add-stars", dev_add_stars)

@@ -1,7 +1,9 @@
 """Run the emulator on its own: `python -m tests.emulator --port 8081`.
 
 Point both processes at it with TELEGRAM_API_URL=http://127.0.0.1:8081 and drive the
-paying user through the /_emulator/* routes (see tests/emulator/control.py).
+paying user through the /_emulator/* routes (see tests/emulator/control.py), or give
+--sandbox-token (the bot's token) and open http://127.0.0.1:8081/sandbox/ to buy Stars
+in the reference Mini App with clicks.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import contextlib
 from tests.emulator.server import BotApiEmulator
 
 
-async def serve(host: str, port: int, order: str) -> None:
-    emulator = BotApiEmulator(transactions_order=order)  # type: ignore[arg-type]
+async def serve(host: str, port: int, order: str, token: str | None) -> None:
+    emulator = BotApiEmulator(transactions_order=order, sandbox_token=token)  # type: ignore[arg-type]
     url = await emulator.start(host, port)
     print(f"Bot API emulator listening on {url}", flush=True)
+    if token:
+        print(f"Telegram sandbox: {url}/sandbox/", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -28,9 +32,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--transactions-order", choices=["asc", "desc"], default="asc")
+    parser.add_argument("--sandbox-token", help="the bot's token, to sign the sandbox's initData")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.transactions_order))
+        asyncio.run(serve(args.host, args.port, args.transactions_order, args.sandbox_token))
 
 
 if __name__ == "__main__":

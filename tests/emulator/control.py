@@ -3,6 +3,9 @@
 POST /_emulator/pay       {"invoice_url": "...", "user": {"id": 1, ...}, "deliver": true}
 POST /_emulator/message   {"token": "...", "user": {"id": 1, ...}, "text": "/start"}
 GET  /_emulator/messages?chat_id=1
+POST /_emulator/sign      {"user": {...}}  -> initData signed with the sandbox token
+GET  /_emulator/invoice/{slug}
+GET  /sandbox/            a stand-in Telegram client hosting the Mini App
 POST /_emulator/fault     {"method": "sendMessage", "kind": "retry_after", "retry_after": 2}
 DELETE /_emulator/fault
 """
@@ -10,6 +13,7 @@ DELETE /_emulator/fault
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -55,6 +59,29 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
         emulator.set_fault(method, Fault(**body))
         return web.json_response({"ok": True})
 
+    async def sign(request: web.Request) -> web.Response:
+        from tests.helpers import sign_init_data
+
+        if not emulator.sandbox_token:
+            return web.json_response({"error": "start with --sandbox-token"}, status=409)
+        body: dict[str, Any] = await request.json()
+        return web.json_response(
+            {"init_data": sign_init_data(body["user"], token=emulator.sandbox_token)}
+        )
+
+    async def invoice(request: web.Request) -> web.Response:
+        found = emulator.invoices.get(request.match_info["slug"])
+        if found is None:
+            return web.json_response({"error": "no such invoice"}, status=404)
+        keys = ("title", "description", "amount", "currency", "photo_url")
+        return web.json_response({key: found[key] for key in keys})
+
+    async def sandbox(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(Path(__file__).with_name("sandbox.html"))
+
+    app.router.add_post("/_emulator/sign", sign)
+    app.router.add_get("/_emulator/invoice/{slug}", invoice)
+    app.router.add_get("/sandbox/", sandbox)
     app.router.add_post("/_emulator/pay", pay)
     app.router.add_post("/_emulator/message", message)
     app.router.add_get("/_emulator/messages", messages)

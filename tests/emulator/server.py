@@ -133,7 +133,13 @@ class BotState:
 
 
 class BotApiEmulator:
-    def __init__(self, *, transactions_order: Literal["asc", "desc"] = "asc") -> None:
+    def __init__(
+        self,
+        *,
+        transactions_order: Literal["asc", "desc"] = "asc",
+        sandbox_token: str | None = None,
+    ) -> None:
+        self.sandbox_token = sandbox_token
         self.bots: dict[str, BotState] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.faults: dict[str, Fault] = {}

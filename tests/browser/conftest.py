@@ -1,0 +1,3 @@
+from tests.bot.conftest import emulator
+
+__all__ = ["emulator"]
