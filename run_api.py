@@ -1,16 +1,16 @@
-"""The HTTP API for the Mini App: `python run_api.py`."""
+"""The HTTP API for the Mini App: `python run_api.py [--workers N]`."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
 import sys
 
 from models.settings import load_settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run_api.py", description=__doc__)
-    parser.parse_args(argv)
+def serve(reuse_port: bool) -> int:
     # Settings first: a bad value should stop us at once, before the heavy imports.
     settings = load_settings()
 
@@ -29,9 +29,47 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.api_port,
         access_log=None,
         shutdown_timeout=10,
+        reuse_port=reuse_port,
         print=lambda text: print(text, file=sys.stderr, flush=True),
     )
     return 0
+
+
+def supervise(workers: int) -> int:
+    """Run `workers` processes sharing the port (SO_REUSEPORT: the kernel spreads
+    connections) and pass SIGTERM/SIGINT on to them."""
+    settings = load_settings()
+    if not settings.is_postgres:
+        print(
+            "configuration error: --workers above 1 needs PostgreSQL in DATABASE_URL "
+            "(SQLite allows one writer process at a time)",
+            file=sys.stderr,
+        )
+        return 2
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--worker-process"]) for _ in range(workers)
+    ]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run_api.py", description=__doc__)
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    parser.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker_process:
+        return serve(reuse_port=True)
+    if args.workers > 1:
+        return supervise(args.workers)
+    return serve(reuse_port=False)
 
 
 if __name__ == "__main__":

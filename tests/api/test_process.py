@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import (
+    NO_PG_REASON,
     PG_URL,
     create_pg_database,
     drop_pg_database,
@@ -17,7 +18,7 @@ from tests.conftest import (
     with_port,
 )
 from tests.helpers import ALICE, TOKEN, tma
-from tests.processes import Child, free_port, start
+from tests.processes import Child, free_port, run, start
 from tests.tcp_proxy import TcpProxy
 
 
@@ -77,3 +78,46 @@ async def test_answers_503_while_the_database_is_away_and_recovers_alone(tmp_pat
         await api.stop()
         await proxy.stop()
         await drop_pg_database(name)
+
+
+@pytest.mark.skipif(not PG_URL, reason=NO_PG_REASON)
+async def test_several_workers_share_the_port_on_postgresql(tmp_path: Path) -> None:
+    name = await create_pg_database()
+    port = free_port()
+    api = await start(
+        "run_api.py",
+        tmp_path / "api.log",
+        "--workers",
+        "2",
+        BOT_TOKEN=TOKEN,
+        DATABASE_URL=pg_database_url(name),
+        API_PORT=port,
+    )
+    try:
+        for _ in range(200):
+            if api.log.count("Running on") == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert api.log.count("Running on") == 2, api.log
+        async with aiohttp.ClientSession() as http:
+            for _ in range(20):
+                async with http.get(f"http://127.0.0.1:{port}/me", headers=tma(ALICE)) as r:
+                    assert r.status == 200
+        assert await api.stop() == 0
+        assert api.log.count("database.migrated") == 2
+    finally:
+        api.kill()
+        await drop_pg_database(name)
+
+
+async def test_several_workers_are_refused_on_sqlite(tmp_path: Path) -> None:
+    code, _, err = await run(
+        "run_api.py",
+        "--workers",
+        "2",
+        cwd=tmp_path,
+        BOT_TOKEN=TOKEN,
+        DATABASE_URL=f"sqlite://{tmp_path}/db.sqlite3",
+    )
+    assert code == 2
+    assert err.startswith("configuration error: --workers above 1 needs PostgreSQL")
