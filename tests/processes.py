@@ -57,11 +57,16 @@ def child_env(**values: Any) -> dict[str, str]:
     return env
 
 
+def _command(script: str) -> list[str]:
+    """`run_bot.py` runs the file; a dotted name such as `tests.bench.floor_bot` runs -m."""
+    return [str(ROOT / script)] if script.endswith(".py") else ["-m", script]
+
+
 async def start(script: str, log_path: Path, *args: str, **env: Any) -> Child:
     handle = open(log_path, "ab")  # noqa: ASYNC230, SIM115 (the child owns it afterwards)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(ROOT / script),
+        *_command(script),
         *args,
         cwd=str(log_path.parent),
         env=child_env(**env),
@@ -76,7 +81,7 @@ async def start(script: str, log_path: Path, *args: str, **env: Any) -> Child:
 async def run(script: str, *args: str, cwd: Path, **env: Any) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(ROOT / script),
+        *_command(script),
         *args,
         cwd=str(cwd),
         env=child_env(**env),

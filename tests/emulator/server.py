@@ -581,16 +581,38 @@ class BotApiEmulator:
         amount = prices[0].get("amount")
         if not isinstance(amount, int) or not 1 <= amount <= 100_000:
             raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
+        return self.add_invoice(
+            state.token,
+            params["payload"],
+            amount,
+            title=params["title"],
+            description=params["description"],
+            label=prices[0].get("label", ""),
+            photo_url=params.get("photo_url"),
+        )
+
+    def add_invoice(
+        self,
+        token: str,
+        payload: str,
+        amount: int,
+        *,
+        title: str = "Stars",
+        description: str = "Stars",
+        label: str = "",
+        photo_url: str | None = None,
+    ) -> str:
+        """Register an invoice link as createInvoiceLink would; returns the link."""
         slug = secrets.token_urlsafe(12)
         self.invoices[slug] = {
-            "token": state.token,
-            "title": params["title"],
-            "description": params["description"],
-            "payload": params["payload"],
+            "token": token,
+            "title": title,
+            "description": description,
+            "payload": payload,
             "currency": "XTR",
             "amount": amount,
-            "label": prices[0].get("label", ""),
-            "photo_url": params.get("photo_url"),
+            "label": label,
+            "photo_url": photo_url,
         }
         return f"https://t.me/${slug}"
 

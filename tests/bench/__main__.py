@@ -1,0 +1,355 @@
+"""Benchmark the real run_bot.py and run_api.py against the Bot API emulator.
+
+    python -m tests.bench            # the full run (about two minutes)
+    python -m tests.bench --quick    # a few seconds, small numbers: a smoke run
+
+Needs PostgreSQL (`TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
+Each figure is printed next to its floor, measured in the same run on the same machine:
+a bare aiogram bot (tests/bench/floor_bot.py) and a bare aiohttp pass-through
+(tests/bench/floor_api.py). It prints figures; it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from models.db import apply_migrations, close_database, open_database
+from models.money import utcnow
+from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
+from tests.emulator import BotApiEmulator
+from tests.helpers import TOKEN, tma
+from tests.processes import Child, free_port, start
+
+os.environ.setdefault("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+from tests.conftest import create_pg_database, drop_pg_database, pg_database_url
+
+
+@dataclass
+class Sizes:
+    checkouts: int
+    payments: int
+    seconds: float
+    clients: int
+    rate: int
+
+
+FULL = Sizes(checkouts=500, payments=2000, seconds=5.0, clients=32, rate=200)
+QUICK = Sizes(checkouts=40, payments=100, seconds=1.0, clients=8, rate=50)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def user(i: int) -> dict[str, Any]:
+    return {"id": 700_000 + i, "first_name": f"U{i}", "language_code": "en"}
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, workdir: Path) -> None:
+        self.sizes = sizes
+        self.workdir = workdir
+        self.emulator = BotApiEmulator()
+        self.rows: list[tuple[str, str, str, str, str]] = []
+
+    # -------------------------------------------------------------- plumbing
+
+    async def child(self, script: str, name: str, *args: str, **env: Any) -> Child:
+        env = {
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": self.emulator.url,
+            "LOG_LEVEL": "WARNING",
+            "RECONCILE_INTERVAL": 3600,
+            **env,
+        }
+        return await start(script, self.workdir / f"{name}.log", *args, **env)
+
+    async def bot(self, script: str, db_url: str) -> Child:
+        before = len(self.emulator.bot(TOKEN).calls_of("getUpdates"))
+        child = await self.child(script, script.replace("/", "_"), DATABASE_URL=db_url)
+        while len(self.emulator.bot(TOKEN).calls_of("getUpdates")) <= before:
+            assert child.process.returncode is None, child.log[-2000:]
+            await asyncio.sleep(0.05)
+        return child
+
+    async def api(self, script: str, db_url: str, *args: str) -> tuple[Child, str]:
+        port = free_port()
+        child = await self.child(
+            script,
+            f"api{port}",
+            *args,
+            DATABASE_URL=db_url,
+            API_PORT=port,
+            TOPUP_MAX_PENDING=10**6,
+            TOPUP_PER_MINUTE=10**6,
+        )
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                try:
+                    async with http.post(
+                        f"{url}/payments/top-up", json={"amount": 100}, headers=tma(user(0))
+                    ) as response:
+                        if response.status == 201:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert child.process.returncode is None, child.log[-2000:]
+                await asyncio.sleep(0.1)
+        return child, url
+
+    @staticmethod
+    async def stop(child: Child) -> None:
+        await child.stop()
+
+    async def orders(self, db_url: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+        """Pending orders straight into the database, with their invoice links."""
+        await open_database(db_url, pool_size=2)
+        try:
+            users = [user(i) for i in range(count)]
+            await User.bulk_create([User(id=u["id"]) for u in users], ignore_conflicts=True)
+            now = utcnow()
+            orders = [
+                TopUpOrder(
+                    id=uuid.uuid4(),
+                    user_id=u["id"],
+                    amount=100,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=1),
+                    status=OrderStatus.PENDING,
+                )
+                for u in users
+            ]
+            await TopUpOrder.bulk_create(orders, batch_size=500)
+        finally:
+            await close_database()
+        return [
+            (self.emulator.add_invoice(TOKEN, str(o.id), 100), u)
+            for o, u in zip(orders, users, strict=True)
+        ]
+
+    def row(self, name: str, ours: str, floor: str, ratio: str, target: str) -> None:
+        self.rows.append((name, ours, floor, ratio, target))
+        print(f"  {name}: ours {ours}, floor {floor}", flush=True)
+
+    # -------------------------------------------------------------- 1. pre-checkout
+
+    async def checkouts(self, links: list[tuple[str, dict[str, Any]]]) -> list[float]:
+        outcomes = await asyncio.gather(*(self.emulator.checkout(link, u) for link, u in links))
+        assert all(o.status == "paid" for o in outcomes), {o.status for o in outcomes}
+        return [o.answer_seconds or 0.0 for o in outcomes]
+
+    async def precheckout(self, db_url: str) -> None:
+        n = self.sizes.checkouts
+        links = await self.orders(db_url, n)
+        ours_bot = await self.bot("run_bot.py", db_url)
+        ours = await self.checkouts(links)
+        await self.stop(ours_bot)
+        floor_bot = await self.bot("tests.bench.floor_bot", db_url)
+        floor = await self.checkouts(links)
+        await self.stop(floor_bot)
+        for q, label in ((0.5, "p50"), (0.99, "p99")):
+            a, b = pct(ours, q) * 1000, pct(floor, q) * 1000
+            self.row(
+                f"pre-checkout answer {label}, {n} at once",
+                f"{a:.0f} ms",
+                f"{b:.0f} ms",
+                f"{a / b:.2f}x",
+                "<= 1.5x" if label == "p99" else "",
+            )
+
+    # -------------------------------------------------------------- 2. crediting
+
+    async def credit_rate(self, db_url: str) -> None:
+        n = self.sizes.payments
+        links = await self.orders(db_url, n)
+        state = self.emulator.bot(TOKEN)
+        ours_bot = await self.bot("run_bot.py", db_url)
+        await open_database(db_url, pool_size=2)
+        try:
+            before = await LedgerEntry.all().count()
+            started = time.perf_counter()
+            for link, u in links:
+                self.emulator.charge(link, u)
+            while await LedgerEntry.all().count() < before + n:
+                await asyncio.sleep(0.02)
+            ours = n / (time.perf_counter() - started)
+        finally:
+            await close_database()
+        await self.stop(ours_bot)
+        floor_bot = await self.bot("tests.bench.floor_bot", db_url)
+        sent = len(state.messages)
+        started = time.perf_counter()
+        for link, u in links:
+            self.emulator.charge(link, u)
+        while len(state.messages) < sent + n:
+            await asyncio.sleep(0.02)
+        floor = n / (time.perf_counter() - started)
+        await self.stop(floor_bot)
+        self.row(
+            f"payments credited per second, burst of {n}",
+            f"{ours:.0f}/s",
+            f"{floor:.0f}/s",
+            f"{ours / floor:.0%}",
+            ">= 70%",
+        )
+
+    # -------------------------------------------------------------- 3. top-up throughput
+
+    async def closed_loop(self, url: str) -> tuple[float, float, int]:
+        latencies: list[float] = []
+        errors = 0
+        stop_at = time.perf_counter() + self.sizes.seconds
+
+        async def client(i: int, http: aiohttp.ClientSession) -> None:
+            nonlocal errors
+            headers = tma(user(10_000 + i))
+            while time.perf_counter() < stop_at:
+                began = time.perf_counter()
+                async with http.post(
+                    f"{url}/payments/top-up", json={"amount": 100}, headers=headers
+                ) as response:
+                    await response.read()
+                    if response.status == 201:
+                        latencies.append(time.perf_counter() - began)
+                    else:
+                        errors += 1
+
+        connector = aiohttp.TCPConnector(limit=self.sizes.clients)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            await asyncio.gather(*(client(i, http) for i in range(self.sizes.clients)))
+        return len(latencies) / self.sizes.seconds, pct(latencies, 0.99), errors
+
+    async def throughput(self, db_url: str) -> None:
+        c = self.sizes.clients
+        floor_api, floor_url = await self.api("tests.bench.floor_api", db_url)
+        floor_rps, floor_p99, _ = await self.closed_loop(floor_url)
+        await self.stop(floor_api)
+        for workers in (1, 2):
+            args = ("--workers", str(workers)) if workers > 1 else ()
+            ours_api, ours_url = await self.api("run_api.py", db_url, *args)
+            rps, p99, errors = await self.closed_loop(ours_url)
+            await self.stop(ours_api)
+            suffix = "" if workers == 1 else f", {workers} API processes"
+            self.row(
+                f"top-ups per second, {c} clients{suffix}",
+                f"{rps:.0f}/s",
+                f"{floor_rps:.0f}/s",
+                f"{rps / floor_rps:.0%}",
+                ">= 50%" if workers == 1 else "",
+            )
+            self.row(
+                f"top-up p99, {c} clients{suffix}",
+                f"{p99 * 1000:.0f} ms",
+                f"{floor_p99 * 1000:.0f} ms",
+                f"{p99 / floor_p99:.2f}x",
+                f"errors: {errors}",
+            )
+
+    # -------------------------------------------------------------- 4. open loop
+
+    async def open_loop(self, db_url: str, label: str) -> None:
+        rate, seconds = self.sizes.rate, self.sizes.seconds
+        total = int(rate * seconds)
+        ours_api, url = await self.api("run_api.py", db_url)
+        latencies: list[float] = []
+        failures = 0
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
+            async def one(i: int, at: float) -> None:
+                nonlocal failures
+                await asyncio.sleep(max(0.0, at - time.perf_counter()))
+                began = time.perf_counter()
+                try:
+                    async with http.post(
+                        f"{url}/payments/top-up",
+                        json={"amount": 100},
+                        headers=tma(user(20_000 + i % 500)),
+                    ) as response:
+                        await response.read()
+                        ok = response.status == 201
+                except aiohttp.ClientError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    failures += 1
+
+            t0 = time.perf_counter() + 0.2
+            await asyncio.gather(*(one(i, t0 + i / rate) for i in range(total)))
+        await self.stop(ours_api)
+        p99 = pct(latencies, 0.99) * 1000 if latencies else float("nan")
+        self.row(
+            f"top-up p99 at {rate}/s open loop, {label}",
+            f"{p99:.0f} ms",
+            "",
+            f"{len(latencies)}/{total} ok",
+            "< 250 ms, all ok",
+        )
+
+    # -------------------------------------------------------------- run
+
+    async def run(self) -> None:
+        await self.emulator.start()
+        name = await create_pg_database()
+        pg = pg_database_url(name)
+        sqlite = f"sqlite://{self.workdir}/bench.sqlite3"
+        try:
+            await apply_migrations(pg)
+            await apply_migrations(sqlite)
+            print("1. pre-checkout latency", flush=True)
+            await self.precheckout(pg)
+            print("2. crediting rate", flush=True)
+            await self.credit_rate(pg)
+            print("3. top-up throughput", flush=True)
+            await self.throughput(pg)
+            print("4. top-up latency at a fixed rate", flush=True)
+            await self.open_loop(pg, "PostgreSQL")
+            await self.open_loop(sqlite, "SQLite")
+        finally:
+            await self.emulator.stop()
+            await drop_pg_database(name)
+
+    def table(self) -> str:
+        headers = ("measure", "ours", "floor", "ours/floor", "target")
+        rows = [headers, *self.rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small numbers, a few seconds")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="stars-bench-") as workdir:
+        bench = Bench(QUICK if args.quick else FULL, Path(workdir))
+        asyncio.run(bench.run())
+    cpus = os.cpu_count()
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {cpus} cores, "
+        f"Python {platform.python_version()}, PostgreSQL on 127.0.0.1"
+        f"{' (quick run: figures are not meaningful)' if args.quick else ''}"
+    )
+    print(bench.table())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The floor for the API: a minimal aiohttp handler that forwards each top-up to the
+Bot API's createInvoiceLink over one shared session (no auth, no database).
+`python -m tests.bench.floor_api`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+session_key = web.AppKey("session", aiohttp.ClientSession)
+
+
+async def top_up(request: web.Request) -> web.Response:
+    body = await request.json()
+    url = f"{os.environ['TELEGRAM_API_URL']}/bot{os.environ['BOT_TOKEN']}/createInvoiceLink"
+    form = {
+        "title": "Stars",
+        "description": "Stars",
+        "payload": "floor",
+        "currency": "XTR",
+        "prices": json.dumps([{"label": "Stars", "amount": body["amount"]}]),
+    }
+    async with request.app[session_key].post(url, data=form) as response:
+        answer = await response.json()
+    return web.json_response({"invoice_url": answer["result"]}, status=201)
+
+
+async def client(app: web.Application) -> AsyncIterator[None]:
+    app[session_key] = aiohttp.ClientSession()
+    yield
+    await app[session_key].close()
+
+
+def main() -> None:
+    app = web.Application()
+    app.cleanup_ctx.append(client)
+    app.router.add_post("/payments/top-up", top_up)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=int(os.environ["API_PORT"]),
+        access_log=None,
+        reuse_port=True,
+        print=lambda text: print(text, flush=True),
+    )
+
+
+if __name__ == "__main__":
+    main()
