@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models import metrics
-from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder, User
+from models.sql import execute
+from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder, User
 
 XTR = "XTR"
 
@@ -121,20 +122,78 @@ async def upsert_user(profile: Profile) -> None:
     )
 
 
-async def _ensure_user(user_id: int, conn: object) -> None:
-    await User.bulk_create([User(id=user_id)], ignore_conflicts=True, using_db=conn)
+async def _ensure_user(conn: BaseDBAsyncClient, user_id: int) -> None:
+    now = utcnow()
+    await execute(
+        conn,
+        "INSERT INTO users (id, stars_balance, created_at, updated_at) VALUES ($1, 0, $2, $3) "
+        "ON CONFLICT (id) DO NOTHING",
+        user_id,
+        now,
+        now,
+    )
 
 
-async def _balance(user_id: int, conn: object | None = None) -> int:
-    query = User.filter(id=user_id)
-    if conn is not None:
-        query = query.using_db(conn)
-    value = await query.values_list("stars_balance", flat=True)
-    return int(value[0]) if value else 0
+async def _post(
+    conn: BaseDBAsyncClient,
+    user_id: int,
+    amount: int,
+    kind: EntryKind,
+    *,
+    order_id: uuid.UUID | None = None,
+    charge_id: str | None = None,
+    anomaly: Anomaly | None = None,
+    note: str | None = None,
+) -> int:
+    """Write a ledger row and move the balance by it; returns the new balance.
+
+    The unique (charge, kind) key makes the insert fail for a charge already posted.
+    """
+    await execute(
+        conn,
+        "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
+        "telegram_payment_charge_id, anomaly, note, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        user_id,
+        amount,
+        kind.value,
+        order_id,
+        charge_id,
+        anomaly.value if anomaly else None,
+        note,
+        utcnow(),
+    )
+    _, rows = await execute(
+        conn,
+        "UPDATE users SET stars_balance = stars_balance + $1 WHERE id = $2 "
+        "RETURNING stars_balance",
+        amount,
+        user_id,
+    )
+    return int(rows[0]["stars_balance"])
+
+
+async def _notify(
+    conn: BaseDBAsyncClient, user_id: int, kind: str, charge_id: str, amount: int, balance: int
+) -> None:
+    now = utcnow()
+    await execute(
+        conn,
+        "INSERT INTO notices (user_id, kind, telegram_payment_charge_id, amount, balance, "
+        "attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+        user_id,
+        kind,
+        charge_id,
+        amount,
+        balance,
+        now,
+        now,
+    )
 
 
 async def get_balance(user_id: int) -> int:
-    return await _balance(user_id)
+    value = await User.filter(id=user_id).values_list("stars_balance", flat=True)
+    return int(value[0]) if value else 0
 
 
 # ---------------------------------------------------------------- orders
@@ -307,36 +366,30 @@ async def credit_charge(
     linked_order = order_id if order is not None else None
     try:
         async with in_transaction() as conn:
-            await _ensure_user(charge.payer_id, conn)
-            entry = await LedgerEntry.create(
-                user_id=charge.payer_id,
-                amount=charge.amount,
-                kind=EntryKind.TOPUP,
+            await _ensure_user(conn, charge.payer_id)
+            balance = await _post(
+                conn,
+                charge.payer_id,
+                charge.amount,
+                EntryKind.TOPUP,
                 order_id=linked_order,
-                telegram_payment_charge_id=charge.charge_id,
+                charge_id=charge.charge_id,
                 anomaly=anomaly,
-                using_db=conn,
-            )
-            await (
-                User.filter(id=charge.payer_id)
-                .using_db(conn)
-                .update(stars_balance=F("stars_balance") + charge.amount)
             )
             if order is not None and anomaly is None:
                 anomaly = await _mark_paid(conn, order_id, order, charge, paid_at)  # type: ignore[arg-type]
                 if anomaly is not None:
-                    entry.anomaly = anomaly
-                    await entry.save(using_db=conn, update_fields=["anomaly"])
-            balance = await _balance(charge.payer_id, conn)
+                    await execute(
+                        conn,
+                        "UPDATE ledger_entries SET anomaly = $1 "
+                        "WHERE telegram_payment_charge_id = $2 AND kind = $3",
+                        anomaly.value,
+                        charge.charge_id,
+                        EntryKind.TOPUP.value,
+                    )
             if notice:
-                await Notice.create(
-                    user_id=charge.payer_id,
-                    kind=notice,
-                    telegram_payment_charge_id=charge.charge_id,
-                    amount=charge.amount,
-                    balance=balance,
-                    next_attempt_at=utcnow(),
-                    using_db=conn,
+                await _notify(
+                    conn, charge.payer_id, notice, charge.charge_id, charge.amount, balance
                 )
     except IntegrityError:
         existing = await LedgerEntry.get_or_none(
@@ -348,7 +401,7 @@ async def credit_charge(
         return CreditResult(
             CreditStatus.ALREADY_CREDITED,
             existing.amount,
-            await _balance(existing.user_id),
+            await get_balance(existing.user_id),
             parse_order_id(str(existing.order_id)) if existing.order_id else None,
             Anomaly(existing.anomaly) if existing.anomaly else None,
         )
@@ -361,20 +414,21 @@ async def credit_charge(
 
 
 async def _mark_paid(
-    conn: object,
+    conn: BaseDBAsyncClient,
     order_id: uuid.UUID,
     order: dict[str, object],
     charge: Charge,
     paid_at: datetime,
 ) -> Anomaly | None:
     """Mark the order paid by this charge; say what was odd if it was not payable."""
-    payable = [OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED]
-    updated = (
-        await TopUpOrder.filter(id=order_id, status__in=payable)
-        .using_db(conn)
-        .update(
-            status=OrderStatus.PAID, paid_at=paid_at, telegram_payment_charge_id=charge.charge_id
-        )
+    updated, _ = await execute(
+        conn,
+        "UPDATE topup_orders SET status = $1, paid_at = $2, telegram_payment_charge_id = $3 "
+        "WHERE id = $4 AND status IN ('pending', 'expired', 'failed')",
+        OrderStatus.PAID.value,
+        paid_at,
+        charge.charge_id,
+        order_id,
     )
     if updated:
         status = OrderStatus(order["status"])  # type: ignore[arg-type]
@@ -425,41 +479,28 @@ async def record_refund(
         assert topup is not None
     try:
         async with in_transaction() as conn:
-            await LedgerEntry.create(
-                user_id=topup.user_id,
-                amount=-topup.amount,
-                kind=EntryKind.REFUND,
-                order_id=topup.order_id,
-                telegram_payment_charge_id=charge_id,
-                using_db=conn,
+            order_id = parse_order_id(str(topup.order_id)) if topup.order_id else None
+            balance = await _post(
+                conn,
+                topup.user_id,
+                -topup.amount,
+                EntryKind.REFUND,
+                order_id=order_id,
+                charge_id=charge_id,
             )
-            await (
-                User.filter(id=topup.user_id)
-                .using_db(conn)
-                .update(stars_balance=F("stars_balance") - topup.amount)
-            )
-            if topup.order_id is not None:
+            if order_id is not None:
                 await (
-                    TopUpOrder.filter(id=topup.order_id, telegram_payment_charge_id=charge_id)
+                    TopUpOrder.filter(id=order_id, telegram_payment_charge_id=charge_id)
                     .using_db(conn)
                     .update(status=OrderStatus.REFUNDED, refunded_at=refunded_at)
                 )
-            balance = await _balance(topup.user_id, conn)
-            await Notice.create(
-                user_id=topup.user_id,
-                kind="refunded",
-                telegram_payment_charge_id=charge_id,
-                amount=topup.amount,
-                balance=balance,
-                next_attempt_at=utcnow(),
-                using_db=conn,
-            )
+            await _notify(conn, topup.user_id, "refunded", charge_id, topup.amount, balance)
     except IntegrityError:
         return RefundResult(
             RefundStatus.ALREADY_RECORDED,
             topup.user_id,
             topup.amount,
-            await _balance(topup.user_id),
+            await get_balance(topup.user_id),
         )
     metrics.REFUNDS.labels(source).inc()
     return RefundResult(RefundStatus.RECORDED, topup.user_id, topup.amount, balance)
@@ -473,13 +514,5 @@ async def apply_entry(user_id: int, amount: int, kind: EntryKind, note: str | No
     if kind in (EntryKind.TOPUP, EntryKind.REFUND):
         raise ValueError("top-ups and refunds carry a charge id: use credit_charge/record_refund")
     async with in_transaction() as conn:
-        await _ensure_user(user_id, conn)
-        await LedgerEntry.create(
-            user_id=user_id, amount=amount, kind=kind, note=note, using_db=conn
-        )
-        await (
-            User.filter(id=user_id)
-            .using_db(conn)
-            .update(stars_balance=F("stars_balance") + amount)
-        )
-        return await _balance(user_id, conn)
+        await _ensure_user(conn, user_id)
+        return await _post(conn, user_id, amount, kind, note=note)

@@ -1,0 +1,35 @@
+"""Raw statements for the hottest money paths, in SQL both databases accept.
+
+Tortoise builds every query through pypika, which costs more CPU than the database
+spends on these short statements; under a payment burst that was the worker's main
+cost. Statements are written with PostgreSQL's `$1, $2, …` (each used once, in order)
+and turned into SQLite's `?` here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+_NUMBERED = re.compile(r"\$\d+")
+
+
+def _value(value: Any, dialect: str) -> Any:
+    # SQLite keeps UUIDs as text, the way Tortoise writes them.
+    return str(value) if dialect == "sqlite" and isinstance(value, uuid.UUID) else value
+
+
+async def execute(conn: BaseDBAsyncClient, sql: str, *args: Any) -> tuple[int, list[Any]]:
+    """Run one statement; returns (rows affected, rows returned)."""
+    dialect = conn.capabilities.dialect
+    if dialect == "sqlite":
+        sql = _NUMBERED.sub("?", sql)
+    values = [_value(a, dialect) for a in args]
+    if " RETURNING " in sql:  # Tortoise only fetches rows of a write through this call
+        rows = await conn.execute_query_dict(sql, values)
+        return len(rows), rows
+    count, rows = await conn.execute_query(sql, values)
+    return count, list(rows)
