@@ -18,6 +18,7 @@ from api.texts import invoice_text
 from models import metrics
 from models.db import ping
 from models.money import (
+    NewOrder,
     Profile,
     RateLimited,
     apply_entry,
@@ -95,10 +96,9 @@ async def _top_up(request: web.Request) -> web.Response:
             "too_many_pending_orders" if limited.reason == "too_many_pending" else "rate_limited"
         )
         raise ApiError(429, code, message, {"Retry-After": str(limited.retry_after)}) from None
-    structlog.contextvars.bind_contextvars(order_id=str(order.id))
+    structlog.contextvars.bind_contextvars(order_id=str(order.id), amount=amount)
     invoice_url = await create_invoice(request, order, profile)
     await attach_invoice(order.id, invoice_url)
-    log.info("topup.created", amount=amount)
     return web.json_response(
         {
             "payment_id": str(order.id),
@@ -111,7 +111,7 @@ async def _top_up(request: web.Request) -> web.Response:
     )
 
 
-async def create_invoice(request: web.Request, order: TopUpOrder, profile: Profile) -> str:
+async def create_invoice(request: web.Request, order: NewOrder, profile: Profile) -> str:
     settings = request.app[settings_key]
     lang = profile.language_code
     try:

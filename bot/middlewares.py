@@ -36,6 +36,7 @@ class InFlight:
 class UpdateMiddleware(BaseMiddleware):
     def __init__(self, inflight: InFlight) -> None:
         self.inflight = inflight
+        self.profiles = ProfileCache()
 
     async def __call__(
         self,
@@ -55,15 +56,28 @@ class UpdateMiddleware(BaseMiddleware):
                 return await handler(event, data)
             finally:
                 if user is not None and not user.is_bot:
-                    await _remember(user)
+                    await self.profiles.remember(user)
                 if task is not None:
                     self.inflight.tasks.discard(task)
 
 
-async def _remember(user: TgUser) -> None:
-    """Keep the user's names and language fresh; after the handler, off the fast path."""
-    profile = Profile(user.id, user.username, user.first_name, user.language_code)
-    try:
-        await asyncio.wait_for(upsert_user(profile), USER_UPSERT_TIMEOUT)
-    except Exception as error:  # a stale name is no reason to fail an update
-        log.warning("user.upsert_failed", error=repr(error))
+class ProfileCache:
+    """Writes a user's names and language after the handler, and only when they changed
+    since this process last wrote them: a payer's checkout and payment need one write."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self.written: dict[int, Profile] = {}
+
+    async def remember(self, user: TgUser) -> None:
+        profile = Profile(user.id, user.username, user.first_name, user.language_code)
+        if self.written.get(user.id) == profile:
+            return
+        try:
+            await asyncio.wait_for(upsert_user(profile), USER_UPSERT_TIMEOUT)
+        except Exception as error:  # a stale name is no reason to fail an update
+            log.warning("user.upsert_failed", error=repr(error))
+            return
+        if len(self.written) >= self.size:
+            self.written.clear()
+        self.written[user.id] = profile

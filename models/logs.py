@@ -78,6 +78,8 @@ def configure_logging(
     )
     structlog.configure(
         processors=[
+            # Drop filtered-out events before any processor spends time on them.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
@@ -102,6 +104,9 @@ def configure_logging(
     # The access log and the SQL echo are noisy at INFO and add nothing per request
     # that our own request log does not already say.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiogram logs every handled update at INFO; our handlers log what matters.
+    if level != "DEBUG":
+        logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)

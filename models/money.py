@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -106,20 +107,25 @@ def parse_order_id(payload: str) -> uuid.UUID | None:
         return None
 
 
+async def _upsert_profile(conn: BaseDBAsyncClient, profile: Profile, now: datetime) -> None:
+    await execute(
+        conn,
+        "INSERT INTO users (id, username, first_name, language_code, stars_balance, "
+        "created_at, updated_at) VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (id) DO UPDATE "
+        "SET username = excluded.username, first_name = excluded.first_name, "
+        "language_code = excluded.language_code, updated_at = excluded.updated_at",
+        profile.id,
+        profile.username,
+        profile.first_name,
+        profile.language_code,
+        now,
+        now,
+    )
+
+
 async def upsert_user(profile: Profile) -> None:
     """Create the user or refresh its names; one statement, never touches the balance."""
-    await User.bulk_create(
-        [
-            User(
-                id=profile.id,
-                username=profile.username,
-                first_name=profile.first_name,
-                language_code=profile.language_code,
-            )
-        ],
-        on_conflict=["id"],
-        update_fields=["username", "first_name", "language_code"],
-    )
+    await _upsert_profile(Tortoise.get_connection("default"), profile, utcnow())
 
 
 async def _ensure_user(conn: BaseDBAsyncClient, user_id: int) -> None:
@@ -199,6 +205,18 @@ async def get_balance(user_id: int) -> int:
 # ---------------------------------------------------------------- orders
 
 
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    id: uuid.UUID
+    amount: int
+    expires_at: datetime
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    # PostgreSQL gives datetimes; SQLite gives back the text Tortoise stored.
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 async def open_order(
     user: Profile,
     amount: int,
@@ -207,7 +225,7 @@ async def open_order(
     max_pending: int,
     per_minute: int,
     now: datetime | None = None,
-) -> TopUpOrder:
+) -> NewOrder:
     """Create a pending order, or raise RateLimited.
 
     The limits are counted in the database, inside a transaction that first writes
@@ -215,56 +233,53 @@ async def open_order(
     process on both databases, so the counts cannot be raced past.
     """
     now = now or utcnow()
+    window_start = now - timedelta(minutes=1)
     async with in_transaction() as conn:
-        await User.bulk_create(
-            [
-                User(
-                    id=user.id,
-                    username=user.username,
-                    first_name=user.first_name,
-                    language_code=user.language_code,
-                )
-            ],
-            on_conflict=["id"],
-            update_fields=["username", "first_name", "language_code"],
-            using_db=conn,
+        await _upsert_profile(conn, user, now)
+        _, rows = await execute(
+            conn,
+            "SELECT COUNT(CASE WHEN status = 'pending' AND expires_at > $1 THEN 1 END) "
+            "AS pending, "
+            "COUNT(CASE WHEN created_at > $2 THEN 1 END) AS recent, "
+            "MIN(CASE WHEN created_at > $3 THEN created_at END) AS oldest "
+            "FROM topup_orders WHERE user_id = $4 AND (status = 'pending' OR created_at > $5)",
+            now,
+            window_start,
+            window_start,
+            user.id,
+            window_start,
         )
-        await User.filter(id=user.id).using_db(conn).update(updated_at=now)
-        pending = (
-            await TopUpOrder.filter(
-                user_id=user.id, status=OrderStatus.PENDING, expires_at__gt=now
-            )
-            .using_db(conn)
-            .count()
-        )
-        if pending >= max_pending:
+        counts = rows[0]
+        if counts["pending"] >= max_pending:
             raise RateLimited("too_many_pending", 60)
-        window_start = now - timedelta(minutes=1)
-        recent = (
-            await TopUpOrder.filter(user_id=user.id, created_at__gt=window_start)
-            .using_db(conn)
-            .order_by("created_at")
-            .values_list("created_at", flat=True)
-        )
-        if len(recent) >= per_minute:
-            oldest: datetime = recent[0]  # type: ignore[assignment]
+        if counts["recent"] >= per_minute:
+            oldest = _as_datetime(counts["oldest"])
             raise RateLimited(
                 "too_many_requests", int((oldest - window_start).total_seconds()) + 1
             )
-        metrics.ORDERS_OPENED.inc()
-        return await TopUpOrder.create(
-            id=uuid.uuid4(),
-            user_id=user.id,
-            amount=amount,
-            status=OrderStatus.PENDING,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-            using_db=conn,
+        order = NewOrder(uuid.uuid4(), amount, now + timedelta(seconds=ttl))
+        await execute(
+            conn,
+            "INSERT INTO topup_orders (id, user_id, amount, status, created_at, expires_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            order.id,
+            user.id,
+            amount,
+            OrderStatus.PENDING.value,
+            now,
+            order.expires_at,
         )
+    metrics.ORDERS_OPENED.inc()
+    return order
 
 
 async def attach_invoice(order_id: uuid.UUID, invoice_url: str) -> None:
-    await TopUpOrder.filter(id=order_id).update(invoice_url=invoice_url)
+    await execute(
+        Tortoise.get_connection("default"),
+        "UPDATE topup_orders SET invoice_url = $1 WHERE id = $2",
+        invoice_url,
+        order_id,
+    )
 
 
 async def fail_order(order_id: uuid.UUID) -> None:

@@ -46,6 +46,7 @@ class Sizes:
     rate: int
 
 
+WARM_UP = 50
 FULL = Sizes(checkouts=500, payments=2000, seconds=5.0, clients=32, rate=200)
 QUICK = Sizes(checkouts=40, payments=100, seconds=1.0, clients=8, rate=50)
 
@@ -156,10 +157,13 @@ class Bench:
     async def precheckout(self, db_url: str) -> None:
         n = self.sizes.checkouts
         links = await self.orders(db_url, n)
+        # A sales spike meets a bot that has been running: warm each one up first.
         ours_bot = await self.bot("run_bot.py", db_url)
+        await self.checkouts(links[:WARM_UP])
         ours = await self.checkouts(links)
         await self.stop(ours_bot)
         floor_bot = await self.bot("tests.bench.floor_bot", db_url)
+        await self.checkouts(links[:WARM_UP])
         floor = await self.checkouts(links)
         await self.stop(floor_bot)
         for q, label in ((0.5, "p50"), (0.99, "p99")):
@@ -177,8 +181,11 @@ class Bench:
     async def credit_rate(self, db_url: str) -> None:
         n = self.sizes.payments
         links = await self.orders(db_url, n)
+        warm = await self.orders(db_url, WARM_UP)
         state = self.emulator.bot(TOKEN)
         ours_bot = await self.bot("run_bot.py", db_url)
+        await self.paid(db_url, warm)
+        floor_warm = len(state.messages)
         await open_database(db_url, pool_size=2)
         try:
             before = await LedgerEntry.all().count()
@@ -192,6 +199,10 @@ class Bench:
             await close_database()
         await self.stop(ours_bot)
         floor_bot = await self.bot("tests.bench.floor_bot", db_url)
+        for link, u in warm:
+            self.emulator.charge(link, u)
+        while len(state.messages) < floor_warm + WARM_UP:
+            await asyncio.sleep(0.02)
         sent = len(state.messages)
         started = time.perf_counter()
         for link, u in links:
@@ -207,6 +218,18 @@ class Bench:
             f"{ours / floor:.0%}",
             ">= 70%",
         )
+
+    async def paid(self, db_url: str, links: list[tuple[str, dict[str, Any]]]) -> None:
+        """Pay these links and wait until the worker has credited them all."""
+        await open_database(db_url, pool_size=2)
+        try:
+            before = await LedgerEntry.all().count()
+            for link, u in links:
+                self.emulator.charge(link, u)
+            while await LedgerEntry.all().count() < before + len(links):
+                await asyncio.sleep(0.02)
+        finally:
+            await close_database()
 
     # -------------------------------------------------------------- 3. top-up throughput
 

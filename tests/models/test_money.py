@@ -34,7 +34,7 @@ BOB = Profile(id=1002, username="bob", first_name="Bob", language_code="ru")
 
 async def new_order(user: Profile = ALICE, amount: int = 100, **limits: int) -> TopUpOrder:
     options = {"ttl": 3600, "max_pending": 1000, "per_minute": 1000, **limits}
-    return await open_order(user, amount, **options)
+    return await TopUpOrder.get(id=(await open_order(user, amount, **options)).id)
 
 
 @pytest.fixture(autouse=True)
