@@ -182,7 +182,8 @@ async def packages(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     try:
-        await asyncio.wait_for(ping(), 3)
+        async with asyncio.timeout(3):
+            await ping()
     except Exception as error:
         log.warning("health.database_down", error=repr(error))
         return web.json_response({"status": "unavailable", "database": "down"}, status=503)

@@ -7,7 +7,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import ErrorEvent
 
 from bot.handlers import create_routers
-from bot.middlewares import InFlight, UpdateMiddleware
+from bot.middlewares import InFlight, ProfileCache, UpdateMiddleware
 from bot.notifier import Notifier
 from bot.texts import text
 from models.settings import Settings
@@ -19,9 +19,11 @@ log = structlog.get_logger("bot")
 ALLOWED_UPDATES = ["message", "pre_checkout_query"]
 
 
-def create_dispatcher(settings: Settings, *, notifier: Notifier, inflight: InFlight) -> Dispatcher:
+def create_dispatcher(
+    settings: Settings, *, notifier: Notifier, inflight: InFlight, profiles: ProfileCache
+) -> Dispatcher:
     dispatcher = Dispatcher(settings=settings, notifier=notifier)
-    dispatcher.update.outer_middleware(UpdateMiddleware(inflight))
+    dispatcher.update.outer_middleware(UpdateMiddleware(inflight, profiles))
     dispatcher.include_routers(*create_routers())
     dispatcher.errors.register(on_error)
     return dispatcher

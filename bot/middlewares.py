@@ -34,9 +34,9 @@ class InFlight:
 
 
 class UpdateMiddleware(BaseMiddleware):
-    def __init__(self, inflight: InFlight) -> None:
+    def __init__(self, inflight: InFlight, profiles: ProfileCache) -> None:
         self.inflight = inflight
-        self.profiles = ProfileCache()
+        self.profiles = profiles
 
     async def __call__(
         self,
@@ -46,6 +46,12 @@ class UpdateMiddleware(BaseMiddleware):
     ) -> Any:
         assert isinstance(event, Update)
         user: TgUser | None = data.get("event_from_user")
+        # A payment message follows the payer's pre-checkout, which already wrote the
+        # profile; the credit itself makes sure the user row exists.
+        payment = event.message is not None and (
+            event.message.successful_payment is not None
+            or event.message.refunded_payment is not None
+        )
         task = asyncio.current_task()
         if task is not None:
             self.inflight.tasks.add(task)
@@ -55,29 +61,44 @@ class UpdateMiddleware(BaseMiddleware):
             try:
                 return await handler(event, data)
             finally:
-                if user is not None and not user.is_bot:
-                    await self.profiles.remember(user)
+                if user is not None and not user.is_bot and not payment:
+                    self.profiles.remember(user)
                 if task is not None:
                     self.inflight.tasks.discard(task)
 
 
 class ProfileCache:
-    """Writes a user's names and language after the handler, and only when they changed
-    since this process last wrote them: a payer's checkout and payment need one write."""
+    """Writes a user's names and language in the background, and only when they changed
+    since this process last wrote them.
+
+    The write is its own task: it never delays an update, and a slow database cannot
+    hold a payment handler (or shutdown, which waits for handlers) behind it.
+    """
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
         self.written: dict[int, Profile] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    async def remember(self, user: TgUser) -> None:
+    def remember(self, user: TgUser) -> None:
         profile = Profile(user.id, user.username, user.first_name, user.language_code)
         if self.written.get(user.id) == profile:
             return
+        task = asyncio.create_task(self._write(profile))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _write(self, profile: Profile) -> None:
         try:
-            await asyncio.wait_for(upsert_user(profile), USER_UPSERT_TIMEOUT)
+            async with asyncio.timeout(USER_UPSERT_TIMEOUT):
+                await upsert_user(profile)
         except Exception as error:  # a stale name is no reason to fail an update
             log.warning("user.upsert_failed", error=repr(error))
             return
         if len(self.written) >= self.size:
             self.written.clear()
-        self.written[user.id] = profile
+        self.written[profile.id] = profile
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()

@@ -53,7 +53,10 @@ class Notifier:
             if not sent_any:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that lands as the event is set, and shutdown hangs.
+                    async with asyncio.timeout(idle):
+                        await self._wake.wait()
 
     async def deliver_due(self, batch: int = 100) -> bool:
         due = (

@@ -32,7 +32,8 @@ async def retry_database(
     while True:
         attempt += 1
         try:
-            return await asyncio.wait_for(operation(), attempt_timeout)
+            async with asyncio.timeout(attempt_timeout):
+                return await operation()
         except Exception as error:
             remaining = deadline - loop.time()
             if remaining <= 0:

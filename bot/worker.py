@@ -22,7 +22,7 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
-from bot.middlewares import InFlight
+from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
@@ -100,7 +100,8 @@ async def until_done(call: Callable[[], Awaitable[Any]], what: str, stop: asynci
             wait = delay
             delay = min(delay * 2, 30.0)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), wait)
+            async with asyncio.timeout(wait):
+                await stop.wait()
     return False
 
 
@@ -142,9 +143,10 @@ class Worker:
         self.bot = bot or make_bot(settings)
         self.bot.session.middleware(PollingWatch())
         self.inflight = InFlight()
+        self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
         self.dispatcher = create_dispatcher(
-            settings, notifier=self.notifier, inflight=self.inflight
+            settings, notifier=self.notifier, inflight=self.inflight, profiles=self.profiles
         )
         self.reconciler = Reconciler(self.bot)
         self.polling_timeout = polling_timeout
@@ -185,6 +187,7 @@ class Worker:
             left = await self.inflight.drain(DRAIN_TIMEOUT)
             if left:
                 log.error("shutdown.handlers_abandoned", count=left)
+            self.profiles.cancel()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -194,7 +197,9 @@ class Worker:
 async def run_worker(settings: Settings) -> None:
     applied = await apply_migrations(settings.database_url)
     log.info("database.migrated", applied=applied)
-    await open_database(settings.database_url)
+    # Up to 200 updates are handled at once; 20 connections keep them from queueing
+    # for one while staying well under PostgreSQL's default of 100.
+    await open_database(settings.database_url, pool_size=20)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -103,3 +103,33 @@ async def test_sigterm_lets_a_payment_in_flight_finish_before_the_database_close
         await proxy.stop()
         await drop_pg_database(name)
     assert "shutdown.draining_handlers" in worker.log
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs TEST_POSTGRES_URL: the database is made to hang")
+async def test_a_hanging_database_still_gets_every_checkout_answered_in_time(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    name = await create_pg_database()
+    direct = pg_database_url(name)
+    await apply_migrations(direct)
+    proxy = TcpProxy(*pg_address(direct))
+    through_proxy = with_port(direct, await proxy.start())
+    try:
+        worker = await start_worker(tmp_path, emulator, through_proxy)
+        await worker.wait_for_log("Start polling")
+        links = [await invoice_for(emulator, direct) for _ in range(5)]
+        proxy.hang()  # connections stay open, nothing comes back
+        outcomes = await asyncio.gather(*(emulator.checkout(link, ALICE) for link in links))
+        for outcome in outcomes:
+            assert outcome.status == "rejected"
+            assert outcome.answer_seconds is not None
+            assert outcome.answer_seconds < 10
+            assert outcome.error_message == (
+                "We could not check this order just now. Please try again in a minute."
+            )
+        proxy.restore()
+        assert (await emulator.checkout(links[0], ALICE)).status == "paid"
+        assert await worker.stop() == 0
+    finally:
+        await proxy.stop()
+        await drop_pg_database(name)
