@@ -31,12 +31,13 @@ def dialect(db_url: str) -> str:
 
 
 def _with_pool(db_url: str, maxsize: int) -> str:
-    """PostgreSQL pool bounds unless the URL sets its own."""
+    """PostgreSQL pool size unless the URL sets its own (minsize/maxsize parameters)."""
     if dialect(db_url) != "postgres":
         return db_url
     parts = urlsplit(db_url)
     query = dict(parse_qsl(parts.query))
-    query.setdefault("minsize", "1")
+    # Opened up front: a sales spike should not pay for connection set-up.
+    query.setdefault("minsize", str(maxsize))
     query.setdefault("maxsize", str(maxsize))
     return urlunsplit(parts._replace(query=urlencode(query)))
 

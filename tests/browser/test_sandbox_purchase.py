@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.conftest import start_system
+from tests.bot.conftest import System, start_system
 from tests.emulator import BotApiEmulator, Fault
 from tests.helpers import ALICE, BORIS, TOKEN
 from tests.processes import ROOT
@@ -22,10 +22,13 @@ playwright = pytest.importorskip("playwright.async_api")
 CHROMIUM = Path("/usr/bin/chromium")
 SDK = ROOT / "node_modules/@twa-dev/sdk/dist/telegram-web-apps.js"
 ARTIFACTS = ROOT / "tests/artifacts"
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or not SDK.exists(),
-    reason="needs Debian's chromium and `npm install @twa-dev/sdk` (.ci/run installs both)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists() or not SDK.exists(),
+        reason="needs Debian's chromium and `npm install @twa-dev/sdk` (.ci/run installs both)",
+    ),
+    pytest.mark.parametrize("db", ["sqlite"], indirect=True),
+]
 expect = playwright.expect
 FLAGS = [
     "--no-sandbox",
@@ -53,82 +56,74 @@ async def page() -> AsyncIterator[Any]:
         await browser.close()
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-async def test_buy_cancel_and_refusal_in_the_browser(
-    db: str, emulator: BotApiEmulator, aiohttp_client: Any, page: Any
-) -> None:
+@pytest.fixture
+async def system(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> AsyncIterator[System]:
+    """The worker and the API running, the emulator ready to sign sandbox initData."""
     emulator.sandbox_token = TOKEN
-    system, stop, task = await start_system(aiohttp_client, emulator)
-    try:
-        app_url = str(system.api.make_url("/app/"))
-        await page.goto(
-            f"{emulator.url}/sandbox/?app={app_url}&user={ALICE['id']}&name=Alice&lang=en"
-            "&autostart=1"
-        )
-        app = page.frame_locator("#app")
-        await expect(app.locator("#balance")).to_have_text("0", timeout=15000)
-        await expect(app.locator("button[data-amount]")).to_have_count(6)
-
-        # Buy 100 Stars: the sheet shows the invoice, Pay goes through the bot.
-        await app.locator("button[data-amount='100']").click()
-        await expect(page.locator("#sheet")).to_be_visible()
-        await expect(page.locator("#sheet-amount")).to_have_text("100")
-        await expect(page.locator("#sheet-title")).to_have_text("100 Stars top-up")
-        await page.locator("#pay").click()
-        await expect(app.locator("#status")).to_have_text(
-            "Done: 100 ⭐ added to your balance.", timeout=15000
-        )
-        await expect(app.locator("#balance")).to_have_text("100")
-        assert await system.balance(ALICE) == 100
-        ARTIFACTS.mkdir(exist_ok=True)
-        await page.screenshot(path=ARTIFACTS / "sandbox-purchase.png")
-
-        # Cancel: nothing changes.
-        await app.locator("button[data-amount='50']").click()
-        await expect(page.locator("#sheet")).to_be_visible()
-        await page.locator("#cancel").click()
-        await expect(app.locator("#status")).to_have_text(
-            "Payment cancelled. Nothing was charged.", timeout=10000
-        )
-        await expect(app.locator("#balance")).to_have_text("100")
-
-        # The API refuses (Telegram would not create the link): a clear message.
-        emulator.set_fault("createInvoiceLink", Fault("refuse"))
-        await app.locator("button[data-amount='250']").click()
-        await expect(app.locator("#status")).to_have_text(
-            "Telegram could not create the invoice. Nothing was charged; please try again."
-        )
-        await expect(app.locator("#status")).to_have_class("error")
-        await expect(page.locator("#sheet")).to_be_hidden()
-        assert await system.balance(ALICE) == 100
-    finally:
-        stop.set()
-        await task
+    running, stop, task = await start_system(aiohttp_client, emulator)
+    yield running
+    stop.set()
+    await task
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def sandbox_url(system: System, user: dict[str, Any], lang: str) -> str:
+    return (
+        f"{system.emulator.url}/sandbox/?app={system.api.make_url('/app/')}"
+        f"&user={user['id']}&name={user['first_name']}&lang={lang}&autostart=1"
+    )
+
+
+async def test_buy_cancel_and_refusal_in_the_browser(system: System, page: Any) -> None:
+    await page.goto(sandbox_url(system, ALICE, "en"))
+    app = page.frame_locator("#app")
+    await expect(app.locator("#balance")).to_have_text("0", timeout=15000)
+    await expect(app.locator("button[data-amount]")).to_have_count(6)
+
+    # Buy 100 Stars: the sheet shows the invoice, Pay goes through the bot.
+    await app.locator("button[data-amount='100']").click()
+    await expect(page.locator("#sheet")).to_be_visible()
+    await expect(page.locator("#sheet-amount")).to_have_text("100")
+    await expect(page.locator("#sheet-title")).to_have_text("100 Stars top-up")
+    await page.locator("#pay").click()
+    await expect(app.locator("#status")).to_have_text(
+        "Done: 100 ⭐ added to your balance.", timeout=15000
+    )
+    await expect(app.locator("#balance")).to_have_text("100")
+    assert await system.balance(ALICE) == 100
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "sandbox-purchase.png")
+
+    # Cancel: nothing changes.
+    await app.locator("button[data-amount='50']").click()
+    await expect(page.locator("#sheet")).to_be_visible()
+    await page.locator("#cancel").click()
+    await expect(app.locator("#status")).to_have_text(
+        "Payment cancelled. Nothing was charged.", timeout=10000
+    )
+    await expect(app.locator("#balance")).to_have_text("100")
+
+    # The API refuses (Telegram would not create the link): a clear message.
+    system.emulator.set_fault("createInvoiceLink", Fault("refuse"))
+    await app.locator("button[data-amount='250']").click()
+    await expect(app.locator("#status")).to_have_text(
+        "Telegram could not create the invoice. Nothing was charged; please try again."
+    )
+    await expect(app.locator("#status")).to_have_class("error")
+    await expect(page.locator("#sheet")).to_be_hidden()
+    assert await system.balance(ALICE) == 100
+
+
 async def test_the_page_speaks_russian_and_explains_when_opened_outside_telegram(
-    db: str, emulator: BotApiEmulator, aiohttp_client: Any, page: Any
+    system: System, page: Any
 ) -> None:
-    emulator.sandbox_token = TOKEN
-    system, stop, task = await start_system(aiohttp_client, emulator)
-    try:
-        app_url = str(system.api.make_url("/app/"))
-        await page.goto(app_url)
-        await expect(page.locator("#status")).to_have_text(
-            "Open this page from the bot in Telegram."
-        )
-        await page.goto(
-            f"{emulator.url}/sandbox/?app={app_url}&user={BORIS['id']}&name=Boris&lang=ru"
-            "&autostart=1"
-        )
-        app = page.frame_locator("#app")
-        await expect(app.locator("h2")).to_have_text("Пополнить звёздами Telegram", timeout=15000)
-        await app.locator("button[data-amount='50']").click()
-        await page.locator("#pay").click()
-        await expect(app.locator("#status")).to_have_text(
-            "Готово: на баланс зачислено 50 ⭐.", timeout=15000
-        )
-    finally:
-        stop.set()
-        await task
+    await page.goto(str(system.api.make_url("/app/")))
+    await expect(page.locator("#status")).to_have_text("Open this page from the bot in Telegram.")
+    await page.goto(sandbox_url(system, BORIS, "ru"))
+    app = page.frame_locator("#app")
+    await expect(app.locator("h2")).to_have_text("Пополнить звёздами Telegram", timeout=15000)
+    await app.locator("button[data-amount='50']").click()
+    await page.locator("#pay").click()
+    await expect(app.locator("#status")).to_have_text(
+        "Готово: на баланс зачислено 50 ⭐.", timeout=15000
+    )
+    assert await system.balance(BORIS) == 50

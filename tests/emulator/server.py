@@ -167,10 +167,11 @@ class BotApiEmulator:
             self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets  # type: ignore[union-attr]
-        self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
+        self._site = web.TCPSite(self._runner, host, port)
+        await self._site.start()
+        sockets = self._site._server.sockets  # type: ignore[union-attr]
+        self._address = (host, sockets[0].getsockname()[1])
+        self.url = f"http://{host}:{self._address[1]}"
         return self.url
 
     async def stop(self) -> None:

@@ -45,6 +45,7 @@ class Stack:
     reconcile_interval: float = 3.0
     db_name: str = ""
     proxy: TcpProxy | None = None
+    telegram: TcpProxy | None = None  # in front of the emulator, to make it unreachable
     bot: Child | None = None
     api: Child | None = None
     api_url: str = ""
@@ -66,6 +67,9 @@ class Stack:
         await apply_migrations(self.direct_url)
         self.proxy = TcpProxy(*pg_address(self.direct_url))
         await self.proxy.start()
+        emulator_port = int(self.emulator.url.rsplit(":", 1)[1])
+        self.telegram = TcpProxy("127.0.0.1", emulator_port)
+        await self.telegram.start()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         await self.start_api()
         await self.start_bot()
@@ -78,14 +82,16 @@ class Stack:
                 await child.process.wait()
         if self.http is not None:
             await self.http.close()
-        if self.proxy is not None:
-            await self.proxy.stop()
+        for proxy in (self.proxy, self.telegram):
+            if proxy is not None:
+                await proxy.stop()
         await drop_pg_database(self.db_name)
 
     def env(self) -> dict[str, Any]:
+        assert self.telegram is not None
         return {
             "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": self.emulator.url,
+            "TELEGRAM_API_URL": f"http://127.0.0.1:{self.telegram.port}",
             "DATABASE_URL": self.app_url,
             "RECONCILE_INTERVAL": self.reconcile_interval,
             "TOPUP_MAX_PENDING": 100_000,
@@ -127,6 +133,13 @@ class Stack:
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.3)
+
+    async def api_status_of_top_up(self, user: dict[str, Any]) -> int:
+        assert self.http is not None
+        async with self.http.post(
+            f"{self.api_url}/payments/top-up", json={"amount": 100}, headers=tma(user)
+        ) as response:
+            return response.status
 
     async def buy(
         self, user: dict[str, Any], amount: int, *, deliver: bool = True, deadline: float = 4.0

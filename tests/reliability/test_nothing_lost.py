@@ -145,5 +145,16 @@ async def test_a_failing_bot_api_stops_neither_process_and_both_catch_up(
                 assert child.process.returncode is None
             emulator.clear_faults()
             await asyncio.wait_for(buying, 60)
+        # And the Bot API down altogether: connections dropped, new ones refused.
+        assert stack.telegram is not None
+        stack.telegram.cut()
+        api_down = await stack.api_status_of_top_up(buyer(11))
+        assert api_down == 502
+        await asyncio.sleep(3)
+        for child in (stack.bot, stack.api):
+            assert child is not None
+            assert child.process.returncode is None
+        stack.telegram.restore()
+        await asyncio.wait_for(stack.buy(buyer(11), 500), 60)
         assert set(first) <= set(stack.charges)
         await assert_exactly_once(stack, timeout=60)
