@@ -1,0 +1,26 @@
+"""The benchmark script runs end to end (tiny sizes). It asserts that figures come out,
+never what they are: timings are not test outcomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NO_PG_REASON, PG_URL
+from tests.processes import run
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason=NO_PG_REASON)
+async def test_the_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
+    code, out, err = await run("tests.bench", "--quick", cwd=tmp_path, TEST_POSTGRES_URL=PG_URL)
+    assert code == 0, err[-3000:]
+    table = out[out.index("measure") :].splitlines()
+    assert table[0].split()[:3] == ["measure", "ours", "floor"]
+    measures = [line.split("  ")[0] for line in table[2:]]
+    assert any(m.startswith("pre-checkout answer p99") for m in measures)
+    assert any(m.startswith("payments credited per second") for m in measures)
+    assert any(m.startswith("top-ups per second") for m in measures)
+    assert any(m.startswith("top-up p99 at") for m in measures)
+    assert "errors: 0" in out
