@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,68 +70,71 @@ async def test_a_second_worker_on_the_same_token_is_reported_loudly(
         await first.stop()
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs TEST_POSTGRES_URL: the database is made to hang")
-async def test_sigterm_lets_a_payment_in_flight_finish_before_the_database_closes(
-    tmp_path: Path, emulator: BotApiEmulator
-) -> None:
+@dataclass
+class ProxiedDatabase:
+    direct: str  # for the test itself
+    through_proxy: str  # for the worker, which the proxy can make hang
+    proxy: TcpProxy
+
+
+@pytest.fixture
+async def proxied_pg() -> AsyncIterator[ProxiedDatabase]:
+    if not PG_URL:
+        pytest.skip("needs TEST_POSTGRES_URL: the database is made to hang")
     name = await create_pg_database()
     direct = pg_database_url(name)
     await apply_migrations(direct)
     proxy = TcpProxy(*pg_address(direct))
     through_proxy = with_port(direct, await proxy.start())
     try:
-        worker = await start_worker(tmp_path, emulator, through_proxy)
-        await worker.wait_for_log("Start polling")
-        link = await invoice_for(emulator, direct)
-        outcome = await emulator.checkout(link, ALICE)
-        assert outcome.status == "paid"
-        proxy.hang()  # the database stops answering mid-payment
-        state = emulator.bot(TOKEN)
-        charge_id = emulator.charge(link, ALICE)
-        while not any("successful_payment" in str(u) for u in state.delivered):
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
-        worker.process.send_signal(15)
-        await asyncio.sleep(1.5)
-        assert worker.process.returncode is None  # still waiting for the handler
-        proxy.restore()
-        assert await asyncio.wait_for(worker.process.wait(), 40) == 0
-        await open_database(direct)
-        try:
-            assert await LedgerEntry.filter(telegram_payment_charge_id=charge_id).count() == 1
-        finally:
-            await close_database()
+        yield ProxiedDatabase(direct, through_proxy, proxy)
     finally:
         await proxy.stop()
         await drop_pg_database(name)
+
+
+async def test_sigterm_lets_a_payment_in_flight_finish_before_the_database_closes(
+    tmp_path: Path, emulator: BotApiEmulator, proxied_pg: ProxiedDatabase
+) -> None:
+    worker = await start_worker(tmp_path, emulator, proxied_pg.through_proxy)
+    await worker.wait_for_log("Start polling")
+    link = await invoice_for(emulator, proxied_pg.direct)
+    outcome = await emulator.checkout(link, ALICE)
+    assert outcome.status == "paid"
+    proxied_pg.proxy.hang()  # the database stops answering mid-payment
+    state = emulator.bot(TOKEN)
+    charge_id = emulator.charge(link, ALICE)
+    while not any("successful_payment" in str(u) for u in state.delivered):
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    worker.process.send_signal(15)
+    await asyncio.sleep(1.5)
+    assert worker.process.returncode is None  # still waiting for the handler
+    proxied_pg.proxy.restore()
+    assert await asyncio.wait_for(worker.process.wait(), 40) == 0
+    await open_database(proxied_pg.direct)
+    try:
+        assert await LedgerEntry.filter(telegram_payment_charge_id=charge_id).count() == 1
+    finally:
+        await close_database()
     assert "shutdown.draining_handlers" in worker.log
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs TEST_POSTGRES_URL: the database is made to hang")
 async def test_a_hanging_database_still_gets_every_checkout_answered_in_time(
-    tmp_path: Path, emulator: BotApiEmulator
+    tmp_path: Path, emulator: BotApiEmulator, proxied_pg: ProxiedDatabase
 ) -> None:
-    name = await create_pg_database()
-    direct = pg_database_url(name)
-    await apply_migrations(direct)
-    proxy = TcpProxy(*pg_address(direct))
-    through_proxy = with_port(direct, await proxy.start())
-    try:
-        worker = await start_worker(tmp_path, emulator, through_proxy)
-        await worker.wait_for_log("Start polling")
-        links = [await invoice_for(emulator, direct) for _ in range(5)]
-        proxy.hang()  # connections stay open, nothing comes back
-        outcomes = await asyncio.gather(*(emulator.checkout(link, ALICE) for link in links))
-        for outcome in outcomes:
-            assert outcome.status == "rejected"
-            assert outcome.answer_seconds is not None
-            assert outcome.answer_seconds < 10
-            assert outcome.error_message == (
-                "We could not check this order just now. Please try again in a minute."
-            )
-        proxy.restore()
-        assert (await emulator.checkout(links[0], ALICE)).status == "paid"
-        assert await worker.stop() == 0
-    finally:
-        await proxy.stop()
-        await drop_pg_database(name)
+    worker = await start_worker(tmp_path, emulator, proxied_pg.through_proxy)
+    await worker.wait_for_log("Start polling")
+    links = [await invoice_for(emulator, proxied_pg.direct) for _ in range(5)]
+    proxied_pg.proxy.hang()  # connections stay open, nothing comes back
+    outcomes = await asyncio.gather(*(emulator.checkout(link, ALICE) for link in links))
+    for outcome in outcomes:
+        assert outcome.status == "rejected"
+        assert outcome.answer_seconds is not None
+        assert outcome.answer_seconds < 10
+        assert outcome.error_message == (
+            "We could not check this order just now. Please try again in a minute."
+        )
+    proxied_pg.proxy.restore()
+    assert (await emulator.checkout(links[0], ALICE)).status == "paid"
+    assert await worker.stop() == 0
