@@ -37,7 +37,12 @@ def _split_csv(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `NAME=` in .env (as .env.example has) means "not set", not "set to empty".
+        env_ignore_empty=True,
     )
 
     bot_token: SecretStr

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from models.settings import load_settings
+from models.settings import Settings, load_settings
 from tests.helpers import TOKEN, make_settings
-from tests.processes import run
+from tests.processes import ROOT, run
 
 BAD = [
     ({}, "BOT_TOKEN is required but not set"),
@@ -68,3 +68,27 @@ def test_the_token_is_never_shown() -> None:
     settings = make_settings()
     assert TOKEN not in repr(settings)
     assert TOKEN not in str(settings.model_dump())
+
+
+def test_the_example_env_file_loads_with_its_documented_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = (ROOT / ".env.example").read_text()
+    (tmp_path / ".env").write_text(
+        example.replace(
+            "replace-with-your-token-from-botfather", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = load_settings()
+    assert settings.bot_metrics_port is None
+    assert settings.invoice_photo_url is None
+    assert settings.telegram_api_url is None
+    assert settings.admin_ids == []
+    assert settings.star_packages == [50, 100, 250, 500, 1000, 2500]
+    documented = {
+        line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
