@@ -58,12 +58,17 @@ class System:
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until the worker has taken every update and finished its handlers."""
         state = self.emulator.bot(TOKEN)
+
+        def idle() -> bool:
+            return not state.updates and all(t.done() for t in self.worker.inflight.tasks)
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if not state.updates and not any(not t.done() for t in self.worker.inflight.tasks):
+            # Idle twice, a moment apart: a fetched update's task may not have started yet.
+            if idle():
                 await asyncio.sleep(0.05)
-                if not state.updates and not any(not t.done() for t in self.worker.inflight.tasks):
+                if idle():
                     return
             await asyncio.sleep(0.02)
         raise AssertionError("the worker did not settle")
