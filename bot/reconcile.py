@@ -94,7 +94,6 @@ class Reconciler:
         self.max_pages = max_pages
         self.overlap = overlap
         self.lease_seconds = lease_seconds
-        self.last_summary: PassSummary | None = None
 
     async def _page(self, offset: int) -> list[StarTransaction]:
         result = await self.bot.get_star_transactions(offset=offset, limit=PAGE)
@@ -109,7 +108,6 @@ class Reconciler:
             summary = await self._scan(await load_cursor(JOB))
         finally:
             await release_lease(JOB, self.holder)
-        self.last_summary = summary
         metrics.RECONCILE_PASSES.labels("complete" if summary.complete else "partial").inc()
         metrics.LAST_RECONCILE.set(time.time())
         log.info("reconcile.pass", **asdict(summary))

@@ -117,7 +117,6 @@ class BotState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    conflicts: int = 0
 
     @property
     def user(self) -> dict[str, Any]:
@@ -478,7 +477,6 @@ class BotApiEmulator:
         elif offset < 0:
             state.updates = state.updates[offset:]
         if state.active_poll is not None and not state.active_poll.done():
-            state.conflicts += 1
             state.active_poll.set_result("conflict")
         mine: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         state.active_poll = mine
