@@ -51,6 +51,16 @@ class _Redactor:
         return {key: self._clean(value) for key, value in event_dict.items()}
 
 
+def _one_line(record: logging.LogRecord) -> bool:
+    """asyncpg retries a lost pool connection every second during an outage and logs a
+    full traceback each time; the error's text says enough."""
+    if record.exc_info and record.exc_info[1] is not None:
+        record.msg = f"{record.getMessage()}: {record.exc_info[1]!r}"
+        record.args = None
+        record.exc_info = None
+    return True
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is now (test capture swaps it), not at set-up."""
 
@@ -112,3 +122,6 @@ def configure_logging(
     logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
+    pool_log = logging.getLogger("asyncpg.pool")
+    if _one_line not in pool_log.filters:
+        pool_log.addFilter(_one_line)

@@ -55,3 +55,18 @@ def test_context_is_bound_per_update_or_request(lines) -> None:  # type: ignore[
         "logger": "bot",
         "timestamp": None,
     }
+
+
+def test_database_pool_retries_are_one_line_each(lines) -> None:  # type: ignore[no-untyped-def]
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except ConnectionRefusedError:
+        logging.getLogger("asyncpg.pool").warning(
+            "Failed to restore the pool connection floor; retrying", exc_info=True
+        )
+    [event] = lines()
+    assert "exception" not in event
+    assert event["event"] == (
+        "Failed to restore the pool connection floor; retrying: "
+        "ConnectionRefusedError(111, 'Connect call failed')"
+    )
