@@ -8,12 +8,15 @@ import uuid
 from typing import Any
 
 import structlog
+from aiogram.exceptions import TelegramNetworkError
 from aiogram.types import LabeledPrice
 from aiohttp import web
 
 from api.auth import authenticate
 from api.errors import ApiError
 from api.keys import bot_key, settings_key
+from api.mini_app import setup_mini_app
+from api.openapi import openapi
 from api.texts import invoice_text
 from models import metrics
 from models.db import ping
@@ -128,7 +131,7 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
         )
     except Exception as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
         refused = getattr(error, "message", None) or type(error).__name__
-        unreachable = type(error).__name__ in {"TelegramNetworkError", "TimeoutError"}
+        unreachable = isinstance(error, TelegramNetworkError | TimeoutError)
         if settings.is_development and unreachable:
             fake = f"https://t.me/$stars_topup_{order.id.hex}"
             log.warning(
@@ -207,9 +210,6 @@ async def prometheus(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application, *, development: bool) -> None:
-    from api.mini_app import setup_mini_app
-    from api.openapi import openapi
-
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", prometheus)
