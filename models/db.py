@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MODEL_MODULES = ["models.tables", "aerich.models"]
@@ -30,8 +31,9 @@ def dialect(db_url: str) -> str:
     return "sqlite" if db_url.startswith("sqlite") else "postgres"
 
 
-def _with_pool(db_url: str, maxsize: int) -> str:
-    """PostgreSQL pool size unless the URL sets its own (minsize/maxsize parameters)."""
+def _connection(db_url: str, maxsize: int) -> str | dict[str, Any]:
+    """SQLite as given; PostgreSQL on `models.postgres_engine`, with a pool of `maxsize`
+    connections unless the URL sets its own (minsize/maxsize parameters)."""
     if dialect(db_url) != "postgres":
         return db_url
     parts = urlsplit(db_url)
@@ -39,12 +41,13 @@ def _with_pool(db_url: str, maxsize: int) -> str:
     # Opened up front: a sales spike should not pay for connection set-up.
     query.setdefault("minsize", str(maxsize))
     query.setdefault("maxsize", str(maxsize))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    config = expand_db_url(urlunsplit(parts._replace(query=urlencode(query))))
+    return {**config, "engine": "models.postgres_engine"}
 
 
 def tortoise_config(db_url: str, *, pool_size: int = 10) -> dict[str, Any]:
     return {
-        "connections": {"default": _with_pool(db_url, pool_size)},
+        "connections": {"default": _connection(db_url, pool_size)},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
