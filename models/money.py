@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -217,6 +218,33 @@ def _as_datetime(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _OrderCounts:
+    pending: int
+    recent: int
+    oldest_recent: datetime | None
+
+
+_COUNT_ORDERS = (
+    "SELECT COUNT(CASE WHEN status = 'pending' AND expires_at > $1 THEN 1 END) AS pending, "
+    "COUNT(CASE WHEN created_at > $2 THEN 1 END) AS recent, "
+    "MIN(CASE WHEN created_at > $3 THEN created_at END) AS oldest "
+    "FROM topup_orders WHERE user_id = $4 AND (status = 'pending' OR created_at > $5)"
+)
+
+
+def _refusal(
+    counts: _OrderCounts, max_pending: int, per_minute: int, now: datetime
+) -> RateLimited | None:
+    if counts.pending >= max_pending:
+        return RateLimited("too_many_pending", 60)
+    if counts.recent >= per_minute:
+        assert counts.oldest_recent is not None
+        waited = (now - _as_datetime(counts.oldest_recent)).total_seconds()
+        return RateLimited("too_many_requests", int(60 - waited) + 1)
+    return None
+
+
 async def open_order(
     user: Profile,
     amount: int,
@@ -228,57 +256,79 @@ async def open_order(
 ) -> NewOrder:
     """Create a pending order, or raise RateLimited.
 
-    The limits are counted in the database, inside a transaction that first writes
-    the user's row: that serialises one user's order creation across every API
-    process on both databases, so the counts cannot be raced past.
+    The limits are counted in the database after writing the user's row, which locks
+    it: one user's orders are opened one at a time across every API process, so the
+    counts cannot be raced past. On PostgreSQL that is one round trip, the function
+    `open_topup_order` (migrations/postgres); on SQLite the same steps in a transaction.
     """
     now = now or utcnow()
-    window_start = now - timedelta(minutes=1)
-    async with in_transaction() as conn:
-        await _upsert_profile(conn, user, now)
+    order = NewOrder(uuid.uuid4(), amount, now + timedelta(seconds=ttl))
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "postgres":
         _, rows = await execute(
             conn,
-            "SELECT COUNT(CASE WHEN status = 'pending' AND expires_at > $1 THEN 1 END) "
-            "AS pending, "
-            "COUNT(CASE WHEN created_at > $2 THEN 1 END) AS recent, "
-            "MIN(CASE WHEN created_at > $3 THEN created_at END) AS oldest "
-            "FROM topup_orders WHERE user_id = $4 AND (status = 'pending' OR created_at > $5)",
-            now,
-            window_start,
-            window_start,
+            "SELECT pending_orders, recent_orders, oldest_recent "
+            "FROM open_topup_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             user.id,
-            window_start,
-        )
-        counts = rows[0]
-        if counts["pending"] >= max_pending:
-            raise RateLimited("too_many_pending", 60)
-        if counts["recent"] >= per_minute:
-            oldest = _as_datetime(counts["oldest"])
-            raise RateLimited(
-                "too_many_requests", int((oldest - window_start).total_seconds()) + 1
-            )
-        order = NewOrder(uuid.uuid4(), amount, now + timedelta(seconds=ttl))
-        await execute(
-            conn,
-            "INSERT INTO topup_orders (id, user_id, amount, status, created_at, expires_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
+            user.username,
+            user.first_name,
+            user.language_code,
             order.id,
-            user.id,
             amount,
-            OrderStatus.PENDING.value,
             now,
             order.expires_at,
+            max_pending,
+            per_minute,
         )
+        row = rows[0]
+        counts = _OrderCounts(row["pending_orders"], row["recent_orders"], row["oldest_recent"])
+        refusal = _refusal(counts, max_pending, per_minute, now)
+    else:
+        window_start = now - timedelta(minutes=1)
+        async with in_transaction() as tx:
+            await _upsert_profile(tx, user, now)
+            _, rows = await execute(
+                tx, _COUNT_ORDERS, now, window_start, window_start, user.id, window_start
+            )
+            counts = _OrderCounts(rows[0]["pending"], rows[0]["recent"], rows[0]["oldest"])
+            refusal = _refusal(counts, max_pending, per_minute, now)
+            if refusal is None:
+                await execute(
+                    tx,
+                    "INSERT INTO topup_orders (id, user_id, amount, status, created_at, "
+                    "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    order.id,
+                    user.id,
+                    amount,
+                    OrderStatus.PENDING.value,
+                    now,
+                    order.expires_at,
+                )
+    if refusal is not None:
+        raise refusal
     metrics.ORDERS_OPENED.inc()
     return order
 
 
-async def attach_invoice(order_id: uuid.UUID, invoice_url: str) -> None:
-    await execute(
-        Tortoise.get_connection("default"),
-        "UPDATE topup_orders SET invoice_url = $1 WHERE id = $2",
-        invoice_url,
-        order_id,
+async def attach_invoices(links: Mapping[uuid.UUID, str]) -> None:
+    """Record the invoice links of orders, many in one statement.
+
+    Nothing reads a link to decide anything (the payload is the order id), so the
+    API writes them in batches behind the requests (api/invoice_links.py).
+    """
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "postgres":
+        await execute(
+            conn,
+            "UPDATE topup_orders AS o SET invoice_url = v.url "
+            "FROM unnest($1::uuid[], $2::text[]) AS v(id, url) WHERE o.id = v.id",
+            list(links),
+            list(links.values()),
+        )
+        return
+    await conn.execute_many(
+        "UPDATE topup_orders SET invoice_url = ? WHERE id = ?",
+        [[url, str(order_id)] for order_id, url in links.items()],
     )
 
 

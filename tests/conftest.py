@@ -7,6 +7,7 @@ gets its own database, created and dropped around it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -16,9 +17,9 @@ import asyncpg
 import pytest
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.context import tortoise_test_context
+from tortoise.context import TortoiseContext, tortoise_test_context
 
-from models.db import MODEL_MODULES
+from models.db import MODEL_MODULES, apply_migrations, tortoise_config
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
 NO_PG_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL cases need a server (CI sets one)"
@@ -67,6 +68,32 @@ async def drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+_migrated_template: str | None = None
+
+
+async def create_migrated_pg_database() -> str:
+    """A new PostgreSQL database holding the committed migrations (PostgreSQL's schema
+    has more than the models: the `open_topup_order` function). Copied from a template
+    migrated on first use, which is dropped when the run ends."""
+    global _migrated_template
+    if _migrated_template is None:
+        template = await create_pg_database()
+        await apply_migrations(pg_database_url(template))
+        _migrated_template = template
+    name = f"stars_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_template}"')
+    finally:
+        await conn.close()
+    return name
+
+
+def pytest_sessionfinish() -> None:
+    if _migrated_template is not None:
+        asyncio.run(drop_pg_database(_migrated_template))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_query_cache() -> None:
     """Tortoise caches INSERT SQL per connection *name*, not per dialect, so a process
@@ -99,10 +126,10 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         return
     if not PG_URL:
         pytest.skip(NO_PG_REASON)
-    # tortoise_test_context creates the database itself but never drops it.
-    name = f"stars_test_{uuid.uuid4().hex[:12]}"
+    name = await create_migrated_pg_database()
     try:
-        async with tortoise_test_context(MODEL_MODULES, db_url=pg_database_url(name)):
+        async with TortoiseContext() as context:
+            await context.init(config=tortoise_config(pg_database_url(name), pool_size=5))
             yield "postgres"
             await Tortoise.close_connections()
     finally:
