@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
 from aiogram import Bot
 from aiohttp import web
 
-from api.keys import bot_key, settings_key
+from api.auth import init_data_secret
+from api.invoice_links import InvoiceLinks
+from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
 from api.middlewares import cors, request_context
 from api.views import setup_routes
 from models.db import apply_migrations, close_database, open_database
@@ -27,9 +30,12 @@ def create_app(
         client_max_size=MAX_BODY, middlewares=[cors(settings.api_cors_origins), request_context]
     )
     app[settings_key] = settings
+    app[init_data_secret_key] = init_data_secret(settings.token)
     if init_orm:
         app.cleanup_ctx.append(_orm_context(settings, migrate=migrate))
     app.cleanup_ctx.append(_bot_context(settings, bot))
+    # After the database context, so it stops first and writes what is waiting.
+    app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
     return app
 
@@ -46,6 +52,14 @@ def _orm_context(settings: Settings, *, migrate: bool):  # type: ignore[no-untyp
         await close_database()
 
     return context
+
+
+async def _invoice_links_context(app: web.Application) -> AsyncIterator[None]:
+    links = InvoiceLinks()
+    app[invoice_links_key] = links
+    task = asyncio.create_task(links.run(), name="invoice-links")
+    yield
+    await links.close(task)
 
 
 def _bot_context(settings: Settings, given: Bot | None):  # type: ignore[no-untyped-def]

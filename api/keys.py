@@ -5,7 +5,11 @@ from __future__ import annotations
 from aiogram import Bot
 from aiohttp import web
 
+from api.invoice_links import InvoiceLinks
 from models.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
 bot_key = web.AppKey("bot", Bot)
+# HMAC key for Mini App initData, derived from the bot token once.
+init_data_secret_key = web.AppKey("init_data_secret", bytes)
+invoice_links_key = web.AppKey("invoice_links", InvoiceLinks)

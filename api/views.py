@@ -14,7 +14,7 @@ from aiohttp import web
 
 from api.auth import authenticate
 from api.errors import ApiError
-from api.keys import bot_key, settings_key
+from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
 from api.mini_app import setup_mini_app
 from api.openapi import openapi
 from api.texts import invoice_text
@@ -25,7 +25,6 @@ from models.money import (
     Profile,
     RateLimited,
     apply_entry,
-    attach_invoice,
     fail_order,
     get_balance,
     open_order,
@@ -44,8 +43,9 @@ def iso(value: Any) -> str | None:
 
 
 def caller(request: web.Request) -> Profile:
-    settings = request.app[settings_key]
-    profile = authenticate(request, settings.token, settings.init_data_max_age)
+    profile = authenticate(
+        request, request.app[init_data_secret_key], request.app[settings_key].init_data_max_age
+    )
     structlog.contextvars.bind_contextvars(user_id=profile.id)
     return profile
 
@@ -101,7 +101,7 @@ async def _top_up(request: web.Request) -> web.Response:
         raise ApiError(429, code, message, {"Retry-After": str(limited.retry_after)}) from None
     structlog.contextvars.bind_contextvars(order_id=str(order.id), amount=amount)
     invoice_url = await create_invoice(request, order, profile)
-    await attach_invoice(order.id, invoice_url)
+    request.app[invoice_links_key].add(order.id, invoice_url)
     return web.json_response(
         {
             "payment_id": str(order.id),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from api.keys import invoice_links_key
 from models.money import Charge, credit_charge
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
 from tests.api.conftest import ClientFactory
@@ -48,6 +49,7 @@ class TestCreatingAnInvoice:
         call = emulator.bot(TOKEN).calls_of("createInvoiceLink")[0]
         assert "provider_token" not in call or call["provider_token"] == ""
         assert len(call["prices"]) == 1
+        await client.app[invoice_links_key].flush()  # links are written in batches
         order = await TopUpOrder.get(id=body["payment_id"])
         assert order.status is OrderStatus.PENDING
         assert order.invoice_url == body["invoice_url"]
@@ -121,6 +123,11 @@ class TestAuthentication:
             (tma(ALICE, auth_date=int(time.time()) - 3 * 86400), "init_data_expired"),
             (tma(ALICE, auth_date=int(time.time()) + 3600), "invalid_init_data"),
             (tma(None), "init_data_without_user"),
+            (tma(None, extra={"user": "Alice"}), "invalid_init_data"),
+            (tma({**ALICE, "id": "1001"}), "invalid_init_data"),
+            (tma({**ALICE, "id": True}), "invalid_init_data"),
+            (tma([ALICE]), "invalid_init_data"),  # type: ignore[arg-type]
+            (tma(ALICE, extra={"auth_date": "yesterday"}), "invalid_init_data"),
         ],
         ids=[
             "missing",
@@ -132,6 +139,11 @@ class TestAuthentication:
             "three-days-old",
             "from-the-future",
             "no-user",
+            "user-not-json",
+            "user-id-a-string",
+            "user-id-a-bool",
+            "user-not-an-object",
+            "auth-date-not-a-number",
         ],
     )
     async def test_rejects_bad_init_data(

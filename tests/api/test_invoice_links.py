@@ -1,0 +1,64 @@
+"""Invoice links reach their orders in batches, behind the requests, and none is lost
+to a stop or a database that refuses for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tortoise import Tortoise
+
+from api.invoice_links import InvoiceLinks
+from models.money import Profile, open_order
+from models.tables import TopUpOrder
+
+ALICE = Profile(1001, "alice", "Alice", "en")
+
+
+async def orders(count: int) -> dict[uuid.UUID, str]:
+    opened = [
+        await open_order(ALICE, 100, ttl=3600, max_pending=100, per_minute=100)
+        for _ in range(count)
+    ]
+    return {order.id: f"https://t.me/$link{i}" for i, order in enumerate(opened)}
+
+
+async def stored() -> dict[uuid.UUID, str | None]:
+    rows = await TopUpOrder.all().values_list("id", "invoice_url")
+    return {uuid.UUID(str(order_id)): url for order_id, url in rows}
+
+
+async def test_links_reach_their_orders_shortly_after(db: str) -> None:
+    links = await orders(5)
+    writer = InvoiceLinks(interval=0.01)
+    task = asyncio.create_task(writer.run())
+    for order_id, url in links.items():
+        writer.add(order_id, url)
+    async with asyncio.timeout(5):
+        while await stored() != links:
+            await asyncio.sleep(0.01)
+    await writer.close(task)
+
+
+async def test_stopping_writes_what_is_waiting(db: str) -> None:
+    links = await orders(3)
+    writer = InvoiceLinks(interval=3600)
+    task = asyncio.create_task(writer.run())
+    for order_id, url in links.items():
+        writer.add(order_id, url)
+    await writer.close(task)
+    assert await stored() == links
+
+
+async def test_a_refused_batch_is_kept_and_written_later(db: str) -> None:
+    links = await orders(2)
+    writer = InvoiceLinks()
+    for order_id, url in links.items():
+        writer.add(order_id, url)
+    conn = Tortoise.get_connection("default")
+    await conn.execute_script("ALTER TABLE topup_orders RENAME TO topup_orders_away")
+    assert await writer.flush() is False
+    await conn.execute_script("ALTER TABLE topup_orders_away RENAME TO topup_orders")
+    assert await stored() == dict.fromkeys(links)
+    assert await writer.flush() is True
+    assert await stored() == links
