@@ -18,6 +18,7 @@ def serve(reuse_port: bool) -> int:
 
     from api.app import create_app
     from models.logs import configure_logging
+    from models.loop import new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
     app = create_app(settings, migrate=True)
@@ -30,6 +31,7 @@ def serve(reuse_port: bool) -> int:
         access_log=None,
         shutdown_timeout=10,
         reuse_port=reuse_port,
+        loop=new_event_loop(),
         print=lambda text: print(text, file=sys.stderr, flush=True),
     )
     return 0

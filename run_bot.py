@@ -14,17 +14,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
 
-    import asyncio
-
     from bot.cli import run_command
     from bot.worker import run_worker
     from models.logs import configure_logging
+    from models.loop import run
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
     if args.command in (None, "run"):
-        asyncio.run(run_worker(settings))
+        run(run_worker(settings))
         return 0
-    return asyncio.run(run_command(settings, args))
+    return run(run_command(settings, args))
 
 
 if __name__ == "__main__":

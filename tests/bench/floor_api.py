@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from models.loop import new_event_loop
+
 session_key = web.AppKey("session", aiohttp.ClientSession)
 
 
@@ -45,6 +47,7 @@ def main() -> None:
         port=int(os.environ["API_PORT"]),
         access_log=None,
         reuse_port=True,
+        loop=new_event_loop(),  # the loop run_api.py runs on
         print=lambda text: print(text, flush=True),
     )
 

@@ -3,13 +3,14 @@ every payment, with no checks and no database. `python -m tests.bench.floor_bot`
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, PreCheckoutQuery
+
+from models.loop import run
 
 
 async def main() -> None:
@@ -31,4 +32,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())  # the loop run_bot.py runs on
