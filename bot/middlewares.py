@@ -46,11 +46,16 @@ class UpdateMiddleware(BaseMiddleware):
     ) -> Any:
         assert isinstance(event, Update)
         user: TgUser | None = data.get("event_from_user")
-        # A payment message follows the payer's pre-checkout, which already wrote the
-        # profile; the credit itself makes sure the user row exists.
-        payment = event.message is not None and (
-            event.message.successful_payment is not None
-            or event.message.refunded_payment is not None
+        # Payment updates leave the profile alone: the API wrote it from the same
+        # Telegram data when it opened the order moments before the pre-checkout, and
+        # the credit itself makes sure the user row exists. Under a sales spike every
+        # buyer is new to this cache, so that write would double the database work.
+        payment = event.pre_checkout_query is not None or (
+            event.message is not None
+            and (
+                event.message.successful_payment is not None
+                or event.message.refunded_payment is not None
+            )
         )
         task = asyncio.current_task()
         if task is not None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -352,6 +353,20 @@ def visible_status(order: TopUpOrder, now: datetime | None = None) -> OrderStatu
     return OrderStatus(order.status)
 
 
+async def _order_terms(order_id: uuid.UUID) -> dict[str, Any] | None:
+    """What a payment is checked against: payer, amount, status, expiry."""
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT user_id, amount, status, expires_at FROM topup_orders WHERE id = $1",
+        order_id,
+    )
+    if not rows:
+        return None
+    order = dict(rows[0])
+    order["expires_at"] = _as_datetime(order["expires_at"])
+    return order
+
+
 async def check_checkout(
     payload: str, payer_id: int, currency: str, amount: int, now: datetime | None = None
 ) -> CheckoutVerdict:
@@ -359,10 +374,9 @@ async def check_checkout(
     order_id = parse_order_id(payload)
     if order_id is None:
         return CheckoutVerdict.UNKNOWN_ORDER
-    rows = await TopUpOrder.filter(id=order_id).values("user_id", "amount", "status", "expires_at")
-    if not rows:
+    order = await _order_terms(order_id)
+    if order is None:
         return CheckoutVerdict.UNKNOWN_ORDER
-    order = rows[0]
     if order["user_id"] != payer_id:
         return CheckoutVerdict.NOT_OWNER
     if currency != XTR:
@@ -421,17 +435,15 @@ async def credit_charge(
     started = time.perf_counter()
     paid_at = paid_at or utcnow()
     order_id = parse_order_id(charge.payload)
-    order = None
-    if order_id is not None:
-        rows = await TopUpOrder.filter(id=order_id).values(
-            "user_id", "amount", "status", "expires_at"
-        )
-        order = rows[0] if rows else None
+    order = await _order_terms(order_id) if order_id is not None else None
     anomaly = anomaly or _static_anomaly(order, charge)
     linked_order = order_id if order is not None else None
     try:
         async with in_transaction() as conn:
-            await _ensure_user(conn, charge.payer_id)
+            # The payer's own order references their row, so it exists; otherwise
+            # (no order, someone else's) it may not yet.
+            if order is None or order["user_id"] != charge.payer_id:
+                await _ensure_user(conn, charge.payer_id)
             balance = await _post(
                 conn,
                 charge.payer_id,

@@ -97,3 +97,17 @@ async def test_the_command_list_is_set_in_both_languages(system: System) -> None
         "terms",
     ]
     assert commands["ru"][1]["description"] == "Баланс звёзд"
+
+
+async def test_payment_updates_leave_the_profile_to_the_api(system: System) -> None:
+    """The API wrote the profile when it opened the order; a payment spike adds no
+    profile writes (the credit still makes sure the user exists)."""
+    order = await system.order(ALICE)
+    renamed = {**ALICE, "first_name": "Alicia"}
+    await system.emulator.pay(order["invoice_url"], renamed)
+    await system.settle()
+    assert (await User.get(id=ALICE["id"])).first_name == "Alice"
+    system.say(renamed, "/balance")
+    await system.replies(renamed)
+    await system.settle()
+    assert (await User.get(id=ALICE["id"])).first_name == "Alicia"
