@@ -18,10 +18,15 @@ def serve(reuse_port: bool) -> int:
 
     from api.app import create_app
     from models.logs import configure_logging
-    from models.loop import new_event_loop
+    from models.loop import freeze_heap, new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
     app = create_app(settings, migrate=True)
+
+    async def started(_app: web.Application) -> None:
+        freeze_heap()  # after everything above has loaded
+
+    app.on_startup.append(started)
     # run_app stops on SIGINT and SIGTERM: it stops accepting, lets requests finish
     # for up to shutdown_timeout, then runs the cleanup contexts (bot, database).
     web.run_app(

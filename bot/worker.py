@@ -28,6 +28,7 @@ from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
 from models import metrics
 from models.db import apply_migrations, close_database, open_database
+from models.loop import freeze_heap
 from models.settings import Settings
 from models.telegram import make_bot
 
@@ -204,6 +205,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    freeze_heap()
     try:
         async with metrics_server(settings.bot_metrics_host, settings.bot_metrics_port):
             await Worker(settings).run(stop)
