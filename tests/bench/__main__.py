@@ -49,6 +49,37 @@ class Sizes:
     rate: int
 
 
+@dataclass
+class TopUpRate:
+    rps: float
+    p99: float
+    errors: int
+    cpu: float  # seconds of API CPU per top-up
+
+    def average(self, other: TopUpRate) -> TopUpRate:
+        return TopUpRate(
+            (self.rps + other.rps) / 2,
+            (self.p99 + other.p99) / 2,
+            self.errors + other.errors,
+            (self.cpu + other.cpu) / 2,
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and its children so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / ticks
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            total += sum(cpu_seconds(int(child)) for child in children.read().split())
+    except OSError:  # gone, or not Linux
+        pass
+    return total
+
+
 WARM_UP = 50
 BUYERS = 10_000
 PARTS = ["precheckout", "crediting", "topups", "open-loop"]
@@ -280,15 +311,19 @@ class Bench:
             await asyncio.gather(*(client(http) for _ in range(self.sizes.clients)))
         return len(latencies) / seconds, pct(latencies, 0.99), errors
 
-    async def top_up_rate(self, url: str, first_buyer: int) -> tuple[float, float, int]:
+    async def top_up_rate(self, api: Child, url: str, first_buyer: int) -> TopUpRate:
         """Closed-loop top-ups after a warm-up of a fifth of the run (as each bot gets)."""
         await self.closed_loop(url, self.buyers(first_buyer + 50_000), self.sizes.seconds / 5)
-        return await self.closed_loop(url, self.buyers(first_buyer), self.sizes.seconds)
+        cpu_before = cpu_seconds(api.process.pid)
+        seconds = self.sizes.seconds
+        rps, p99, errors = await self.closed_loop(url, self.buyers(first_buyer), seconds)
+        cpu = cpu_seconds(api.process.pid) - cpu_before
+        return TopUpRate(rps, p99, errors, cpu / max(1.0, rps * seconds))
 
-    async def floor_top_up_rate(self, db_url: str, first_buyer: int) -> tuple[float, float, int]:
+    async def floor_top_up_rate(self, db_url: str, first_buyer: int) -> TopUpRate:
         floor_api, floor_url = await self.api("tests.bench.floor_api", db_url)
         try:
-            return await self.top_up_rate(floor_url, first_buyer)
+            return await self.top_up_rate(floor_api, floor_url, first_buyer)
         finally:
             await self.stop(floor_api)
 
@@ -296,33 +331,40 @@ class Bench:
         c = self.sizes.clients
         # The floor is measured before and after ours and averaged: this machine's
         # speed drifts by tens of percent over a minute.
-        floors = [await self.floor_top_up_rate(db_url, 300_000)]
+        before = await self.floor_top_up_rate(db_url, 300_000)
         ours = []
         for workers in (1, 2):
             args = ("--workers", str(workers)) if workers > 1 else ()
             ours_api, ours_url = await self.api("run_api.py", db_url, *args)
-            ours.append(await self.top_up_rate(ours_url, workers * 100_000))
+            ours.append(await self.top_up_rate(ours_api, ours_url, workers * 100_000))
             await self.stop(ours_api)
-        floors.append(await self.floor_top_up_rate(db_url, 400_000))
-        floor_rps = sum(f[0] for f in floors) / 2
-        print(f"  pass-through before ours {floors[0][0]:.0f}/s, after {floors[1][0]:.0f}/s")
-        floor_p99 = sum(f[1] for f in floors) / 2
-        for workers, (rps, p99, errors) in zip((1, 2), ours, strict=True):
+        after = await self.floor_top_up_rate(db_url, 400_000)
+        print(f"  pass-through before ours {before.rps:.0f}/s, after {after.rps:.0f}/s")
+        floor = before.average(after)
+        for workers, rate in zip((1, 2), ours, strict=True):
             suffix = "" if workers == 1 else f", {workers} API processes"
             self.row(
                 f"top-ups per second, {c} clients{suffix}",
-                f"{rps:.0f}/s",
-                f"{floor_rps:.0f}/s",
-                f"{rps / floor_rps:.0%}",
+                f"{rate.rps:.0f}/s",
+                f"{floor.rps:.0f}/s",
+                f"{rate.rps / floor.rps:.0%}",
                 ">= 50%" if workers == 1 else "",
             )
             self.row(
                 f"top-up p99, {c} clients{suffix}",
-                f"{p99 * 1000:.0f} ms",
-                f"{floor_p99 * 1000:.0f} ms",
-                f"{p99 / floor_p99:.2f}x",
-                f"errors: {errors}",
+                f"{rate.p99 * 1000:.0f} ms",
+                f"{floor.p99 * 1000:.0f} ms",
+                f"{rate.p99 / floor.p99:.2f}x",
+                f"errors: {rate.errors}",
             )
+        # Where the time goes: CPU the API process(es) used per top-up in the run above.
+        self.row(
+            "API CPU per top-up, 1 process",
+            f"{ours[0].cpu * 1e6:.0f} µs",
+            f"{floor.cpu * 1e6:.0f} µs",
+            f"{ours[0].cpu / floor.cpu:.2f}x",
+            "",
+        )
 
     # -------------------------------------------------------------- 4. open loop
 
