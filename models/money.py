@@ -469,9 +469,7 @@ async def credit_charge(
                     conn, charge.payer_id, notice, charge.charge_id, charge.amount, balance
                 )
     except IntegrityError:
-        existing = await LedgerEntry.get_or_none(
-            telegram_payment_charge_id=charge.charge_id, kind=EntryKind.TOPUP
-        )
+        existing = await find_topup(charge.charge_id)
         if existing is None:  # the violation was something else: let it be seen
             raise
         metrics.DUPLICATES.labels(source).inc()

@@ -49,12 +49,13 @@ def with_port(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{auth}{host}:{port}"))
 
 
-async def create_pg_database() -> str:
-    """A new empty PostgreSQL database; returns its name."""
+async def create_pg_database(template: str | None = None) -> str:
+    """A new PostgreSQL database, empty or a copy of `template`; returns its name."""
     name = f"stars_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return name
@@ -80,13 +81,7 @@ async def create_migrated_pg_database() -> str:
         template = await create_pg_database()
         await apply_migrations(pg_database_url(template))
         _migrated_template = template
-    name = f"stars_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_template}"')
-    finally:
-        await conn.close()
-    return name
+    return await create_pg_database(template=_migrated_template)
 
 
 def pytest_sessionfinish() -> None:
