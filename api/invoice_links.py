@@ -49,6 +49,9 @@ class InvoiceLinks:
             return True
         try:
             await attach_invoices(batch)
+        except asyncio.CancelledError:  # stopped mid-write: close() writes it again
+            self._waiting = {**batch, **self._waiting}
+            raise
         except Exception as error:
             self._failures += 1
             log.warning("invoice_links.not_saved_yet", count=len(batch), error=repr(error))
