@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.cli import table
 from models.db import apply_migrations, close_database, open_database
 from models.money import utcnow
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
@@ -436,12 +437,7 @@ class Bench:
             await drop_pg_database(name)
 
     def table(self) -> str:
-        headers = ("measure", "ours", "floor", "ours/floor", "target")
-        rows = [headers, *self.rows]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return table(("measure", "ours", "floor", "ours/floor", "target"), self.rows)
 
 
 def main() -> None:
