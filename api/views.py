@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import structlog
-from aiogram.exceptions import TelegramNetworkError
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import LabeledPrice
 from aiohttp import web
 
@@ -89,19 +89,22 @@ async def _top_up(request: web.Request) -> web.Response:
             per_minute=settings.topup_per_minute,
         )
     except RateLimited as limited:
-        log.info("topup.rate_limited", reason=limited.reason)
-        message = (
-            "You have too many unpaid invoices. Pay or let one expire first."
-            if limited.reason == "too_many_pending"
-            else "Too many top-up requests. Please wait a moment."
-        )
-        code = (
-            "too_many_pending_orders" if limited.reason == "too_many_pending" else "rate_limited"
-        )
-        raise ApiError(429, code, message, {"Retry-After": str(limited.retry_after)}) from None
+        log.info("topup.rate_limited", reason=limited.reason, retry_after=limited.retry_after)
+        raise ApiError(
+            429,
+            "rate_limited",
+            "Too many top-up requests. Please wait a moment.",
+            {"Retry-After": str(limited.retry_after)},
+        ) from None
     structlog.contextvars.bind_contextvars(order_id=str(order.id), amount=amount)
-    invoice_url = await create_invoice(request, order, profile)
-    request.app[invoice_links_key].add(order.id, invoice_url)
+    invoice_url = order.invoice_url
+    if invoice_url is None:
+        # A new order, or a reused one whose link is not stored yet (a second press
+        # within moments): another link to the same order pays it just the same.
+        invoice_url = await create_invoice(request, order, profile)
+        request.app[invoice_links_key].add(order.id, invoice_url)
+    if order.reused:
+        log.info("topup.order_reused")
     return web.json_response(
         {
             "payment_id": str(order.id),
@@ -110,7 +113,7 @@ async def _top_up(request: web.Request) -> web.Response:
             "status": "pending",
             "expires_at": iso(order.expires_at),
         },
-        status=201,
+        status=200 if order.reused else 201,
     )
 
 
@@ -131,6 +134,16 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
         )
     except Exception as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
         refused = getattr(error, "message", None) or type(error).__name__
+        if isinstance(error, TelegramRetryAfter):
+            await _fail_new_order(order)
+            metrics.INVOICE_FAILURES.labels("flood_wait").inc()
+            log.warning("topup.telegram_busy", retry_after=error.retry_after)
+            raise ApiError(
+                503,
+                "telegram_busy",
+                "Telegram is busy right now. Nothing was charged; please try again shortly.",
+                {"Retry-After": str(max(1, error.retry_after))},
+            ) from None
         unreachable = isinstance(error, TelegramNetworkError | TimeoutError)
         if settings.is_development and unreachable:
             fake = f"https://t.me/$stars_topup_{order.id.hex}"
@@ -141,7 +154,7 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
                 error=refused,
             )
             return fake
-        await asyncio.shield(fail_order(order.id))
+        await _fail_new_order(order)
         metrics.INVOICE_FAILURES.labels("unreachable" if unreachable else "refused").inc()
         log.error("topup.invoice_failed", error=refused)
         raise ApiError(
@@ -149,6 +162,12 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
             "telegram_error",
             "Telegram could not create the invoice. Nothing was charged; please try again.",
         ) from None
+
+
+async def _fail_new_order(order: NewOrder) -> None:
+    """No link: nobody can pay a new order. A given-back one keeps its first link."""
+    if not order.reused:
+        await asyncio.shield(fail_order(order.id))
 
 
 async def get_payment(request: web.Request) -> web.Response:

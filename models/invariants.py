@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tortoise import Tortoise
 
-from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
 
 
 @dataclass
@@ -26,6 +26,8 @@ class TelegramRecord:
 class Report:
     checks: list[tuple[str, int]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # What the operator should know and may act on, but that breaks no invariant.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -43,6 +45,9 @@ class Report:
         lines.extend(f"  - {problem}" for problem in self.problems[:200])
         if len(self.problems) > 200:
             lines.append(f"  … and {len(self.problems) - 200} more")
+        if self.notes:
+            lines.append("for the operator:")
+            lines.extend(f"  - {note}" for note in self.notes[:200])
         lines.append("all invariants hold" if self.ok else "INVARIANTS VIOLATED")
         return "\n".join(lines)
 
@@ -102,6 +107,14 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
             for charge in refunds
             if charge not in topups
         ],
+    )
+
+    foreign = await LedgerEntry.filter(kind=EntryKind.TOPUP, anomaly=Anomaly.CURRENCY).values_list(
+        "telegram_payment_charge_id", "user_id", "note"
+    )
+    report.notes.extend(
+        f"charge {charge} of user {user_id}: {note} (settle it with the payer)"
+        for charge, user_id, note in foreign
     )
 
     if telegram is not None:

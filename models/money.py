@@ -10,6 +10,7 @@ in the same transaction as the ledger row that explains them.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -209,9 +210,18 @@ async def get_balance(user_id: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class NewOrder:
+    """An order to pay: a new one, or the buyer's open one for the same amount.
+
+    `invoice_url` is the link stored for a reused order; None for a new order, or
+    for a reused one whose link is not stored yet (the API then asks for another
+    link to the same order).
+    """
+
     id: uuid.UUID
     amount: int
     expires_at: datetime
+    invoice_url: str | None = None
+    reused: bool = False
 
 
 def _as_datetime(value: datetime | str) -> datetime:
@@ -219,31 +229,32 @@ def _as_datetime(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-@dataclass(frozen=True, slots=True)
-class _OrderCounts:
-    pending: int
-    recent: int
-    oldest_recent: datetime | None
-
-
-_COUNT_ORDERS = (
-    "SELECT COUNT(CASE WHEN status = 'pending' AND expires_at > $1 THEN 1 END) AS pending, "
-    "COUNT(CASE WHEN created_at > $2 THEN 1 END) AS recent, "
-    "MIN(CASE WHEN created_at > $3 THEN created_at END) AS oldest "
-    "FROM topup_orders WHERE user_id = $4 AND (status = 'pending' OR created_at > $5)"
-)
-
-
-def _refusal(
-    counts: _OrderCounts, max_pending: int, per_minute: int, now: datetime
+def _rate_limit(
+    recent: int, oldest_recent: datetime | str | None, per_minute: int, now: datetime
 ) -> RateLimited | None:
-    if counts.pending >= max_pending:
-        return RateLimited("too_many_pending", 60)
-    if counts.recent >= per_minute:
-        assert counts.oldest_recent is not None
-        waited = (now - _as_datetime(counts.oldest_recent)).total_seconds()
-        return RateLimited("too_many_requests", int(60 - waited) + 1)
-    return None
+    """Refuse a new order past `per_minute`; the wait is until the oldest order of the
+    window leaves it."""
+    if recent < per_minute or oldest_recent is None:
+        return None
+    frees_at = _as_datetime(oldest_recent) + timedelta(minutes=1)
+    return RateLimited("too_many_requests", math.ceil((frees_at - now).total_seconds()))
+
+
+# The same steps as the PostgreSQL function `open_topup_order`
+# (migrations/postgres/models/3_*_reuse_open_orders.py): change both together.
+_REUSABLE_ORDER = (
+    "SELECT id, invoice_url FROM topup_orders WHERE user_id = $1 AND amount = $2 "
+    "AND status = 'pending' AND expires_at > $3 ORDER BY created_at DESC LIMIT 1"
+)
+_RECENT_ORDERS = (
+    "SELECT COUNT(*) AS recent, MIN(created_at) AS oldest FROM topup_orders "
+    "WHERE user_id = $1 AND created_at > $2"
+)
+_RETIRE_OLDEST = (
+    "UPDATE topup_orders SET status = 'expired', expires_at = $1 WHERE id IN ("
+    "SELECT id FROM topup_orders WHERE user_id = $2 AND status = 'pending' AND expires_at > $3 "
+    "ORDER BY created_at DESC LIMIT -1 OFFSET $4)"
+)
 
 
 async def open_order(
@@ -255,60 +266,94 @@ async def open_order(
     per_minute: int,
     now: datetime | None = None,
 ) -> NewOrder:
-    """Create a pending order, or raise RateLimited.
+    """Give the buyer an order for `amount` to pay, or raise RateLimited.
 
-    The limits are counted in the database after writing the user's row, which locks
-    it: one user's orders are opened one at a time across every API process, so the
-    counts cannot be raced past. On PostgreSQL that is one round trip, the function
-    `open_topup_order` (migrations/postgres); on SQLite the same steps in a transaction.
+    - An open order of the same amount is given back (its expiry pushed out to a
+      full `ttl`), so pressing Buy again never piles up invoices.
+    - A new order past `max_pending` open ones retires the oldest (it expires now
+      and its link then fails pre-checkout as expired): an abandoned payment sheet
+      never locks a buyer out.
+    - At most `per_minute` new orders a minute; the refusal says when the next one
+      is allowed.
+
+    Writing the user's row first locks it, so one user's orders are opened one at a
+    time across every API process and none of this can be raced past. On PostgreSQL
+    that is one round trip, the function `open_topup_order`; on SQLite the same
+    steps in a transaction.
     """
     now = now or utcnow()
-    order = NewOrder(uuid.uuid4(), amount, now + timedelta(seconds=ttl))
+    order_id, expires_at = uuid.uuid4(), now + timedelta(seconds=ttl)
     conn = Tortoise.get_connection("default")
     if conn.capabilities.dialect == "postgres":
         _, rows = await execute(
             conn,
-            "SELECT pending_orders, recent_orders, oldest_recent "
+            "SELECT o_order_id, o_invoice_url, o_reused, o_recent, o_oldest "
             "FROM open_topup_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             user.id,
             user.username,
             user.first_name,
             user.language_code,
-            order.id,
+            order_id,
             amount,
             now,
-            order.expires_at,
+            expires_at,
             max_pending,
             per_minute,
         )
         row = rows[0]
-        counts = _OrderCounts(row["pending_orders"], row["recent_orders"], row["oldest_recent"])
-        refusal = _refusal(counts, max_pending, per_minute, now)
+        if row["o_order_id"] is None:
+            refusal = _rate_limit(row["o_recent"], row["o_oldest"], per_minute, now)
+            assert refusal is not None
+            raise refusal
+        order = NewOrder(
+            row["o_order_id"], amount, expires_at, row["o_invoice_url"], row["o_reused"]
+        )
     else:
-        window_start = now - timedelta(minutes=1)
         async with in_transaction() as tx:
-            await _upsert_profile(tx, user, now)
-            _, rows = await execute(
-                tx, _COUNT_ORDERS, now, window_start, window_start, user.id, window_start
+            order = await _open_order_in(
+                tx, user, order_id, amount, now, expires_at, max_pending, per_minute
             )
-            counts = _OrderCounts(rows[0]["pending"], rows[0]["recent"], rows[0]["oldest"])
-            refusal = _refusal(counts, max_pending, per_minute, now)
-            if refusal is None:
-                await execute(
-                    tx,
-                    "INSERT INTO topup_orders (id, user_id, amount, status, created_at, "
-                    "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    order.id,
-                    user.id,
-                    amount,
-                    OrderStatus.PENDING.value,
-                    now,
-                    order.expires_at,
-                )
+    if not order.reused:
+        metrics.ORDERS_OPENED.inc()
+    return order
+
+
+async def _open_order_in(
+    tx: BaseDBAsyncClient,
+    user: Profile,
+    order_id: uuid.UUID,
+    amount: int,
+    now: datetime,
+    expires_at: datetime,
+    max_pending: int,
+    per_minute: int,
+) -> NewOrder:
+    """open_order's steps, one statement at a time (SQLite)."""
+    await _upsert_profile(tx, user, now)
+    _, rows = await execute(tx, _REUSABLE_ORDER, user.id, amount, now)
+    if rows:
+        reused = uuid.UUID(str(rows[0]["id"]))
+        await execute(
+            tx, "UPDATE topup_orders SET expires_at = $1 WHERE id = $2", expires_at, reused
+        )
+        return NewOrder(reused, amount, expires_at, rows[0]["invoice_url"], reused=True)
+    _, rows = await execute(tx, _RECENT_ORDERS, user.id, now - timedelta(minutes=1))
+    refusal = _rate_limit(rows[0]["recent"], rows[0]["oldest"], per_minute, now)
     if refusal is not None:
         raise refusal
-    metrics.ORDERS_OPENED.inc()
-    return order
+    await execute(tx, _RETIRE_OLDEST, now, user.id, now, max_pending - 1)
+    await execute(
+        tx,
+        "INSERT INTO topup_orders (id, user_id, amount, status, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        order_id,
+        user.id,
+        amount,
+        OrderStatus.PENDING.value,
+        now,
+        expires_at,
+    )
+    return NewOrder(order_id, amount, expires_at)
 
 
 async def attach_invoices(links: Mapping[uuid.UUID, str]) -> None:
@@ -438,6 +483,13 @@ async def credit_charge(
     order = await _order_terms(order_id) if order_id is not None else None
     anomaly = anomaly or _static_anomaly(order, charge)
     linked_order = order_id if order is not None else None
+    # Money in another currency is not Stars: it is put on the ledger at 0, so it is
+    # recorded once and listed by `check`, and the operator settles it with the payer.
+    foreign = charge.currency != XTR
+    stars = 0 if foreign else charge.amount
+    note = f"{charge.amount} {charge.currency[:8]} not credited as Stars" if foreign else None
+    if foreign:
+        anomaly, notice = Anomaly.CURRENCY, None
     try:
         async with in_transaction() as conn:
             # The payer's own order references their row, so it exists; otherwise
@@ -447,11 +499,12 @@ async def credit_charge(
             balance = await _post(
                 conn,
                 charge.payer_id,
-                charge.amount,
+                stars,
                 EntryKind.TOPUP,
                 order_id=linked_order,
                 charge_id=charge.charge_id,
                 anomaly=anomaly,
+                note=note,
             )
             if order is not None and anomaly is None:
                 anomaly = await _mark_paid(conn, order_id, order, charge, paid_at)  # type: ignore[arg-type]
@@ -465,9 +518,7 @@ async def credit_charge(
                         EntryKind.TOPUP.value,
                     )
             if notice:
-                await _notify(
-                    conn, charge.payer_id, notice, charge.charge_id, charge.amount, balance
-                )
+                await _notify(conn, charge.payer_id, notice, charge.charge_id, stars, balance)
     except IntegrityError:
         existing = await find_topup(charge.charge_id)
         if existing is None:  # the violation was something else: let it be seen
@@ -482,10 +533,10 @@ async def credit_charge(
         )
     metrics.CREDIT_SECONDS.observe(time.perf_counter() - started)
     metrics.CREDITS.labels(source).inc()
-    metrics.CREDITED_STARS.labels(source).inc(charge.amount)
+    metrics.CREDITED_STARS.labels(source).inc(stars)
     if anomaly is not None:
         metrics.ANOMALIES.labels(anomaly.value).inc()
-    return CreditResult(CreditStatus.CREDITED, charge.amount, balance, linked_order, anomaly)
+    return CreditResult(CreditStatus.CREDITED, stars, balance, linked_order, anomaly)
 
 
 async def _mark_paid(
@@ -564,11 +615,7 @@ async def record_refund(
                 charge_id=charge_id,
             )
             if order_id is not None:
-                await (
-                    TopUpOrder.filter(id=order_id, telegram_payment_charge_id=charge_id)
-                    .using_db(conn)
-                    .update(status=OrderStatus.REFUNDED, refunded_at=refunded_at)
-                )
+                await _mark_refunded(conn, order_id, topup.user_id, charge_id, refunded_at)
             await _notify(conn, topup.user_id, "refunded", charge_id, topup.amount, balance)
     except IntegrityError:
         return RefundResult(
@@ -579,6 +626,34 @@ async def record_refund(
         )
     metrics.REFUNDS.labels(source).inc()
     return RefundResult(RefundStatus.RECORDED, topup.user_id, topup.amount, balance)
+
+
+async def _mark_refunded(
+    conn: BaseDBAsyncClient,
+    order_id: uuid.UUID,
+    payer_id: int,
+    charge_id: str,
+    refunded_at: datetime,
+) -> None:
+    """Mark the order this charge paid as refunded.
+
+    An order a refund reached before its payment (the payment update was lost) is
+    still unpaid: it takes the charge too, or it would stay payable and the payer
+    could pay it again.
+    """
+    await execute(
+        conn,
+        "UPDATE topup_orders SET status = $1, refunded_at = $2, "
+        "telegram_payment_charge_id = $3 WHERE id = $4 AND user_id = $5 AND "
+        "(telegram_payment_charge_id = $6 OR (telegram_payment_charge_id IS NULL "
+        "AND status IN ('pending', 'expired', 'failed')))",
+        OrderStatus.REFUNDED.value,
+        refunded_at,
+        charge_id,
+        order_id,
+        payer_id,
+        charge_id,
+    )
 
 
 # ---------------------------------------------------------------- other entries

@@ -12,6 +12,12 @@ from tortoise import fields
 from tortoise.models import Model
 
 
+def charge_id_field() -> fields.TextField:
+    """Telegram's `telegram_payment_charge_id`: no documented maximum, and real Stars
+    charge ids run past 128 characters (TEXT on both databases; indexable there)."""
+    return fields.TextField(null=True)
+
+
 class OrderStatus(StrEnum):
     PENDING = "pending"
     PAID = "paid"
@@ -43,9 +49,10 @@ class Anomaly(StrEnum):
 
 class User(Model):
     id = fields.BigIntField(primary_key=True, generated=False, description="Telegram user id")
-    username = fields.CharField(max_length=64, null=True)
-    first_name = fields.CharField(max_length=128, null=True)
-    language_code = fields.CharField(max_length=16, null=True)
+    # Telegram decides these; it documents limits for some, not all: no cap of ours.
+    username = fields.TextField(null=True)
+    first_name = fields.TextField(null=True)
+    language_code = fields.TextField(null=True)
     stars_balance = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -61,12 +68,12 @@ class TopUpOrder(Model):
     )
     amount = fields.IntField()
     status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.PENDING)
-    invoice_url = fields.CharField(max_length=256, null=True)
+    invoice_url = fields.TextField(null=True)
     created_at = fields.DatetimeField(db_index=True)
     expires_at = fields.DatetimeField()
     paid_at = fields.DatetimeField(null=True)
     refunded_at = fields.DatetimeField(null=True)
-    telegram_payment_charge_id = fields.CharField(max_length=128, null=True)
+    telegram_payment_charge_id = charge_id_field()
 
     user_id: int
 
@@ -85,7 +92,7 @@ class LedgerEntry(Model):
     order: fields.ForeignKeyNullableRelation[TopUpOrder] = fields.ForeignKeyField(
         "models.TopUpOrder", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
-    telegram_payment_charge_id = fields.CharField(max_length=128, null=True)
+    telegram_payment_charge_id = charge_id_field()
     anomaly = fields.CharField(max_length=32, null=True)
     note = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -113,7 +120,7 @@ class Notice(Model):
         "models.User", related_name="notices", on_delete=fields.CASCADE
     )
     kind = fields.CharField(max_length=16)
-    telegram_payment_charge_id = fields.CharField(max_length=128, null=True)
+    telegram_payment_charge_id = charge_id_field()
     amount = fields.BigIntField(default=0)
     balance = fields.BigIntField(default=0)
     attempts = fields.IntField(default=0)
@@ -132,7 +139,7 @@ class JobState(Model):
     """A named lease and cursor for background jobs shared by several processes."""
 
     name = fields.CharField(max_length=32, primary_key=True)
-    holder = fields.CharField(max_length=64, null=True)
+    holder = fields.TextField(null=True)  # host:pid, and host names reach 63 characters
     lease_until = fields.DatetimeField(null=True)
     cursor = fields.JSONField(default=dict)
     updated_at = fields.DatetimeField(auto_now=True)

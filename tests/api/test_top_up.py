@@ -211,11 +211,10 @@ class TestTelegramFailures:
         [
             Fault("error", status=500),
             Fault("error", status=502, description="Bad Gateway"),
-            Fault("retry_after", retry_after=30),
             Fault("refuse", description="STARS_INVOICE_INVALID"),
             Fault("hang"),
         ],
-        ids=["500", "502", "429", "refused", "hangs"],
+        ids=["500", "502", "refused", "hangs"],
     )
     async def test_a_failed_link_is_a_502_and_a_failed_order(
         self,
@@ -234,6 +233,16 @@ class TestTelegramFailures:
         assert await LedgerEntry.all().count() == 0
         assert (await User.get(id=ALICE["id"])).stars_balance == 0
 
+    async def test_telegram_busy_is_a_503_with_telegrams_own_wait(
+        self, client: TestClient, emulator: BotApiEmulator
+    ) -> None:
+        emulator.set_fault("createInvoiceLink", Fault("retry_after", retry_after=37, times=1))
+        response = await top_up(client)
+        assert await error_of(response, 503) == "telegram_busy"
+        assert response.headers["Retry-After"] == "37"
+        assert (await TopUpOrder.get(user_id=ALICE["id"])).status is OrderStatus.FAILED
+        assert (await top_up(client)).status == 201  # a failed order is never given back
+
     async def test_development_falls_back_to_a_fake_link_when_telegram_is_unreachable(
         self, make_client: ClientFactory
     ) -> None:
@@ -250,23 +259,61 @@ class TestTelegramFailures:
         assert await error_of(await top_up(client), 502) == "telegram_error"
 
 
-class TestRateLimits:
-    async def test_too_many_unpaid_orders(self, make_client: ClientFactory) -> None:
+class TestAbandonedInvoices:
+    async def test_buy_again_gives_back_the_open_order_and_its_link(
+        self, client: TestClient, emulator: BotApiEmulator
+    ) -> None:
+        first = await (await top_up(client)).json()
+        await client.app[invoice_links_key].flush()
+        again = await top_up(client)
+        assert again.status == 200
+        body = await again.json()
+        assert (body["payment_id"], body["invoice_url"]) == (
+            first["payment_id"],
+            first["invoice_url"],
+        )
+        assert body["expires_at"] >= first["expires_at"]
+        assert len(emulator.bot(TOKEN).calls_of("createInvoiceLink")) == 1
+        assert await TopUpOrder.filter(user_id=ALICE["id"]).count() == 1
+
+    async def test_buy_again_before_the_link_is_stored_pays_the_same_order(
+        self, client: TestClient, emulator: BotApiEmulator
+    ) -> None:
+        first = await (await top_up(client)).json()
+        again = await (await top_up(client)).json()  # the link is still in the batch
+        assert again["payment_id"] == first["payment_id"]
+        assert emulator.invoice(again["invoice_url"])["payload"] == first["payment_id"]
+
+    async def test_past_the_open_limit_the_oldest_order_is_retired(
+        self, make_client: ClientFactory
+    ) -> None:
         client = await make_client(topup_max_pending=2)
-        for _ in range(2):
-            assert (await top_up(client)).status == 201
-        response = await top_up(client)
-        assert await error_of(response, 429) == "too_many_pending_orders"
-        assert int(response.headers["Retry-After"]) >= 1
+        opened = [await (await top_up(client, amount)).json() for amount in (50, 100, 250)]
+        assert all(order["status"] == "pending" for order in opened)
+        statuses = [
+            (await (await client.get(f"/payments/{o['payment_id']}", headers=tma(ALICE))).json())[
+                "status"
+            ]
+            for o in opened
+        ]
+        assert statuses == ["expired", "pending", "pending"]
         assert (await top_up(client, user=BORIS)).status == 201
 
-    async def test_too_many_requests_a_minute(self, make_client: ClientFactory) -> None:
+
+class TestRateLimits:
+    async def test_too_many_requests_a_minute_says_the_real_wait(
+        self, make_client: ClientFactory
+    ) -> None:
         client = await make_client(topup_per_minute=3)
-        for _ in range(3):
-            assert (await top_up(client)).status == 201
-        response = await top_up(client)
+        started = time.time()
+        for amount in (50, 100, 250):
+            assert (await top_up(client, amount)).status == 201
+        response = await top_up(client, 500)
         assert await error_of(response, 429) == "rate_limited"
-        assert 1 <= int(response.headers["Retry-After"]) <= 61
+        # The first order leaves the one-minute window 60 s after it was made.
+        waited = time.time() - started
+        assert 60 - waited - 1 <= int(response.headers["Retry-After"]) <= 61 - waited + 1
+        assert (await top_up(client, 100)).status == 200  # an open order is still given back
 
 
 class TestDevelopmentCredit:

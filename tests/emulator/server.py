@@ -50,6 +50,13 @@ INT_FIELDS = {
 BOOL_FIELDS = {"ok", "drop_pending_updates", "is_flexible"}
 
 
+def new_charge_id() -> str:
+    """A `telegram_payment_charge_id` shaped like real Stars ones: "stx" and 128 more
+    characters (real ids run from 110 to past 128; the short ids of an early emulator
+    hid a column that was too narrow)."""
+    return "stx" + secrets.token_urlsafe(96)
+
+
 class ApiError(Exception):
     def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -291,7 +298,7 @@ class BotApiEmulator:
         """Telegram takes the Stars: record the transaction and tell the bot (or not)."""
         invoice = self.invoice(invoice_url)
         state = self.bot(invoice["token"])
-        charge_id = "stx" + secrets.token_urlsafe(24)
+        charge_id = new_charge_id()
         payer = {"is_bot": False, "first_name": "User", **user}
         state.payments[charge_id] = {
             "user": payer,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from tortoise import Tortoise
 
 from models.db import MIGRATIONS_DIR, apply_migrations, close_database, dialect, open_database
-from models.money import Charge, CreditStatus, credit_charge
+from models.money import Charge, CreditStatus, credit_charge, find_topup, record_refund
 from models.tables import JobState, LedgerEntry, Notice, TopUpOrder, User
+from tests.helpers import cid
 from tests.processes import ROOT, child_env
 
 BACKENDS = pytest.mark.parametrize("empty_db_url", ["sqlite", "postgres"], indirect=True)
@@ -73,3 +76,43 @@ async def test_processes_starting_together_migrate_once(empty_db_url: str) -> No
     assert [p.returncode for p in processes] == [0, 0, 0], [o[1].decode()[-500:] for o in outputs]
     applied = sorted(len(json.loads(out.decode().strip().splitlines()[-1])) for out, _ in outputs)
     assert applied == [0, 0, len(committed_migrations(empty_db_url))]
+
+
+def first_migrations(db_url: str, count: int, into: Path) -> Path:
+    """A copy of the migrations directory holding only the first `count` of this dialect."""
+    folder = into / dialect(db_url) / "models"
+    folder.mkdir(parents=True)
+    for name in committed_migrations(db_url)[:count]:
+        shutil.copy(MIGRATIONS_DIR / dialect(db_url) / "models" / name, folder)
+    return into
+
+
+@BACKENDS
+async def test_the_text_columns_migration_keeps_rows_and_takes_real_charge_ids(
+    empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_text = 2 if dialect(empty_db_url) == "postgres" else 1
+    monkeypatch.setattr(
+        "models.db.MIGRATIONS_DIR", first_migrations(empty_db_url, before_text, tmp_path)
+    )
+    await apply_migrations(empty_db_url)
+    old_charge = "stx" + "o" * 125  # as long as the old columns allowed
+    await open_database(empty_db_url)
+    try:
+        await credit_charge(Charge(old_charge, 7, 40, "x"))
+    finally:
+        await close_database()
+    monkeypatch.undo()
+
+    applied = await apply_migrations(empty_db_url)
+    assert applied == committed_migrations(empty_db_url)[before_text:]
+    await open_database(empty_db_url)
+    try:
+        kept = await find_topup(old_charge)
+        assert kept is not None
+        assert kept.amount == 40
+        long_charge = cid("after-migration")
+        assert (await credit_charge(Charge(long_charge, 7, 60, "x"))).balance == 100
+        assert (await record_refund(long_charge)).balance == 40
+    finally:
+        await close_database()

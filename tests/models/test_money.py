@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -27,14 +27,17 @@ from models.money import (
     utcnow,
 )
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
+from tests.helpers import cid
 
 ALICE = Profile(id=1001, username="alice", first_name="Alice", language_code="en")
 BOB = Profile(id=1002, username="bob", first_name="Bob", language_code="ru")
 
 
-async def new_order(user: Profile = ALICE, amount: int = 100, **limits: int) -> TopUpOrder:
+async def new_order(
+    user: Profile = ALICE, amount: int = 100, now: datetime | None = None, **limits: int
+) -> TopUpOrder:
     options = {"ttl": 3600, "max_pending": 1000, "per_minute": 1000, **limits}
-    return await TopUpOrder.get(id=(await open_order(user, amount, **options)).id)
+    return await TopUpOrder.get(id=(await open_order(user, amount, now=now, **options)).id)
 
 
 @pytest.fixture(autouse=True)
@@ -47,31 +50,31 @@ async def ledger_holds(db: str):
 
 async def test_a_paid_order_credits_its_payer_and_is_marked_paid(db: str) -> None:
     order = await new_order()
-    result = await credit_charge(Charge("ch-1", ALICE.id, 100, str(order.id)))
+    result = await credit_charge(Charge(cid("1"), ALICE.id, 100, str(order.id)))
     assert result.status is CreditStatus.CREDITED
     assert result.balance == 100
     assert result.anomaly is None
     await order.refresh_from_db()
     assert order.status is OrderStatus.PAID
-    assert order.telegram_payment_charge_id == "ch-1"
+    assert order.telegram_payment_charge_id == cid("1")
     assert order.paid_at is not None
     assert await Notice.filter(user_id=ALICE.id, kind="credited").count() == 1
 
 
 async def test_fifty_concurrent_deliveries_of_one_charge_credit_once(db: str) -> None:
     order = await new_order()
-    charge = Charge("ch-dup", ALICE.id, 100, str(order.id))
+    charge = Charge(cid("dup"), ALICE.id, 100, str(order.id))
     results = await asyncio.gather(*(credit_charge(charge) for _ in range(50)))
     statuses = [r.status for r in results]
     assert statuses.count(CreditStatus.CREDITED) == 1
     assert statuses.count(CreditStatus.ALREADY_CREDITED) == 49
     assert await get_balance(ALICE.id) == 100
-    assert await LedgerEntry.filter(telegram_payment_charge_id="ch-dup").count() == 1
-    assert await Notice.filter(telegram_payment_charge_id="ch-dup").count() == 1
+    assert await LedgerEntry.filter(telegram_payment_charge_id=cid("dup")).count() == 1
+    assert await Notice.filter(telegram_payment_charge_id=cid("dup")).count() == 1
 
 
 async def test_two_hundred_concurrent_charges_for_one_user_all_land(db: str) -> None:
-    charges = [Charge(f"ch-{i}", ALICE.id, i + 1, f"no-order-{i}") for i in range(200)]
+    charges = [Charge(cid(f"{i}"), ALICE.id, i + 1, f"no-order-{i}") for i in range(200)]
     results = await asyncio.gather(*(credit_charge(c) for c in charges))
     assert all(r.status is CreditStatus.CREDITED for r in results)
     assert await get_balance(ALICE.id) == sum(range(1, 201))
@@ -79,21 +82,21 @@ async def test_two_hundred_concurrent_charges_for_one_user_all_land(db: str) -> 
 
 async def test_two_charges_of_one_order_both_land(db: str) -> None:
     order = await new_order()
-    first = await credit_charge(Charge("ch-a", ALICE.id, 100, str(order.id)))
-    second = await credit_charge(Charge("ch-b", ALICE.id, 100, str(order.id)))
+    first = await credit_charge(Charge(cid("a"), ALICE.id, 100, str(order.id)))
+    second = await credit_charge(Charge(cid("b"), ALICE.id, 100, str(order.id)))
     assert (first.status, second.status) == (CreditStatus.CREDITED, CreditStatus.CREDITED)
     assert second.anomaly is Anomaly.ORDER_ALREADY_PAID
     assert await get_balance(ALICE.id) == 200
     await order.refresh_from_db()
-    assert order.telegram_payment_charge_id == "ch-a"
+    assert order.telegram_payment_charge_id == cid("a")
 
 
 async def test_unknown_payload_is_credited_to_the_payer_as_an_anomaly(db: str) -> None:
-    result = await credit_charge(Charge("ch-x", BOB.id, 42, "not-an-order"))
+    result = await credit_charge(Charge(cid("x"), BOB.id, 42, "not-an-order"))
     assert result.status is CreditStatus.CREDITED
     assert result.anomaly is Anomaly.UNKNOWN_ORDER
     assert await get_balance(BOB.id) == 42
-    entry = await LedgerEntry.get(telegram_payment_charge_id="ch-x")
+    entry = await LedgerEntry.get(telegram_payment_charge_id=cid("x"))
     assert entry.anomaly == Anomaly.UNKNOWN_ORDER
 
 
@@ -101,7 +104,7 @@ async def test_a_stranger_paying_an_order_gets_the_stars_and_the_order_stays_pen
     db: str,
 ) -> None:
     order = await new_order(ALICE)
-    result = await credit_charge(Charge("ch-s", BOB.id, 100, str(order.id)))
+    result = await credit_charge(Charge(cid("s"), BOB.id, 100, str(order.id)))
     assert result.anomaly is Anomaly.PAYER_MISMATCH
     assert await get_balance(BOB.id) == 100
     assert await get_balance(ALICE.id) == 0
@@ -113,7 +116,7 @@ async def test_payment_of_an_expired_order_is_credited_and_flagged(db: str) -> N
     order = await new_order()
     await TopUpOrder.filter(id=order.id).update(expires_at=utcnow() - timedelta(seconds=1))
     assert await expire_orders() == 1
-    result = await credit_charge(Charge("ch-e", ALICE.id, 100, str(order.id)))
+    result = await credit_charge(Charge(cid("e"), ALICE.id, 100, str(order.id)))
     assert result.status is CreditStatus.CREDITED
     assert result.anomaly is Anomaly.ORDER_EXPIRED
     await order.refresh_from_db()
@@ -122,8 +125,8 @@ async def test_payment_of_an_expired_order_is_credited_and_flagged(db: str) -> N
 
 async def test_a_refund_is_recorded_once_however_often_it_is_reported(db: str) -> None:
     order = await new_order()
-    await credit_charge(Charge("ch-r", ALICE.id, 100, str(order.id)))
-    results = await asyncio.gather(*(record_refund("ch-r") for _ in range(20)))
+    await credit_charge(Charge(cid("r"), ALICE.id, 100, str(order.id)))
+    results = await asyncio.gather(*(record_refund(cid("r")) for _ in range(20)))
     statuses = [r.status for r in results]
     assert statuses.count(RefundStatus.RECORDED) == 1
     assert statuses.count(RefundStatus.ALREADY_RECORDED) == 19
@@ -134,19 +137,69 @@ async def test_a_refund_is_recorded_once_however_often_it_is_reported(db: str) -
 
 
 async def test_a_refund_of_a_charge_never_seen_records_the_payment_first(db: str) -> None:
-    result = await record_refund("ch-lost", user_id=BOB.id, amount=250, payload="whatever")
+    result = await record_refund(cid("lost"), user_id=BOB.id, amount=250, payload="whatever")
     assert result.status is RefundStatus.RECORDED
     assert await get_balance(BOB.id) == 0
     kinds = sorted(
-        await LedgerEntry.filter(telegram_payment_charge_id="ch-lost").values_list(
+        await LedgerEntry.filter(telegram_payment_charge_id=cid("lost")).values_list(
             "kind", flat=True
         )
     )
     assert kinds == [EntryKind.REFUND, EntryKind.TOPUP]
 
 
+async def test_a_refund_reported_before_its_payment_leaves_the_order_refunded(db: str) -> None:
+    order = await new_order(ALICE)
+    await record_refund(cid("early"), user_id=ALICE.id, amount=100, payload=str(order.id))
+    await order.refresh_from_db()
+    assert order.status is OrderStatus.REFUNDED
+    assert order.telegram_payment_charge_id == cid("early")
+    assert await check_checkout(str(order.id), ALICE.id, "XTR", 100) is CheckoutVerdict.REFUNDED
+    # The payment update arriving late changes nothing more.
+    late = await credit_charge(Charge(cid("early"), ALICE.id, 100, str(order.id)))
+    assert late.status is CreditStatus.ALREADY_CREDITED
+    assert await get_balance(ALICE.id) == 0
+
+
+async def test_an_early_refund_never_touches_someone_elses_order(db: str) -> None:
+    order = await new_order(ALICE)
+    await record_refund(cid("bob"), user_id=BOB.id, amount=100, payload=str(order.id))
+    await order.refresh_from_db()
+    assert order.status is OrderStatus.PENDING
+    assert order.telegram_payment_charge_id is None
+
+
+async def test_a_charge_in_another_currency_is_recorded_but_never_credited_as_stars(
+    db: str,
+) -> None:
+    order = await new_order(ALICE)
+    charge = Charge(cid("usd"), ALICE.id, 100, str(order.id), currency="USD")
+    results = await asyncio.gather(*(credit_charge(charge) for _ in range(5)))
+    assert sorted(r.status for r in results).count(CreditStatus.CREDITED) == 1
+    assert {r.amount for r in results} == {0}
+    assert await get_balance(ALICE.id) == 0
+    entry = await LedgerEntry.get(telegram_payment_charge_id=cid("usd"))
+    assert (entry.amount, entry.anomaly) == (0, Anomaly.CURRENCY)
+    assert entry.note == "100 USD not credited as Stars"
+    assert await Notice.all().count() == 0
+    await order.refresh_from_db()
+    assert order.status is OrderStatus.PENDING
+    report = await check_ledger()
+    assert report.ok
+    assert any(cid("usd") in note and "100 USD" in note for note in report.notes)
+
+
+async def test_a_reported_refund_always_debits_even_below_zero(db: str) -> None:
+    order = await new_order(ALICE)
+    await credit_charge(Charge(cid("spent"), ALICE.id, 100, str(order.id)))
+    await apply_entry(ALICE.id, -80, EntryKind.ADJUSTMENT, note="spent in the app")
+    result = await record_refund(cid("spent"))
+    assert result.status is RefundStatus.RECORDED
+    assert await get_balance(ALICE.id) == -80
+
+
 async def test_a_refund_of_an_unknown_charge_without_details_changes_nothing(db: str) -> None:
-    result = await record_refund("ch-nobody")
+    result = await record_refund(cid("nobody"))
     assert result.status is RefundStatus.UNKNOWN_CHARGE
     assert await LedgerEntry.all().count() == 0
 
@@ -194,10 +247,13 @@ class TestCheckout:
         )
 
     async def test_paid_refunded_and_failed_orders_are_rejected(self, db: str) -> None:
-        paid, refunded, failed = await new_order(), await new_order(), await new_order()
-        await credit_charge(Charge("p", ALICE.id, 100, str(paid.id)))
-        await credit_charge(Charge("r", ALICE.id, 100, str(refunded.id)))
-        await record_refund("r")
+        # Each settled before the next is opened, or the next would be the same order.
+        paid = await new_order()
+        await credit_charge(Charge(cid("p"), ALICE.id, 100, str(paid.id)))
+        refunded = await new_order()
+        await credit_charge(Charge(cid("r"), ALICE.id, 100, str(refunded.id)))
+        await record_refund(cid("r"))
+        failed = await new_order()
         await fail_order(failed.id)
         verdicts = [
             await check_checkout(str(o.id), ALICE.id, "XTR", 100) for o in (paid, refunded, failed)
@@ -210,26 +266,55 @@ class TestCheckout:
 
 
 class TestOrderLimits:
-    async def test_too_many_pending_orders_are_refused(self, db: str) -> None:
-        for _ in range(3):
-            await new_order(max_pending=3)
-        with pytest.raises(RateLimited) as refused:
-            await new_order(max_pending=3)
-        assert refused.value.reason == "too_many_pending"
-        assert await TopUpOrder.filter(user_id=ALICE.id).count() == 3
+    async def test_buying_the_same_amount_again_gives_back_the_open_order(self, db: str) -> None:
+        first = await open_order(ALICE, 100, ttl=60, max_pending=3, per_minute=10)
+        later = utcnow() + timedelta(seconds=30)
+        again = await open_order(ALICE, 100, ttl=60, max_pending=3, per_minute=10, now=later)
+        assert (again.id, again.reused) == (first.id, True)
+        assert again.expires_at == later + timedelta(seconds=60)
+        stored = await TopUpOrder.get(id=first.id)
+        assert stored.expires_at == again.expires_at  # a full life again from the last press
+        assert await TopUpOrder.filter(user_id=ALICE.id).count() == 1
 
-    async def test_too_many_orders_a_minute_are_refused_with_a_retry_time(self, db: str) -> None:
-        for _ in range(4):
-            order = await new_order(per_minute=4)
-            await fail_order(order.id)
-        with pytest.raises(RateLimited) as refused:
-            await new_order(per_minute=4)
-        assert refused.value.reason == "too_many_requests"
-        assert 1 <= refused.value.retry_after <= 61
+    async def test_paid_failed_and_expired_orders_are_never_given_back(self, db: str) -> None:
+        paid = await new_order()
+        await credit_charge(Charge(cid("paid"), ALICE.id, 100, str(paid.id)))
+        failed = await new_order()
+        await fail_order(failed.id)
+        expired = await new_order()
+        await TopUpOrder.filter(id=expired.id).update(expires_at=utcnow())
+        fresh = await new_order()
+        assert len({paid.id, failed.id, expired.id, fresh.id}) == 4
 
-    async def test_concurrent_requests_cannot_race_past_the_pending_limit(self, db: str) -> None:
-        results = await asyncio.gather(
-            *(new_order(max_pending=5) for _ in range(20)), return_exceptions=True
+    async def test_past_the_open_limit_the_oldest_orders_are_retired(self, db: str) -> None:
+        orders = [await new_order(amount=amount, max_pending=3) for amount in (1, 2, 3, 4, 5)]
+        for order in orders:
+            await order.refresh_from_db()
+        assert [o.status for o in orders] == [OrderStatus.EXPIRED] * 2 + [OrderStatus.PENDING] * 3
+        # A retired link fails pre-checkout politely, as an expired one.
+        assert await check_checkout(str(orders[0].id), ALICE.id, "XTR", 1) is (
+            CheckoutVerdict.EXPIRED
         )
-        assert sum(isinstance(r, TopUpOrder) for r in results) == 5
-        assert all(isinstance(r, TopUpOrder | RateLimited) for r in results)
+        assert await check_checkout(str(orders[4].id), ALICE.id, "XTR", 5) is CheckoutVerdict.OK
+
+    async def test_too_many_orders_a_minute_are_refused_with_the_real_wait(self, db: str) -> None:
+        start = utcnow()
+        for second, amount in enumerate((1, 2, 3, 4)):
+            await new_order(amount=amount, per_minute=4, now=start + timedelta(seconds=second))
+        with pytest.raises(RateLimited) as refused:
+            await new_order(amount=9, per_minute=4, now=start + timedelta(seconds=20.5))
+        assert refused.value.reason == "too_many_requests"
+        assert refused.value.retry_after == 40  # the first order leaves the window at 60 s
+        # Buying an amount already open is no new order, so the limit does not apply.
+        assert (await new_order(amount=2, per_minute=4, now=start + timedelta(seconds=21))).id
+
+    async def test_concurrent_requests_for_one_amount_make_one_order(self, db: str) -> None:
+        orders = await asyncio.gather(*(new_order(max_pending=5) for _ in range(20)))
+        assert len({order.id for order in orders}) == 1
+        assert await TopUpOrder.filter(user_id=ALICE.id).count() == 1
+
+    async def test_concurrent_requests_cannot_race_past_the_open_limit(self, db: str) -> None:
+        await asyncio.gather(*(new_order(amount=a, max_pending=5) for a in range(1, 21)))
+        pending = await TopUpOrder.filter(user_id=ALICE.id, status=OrderStatus.PENDING).count()
+        assert pending == 5
+        assert await TopUpOrder.filter(user_id=ALICE.id).count() == 20
