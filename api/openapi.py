@@ -116,15 +116,23 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                     "201": _ok(
                         "Order created; open invoice_url with Telegram.WebApp.openInvoice", "TopUp"
                     ),
+                    "200": _ok(
+                        "The caller's open order of this amount, given back with its link",
+                        "TopUp",
+                    ),
                     "400": _error("Malformed JSON, wrong types or an amount not offered"),
                     "413": _error("Body over 64 KiB"),
                     "429": {
-                        **_error("Too many unpaid orders or too many requests a minute"),
+                        **_error("Too many new orders a minute; Retry-After says when"),
                         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     },
                     "502": _error(
                         "Telegram refused or failed to create the link; nothing charged"
                     ),
+                    "503": {
+                        **_error("telegram_busy (Telegram's flood wait) or database_unavailable"),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    },
                     **AUTH_ERRORS,
                 },
             }
