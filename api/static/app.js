@@ -1,10 +1,15 @@
 // The reference Mini App: balance, packages, Buy. The invoice's own callback is only a
-// hint (some clients report it wrongly), so after it the page asks the backend.
+// hint (some clients report it wrongly), so after it the page asks the backend. The order
+// being paid is remembered until it ends, so a page closed or reloaded in the middle of a
+// payment can tell, when it opens again, how that payment ended.
 "use strict";
 const tg = window.Telegram.WebApp;
 const API = new URL("..", location.href).href.replace(/\/$/, "");
 const POLL_EVERY_MS = 1000;
 const POLL_FOR_MS = 60000;
+const RECHECK_FOR_MS = 3000; // a reopened page waits this long before calling an order open
+const REMEMBER_MS = 24 * 60 * 60 * 1000; // the default invoice TTL
+const CLOUD_WAIT_MS = 3000;
 
 const TEXTS = {
   en: {
@@ -12,7 +17,15 @@ const TEXTS = {
     creating: "Creating the invoice…", waiting: "Waiting for Telegram to confirm the payment…",
     paid: "Done: {n} ⭐ added to your balance.", cancelled: "Payment cancelled. Nothing was charged.",
     failed: "The payment did not go through. Nothing was charged.",
+    adviceTitle: "Not enough Stars?",
+    adviceWhy: "That is the usual reason, and Telegram often cannot sell Stars inside a bot's payment window. To fix it:",
+    adviceOpen: "In Telegram, open", starsPath: "Settings → My Stars", adviceBuy: "and buy Stars there.",
+    adviceRetry: "Come back here and tap “Try again”.",
+    retry: "Try again", resume: "Continue paying", dismiss: "Cancel",
     expired: "This invoice has expired. Please try again.",
+    refunded: "This payment of {n} ⭐ was refunded.",
+    checking: "Checking your last payment…",
+    open: "Your payment of {n} ⭐ is still open.",
     slow: "The payment is still being confirmed. Your balance will update by itself.",
     outside: "Open this page from the bot in Telegram.", network: "No connection to the server. Please try again.",
   },
@@ -21,18 +34,45 @@ const TEXTS = {
     creating: "Создаём счёт…", waiting: "Ждём подтверждения оплаты от Telegram…",
     paid: "Готово: на баланс зачислено {n} ⭐.", cancelled: "Оплата отменена. Ничего не списано.",
     failed: "Оплата не прошла. Ничего не списано.",
+    adviceTitle: "Не хватает звёзд?",
+    adviceWhy: "Обычно дело в этом, а купить звёзды прямо в окне оплаты бота Telegram часто не даёт. Что сделать:",
+    adviceOpen: "Откройте в Telegram", starsPath: "Настройки → Мои звёзды", adviceBuy: "и купите звёзды там.",
+    adviceRetry: "Вернитесь сюда и нажмите «Попробовать снова».",
+    retry: "Попробовать снова", resume: "Продолжить оплату", dismiss: "Отменить",
     expired: "Срок действия счёта истёк. Попробуйте ещё раз.",
+    refunded: "Платёж на {n} ⭐ возвращён.",
+    checking: "Проверяем ваш последний платёж…",
+    open: "Ваш платёж на {n} ⭐ ещё не завершён.",
     slow: "Платёж ещё подтверждается. Баланс обновится сам.",
     outside: "Откройте эту страницу из бота в Telegram.", network: "Нет связи с сервером. Попробуйте ещё раз.",
   },
 };
 const lang = (tg.initDataUnsafe.user?.language_code || "").startsWith("ru") ? "ru" : "en";
 const t = (key, n) => TEXTS[lang][key].replace("{n}", n);
+const $ = (id) => document.getElementById(id);
+
+// Each flow (a purchase, a check of the last payment) takes a number; only the newest one
+// may write to the page, so an old poll never overwrites what a newer one said.
+let flow = 0;
+let packageButtons = [];
 
 function show(text, kind = "") {
-  const status = document.getElementById("status");
-  status.textContent = text;
-  status.className = kind;
+  $("status").textContent = text;
+  $("status").className = kind;
+  $("advice").hidden = true;
+  $("actions").replaceChildren();
+}
+
+function offer(actions) {
+  $("actions").replaceChildren(
+    ...actions.map(([label, onClick, kind = ""]) => {
+      const button = document.createElement("button");
+      button.textContent = t(label);
+      button.className = kind;
+      button.addEventListener("click", onClick);
+      return button;
+    }),
+  );
 }
 
 async function api(path, options = {}) {
@@ -46,49 +86,180 @@ async function api(path, options = {}) {
     throw new Error(t("network"));
   }
   const body = await response.json().catch(() => ({}));
-  // The API's errors carry a sentence meant for people: show it as is.
-  if (!response.ok) throw new Error(body.error?.message || t("network"));
+  if (!response.ok) {
+    // The API's errors carry a sentence meant for people: show it as is.
+    const error = new Error(body.error?.message || t("network"));
+    error.code = body.error?.code;
+    throw error;
+  }
   return body;
+}
+
+// The order being paid: Telegram's CloudStorage where the client has it (6.9+), so it
+// follows the user to another device; localStorage where it has not, or when CloudStorage
+// fails or does not answer. The key names the user: one browser may serve two accounts.
+const memoryKey = `pending_topup_${tg.initDataUnsafe.user?.id}`;
+const cloud = tg.isVersionAtLeast("6.9") ? tg.CloudStorage : null;
+
+function cloudCall(method, ...args) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("CloudStorage did not answer")), CLOUD_WAIT_MS);
+    const done = (error, value) => {
+      clearTimeout(timer);
+      if (error) reject(new Error(`CloudStorage: ${error}`));
+      else resolve(value);
+    };
+    try {
+      cloud[method](...args, done);
+    } catch (error) {
+      done(error.message);
+    }
+  });
+}
+
+function local(method, ...args) {
+  try {
+    return localStorage[method](memoryKey, ...args);
+  } catch (e) {
+    return null; // storage switched off (private mode, blocked third-party storage)
+  }
+}
+
+async function remember(order) {
+  const value = JSON.stringify(order);
+  if (cloud) {
+    try {
+      return await cloudCall("setItem", memoryKey, value);
+    } catch (error) {
+      console.warn(error.message);
+    }
+  }
+  local("setItem", value);
+}
+
+async function recall() {
+  const saved = (cloud && (await cloudCall("getItem", memoryKey).catch(() => ""))) || local("getItem");
+  try {
+    const order = JSON.parse(saved);
+    const valid = typeof order?.id === "string" && typeof order.url === "string";
+    if (valid && order.amount > 0 && order.at > 0) return order;
+  } catch (e) {}
+  if (saved) await forget();
+  return null;
+}
+
+async function forget() {
+  if (cloud) await cloudCall("removeItem", memoryKey).catch((error) => console.warn(error.message));
+  local("removeItem");
 }
 
 async function refreshBalance() {
   const me = await api("/me");
-  document.getElementById("balance").textContent = me.stars_balance;
+  $("balance").textContent = me.stars_balance;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitForPayment(id, forMs) {
+async function waitForPayment(id, forMs, mine) {
   const until = Date.now() + forMs;
   for (;;) {
     const payment = await api(`/payments/${id}`);
-    if (payment.status !== "pending" || Date.now() > until) return payment.status;
+    if (payment.status !== "pending" || Date.now() > until || mine !== flow) return payment.status;
     await sleep(POLL_EVERY_MS);
   }
 }
 
-async function buy(amount, buttons) {
-  buttons.forEach((b) => (b.disabled = true));
+// Runs a purchase step with the package buttons disabled; a newer flow silences its errors.
+async function run(step) {
+  const mine = ++flow;
+  packageButtons.forEach((b) => (b.disabled = true));
   try {
-    show(t("creating"));
-    const order = await api("/payments/top-up", { method: "POST", body: JSON.stringify({ amount }) });
-    const closed = await new Promise((resolve) => tg.openInvoice(order.invoice_url, resolve));
-    show(t("waiting"));
-    // After "cancelled" or "failed" look briefly anyway: the callback has been wrong before.
-    const quick = closed === "cancelled" || closed === "failed";
-    const status = await waitForPayment(order.payment_id, quick ? 2000 : POLL_FOR_MS);
-    if (status === "paid") {
-      show(t("paid", amount), "ok");
-      tg.HapticFeedback?.notificationOccurred("success");
-    } else if (status === "expired") show(t("expired"), "error");
-    else if (status === "pending" && !quick) show(t("slow"));
-    else show(t(closed === "failed" ? "failed" : "cancelled"), closed === "failed" ? "error" : "");
-    await refreshBalance();
+    await step(mine);
   } catch (error) {
-    show(error.message, "error");
+    if (mine === flow) show(error.message, "error");
   } finally {
-    buttons.forEach((b) => (b.disabled = false));
+    packageButtons.forEach((b) => (b.disabled = false));
   }
+}
+
+const buy = (amount) =>
+  run(async (mine) => {
+    show(t("creating"));
+    const created = await api("/payments/top-up", { method: "POST", body: JSON.stringify({ amount }) });
+    const order = {
+      id: created.payment_id, amount, url: created.invoice_url,
+      at: Date.now(), expires: Date.parse(created.expires_at) || 0,
+    };
+    await pay(order, mine);
+  });
+
+async function pay(order, mine) {
+  await remember(order);
+  const closed = await new Promise((resolve) => tg.openInvoice(order.url, resolve));
+  if (mine !== flow) return;
+  show(t("waiting"));
+  // After "cancelled" or "failed" look briefly anyway: the callback has been wrong before.
+  const quick = closed === "cancelled" || closed === "failed";
+  const status = await waitForPayment(order.id, quick ? 2000 : POLL_FOR_MS, mine);
+  if (mine === flow) await conclude(order, status, closed);
+}
+
+// Says how an order ended and forgets it once it has. `closed` is what the payment sheet
+// reported, or null when this page did not see the sheet close.
+async function conclude(order, status, closed) {
+  if (status === "paid") {
+    show(t("paid", order.amount), "ok");
+    tg.HapticFeedback?.notificationOccurred("success");
+  } else if (status === "refunded") show(t("refunded", order.amount));
+  else if (status === "expired") show(t("expired"), "error");
+  else if (status === "failed") show(t("failed"), "error");
+  else if (closed === "failed") adviseBuyingStars(order.amount);
+  else if (closed === "cancelled") show(t("cancelled"));
+  else show(t("slow")); // Telegram said paid; the bot has not confirmed yet: keep remembering
+  if (status !== "pending" || closed === "cancelled" || closed === "failed") await forget();
+  await refreshBalance();
+}
+
+// A failed Stars payment is nearly always a buyer with too few Stars whom Telegram would not
+// sell more inside the bot's sheet (PROVIDER_ACCOUNT_INVALID): buying in Telegram works.
+function adviseBuyingStars(amount) {
+  show(t("failed"), "error");
+  $("advice").hidden = false;
+  offer([["retry", () => buy(amount)]]);
+}
+
+// On opening: an order remembered from a page that closed before it saw the end.
+async function checkLastPayment() {
+  const order = await recall();
+  if (!order) return;
+  if (Date.now() - order.at > REMEMBER_MS && !(Date.now() < order.expires)) return forget();
+  const mine = ++flow;
+  show(t("checking"));
+  try {
+    let status = await waitForPayment(order.id, RECHECK_FOR_MS, mine);
+    if (mine !== flow) return;
+    if (status !== "pending") return await conclude(order, status, null);
+    show(t("open", order.amount));
+    offer([
+      ["resume", () => run((next) => pay(order, next))],
+      ["dismiss", () => run(() => dismiss()), "secondary"],
+    ]);
+    // The sheet may still be open in Telegram: keep watching, so paying there shows up here.
+    status = await waitForPayment(order.id, POLL_FOR_MS, mine);
+    if (mine === flow && status !== "pending") await conclude(order, status, null);
+  } catch (error) {
+    if (error.code === "payment_not_found") {
+      // Not this user's (an account switched on a shared device) or long gone: drop it quietly.
+      await forget();
+      if (mine === flow) show("");
+    } else if (mine === flow) show(error.message, "error");
+  }
+}
+
+// The user gives up an open order here; the invoice itself simply expires unpaid.
+async function dismiss() {
+  await forget();
+  show(t("cancelled"));
 }
 
 async function start() {
@@ -102,15 +273,15 @@ async function start() {
   }
   try {
     const [{ packages }] = await Promise.all([api("/payments/packages"), refreshBalance()]);
-    const box = document.getElementById("packages");
-    const buttons = packages.map((amount) => {
+    packageButtons = packages.map((amount) => {
       const button = document.createElement("button");
       button.textContent = t("buy", amount);
       button.dataset.amount = amount;
-      button.addEventListener("click", () => buy(amount, buttons));
-      box.appendChild(button);
+      button.addEventListener("click", () => buy(amount));
+      $("packages").appendChild(button);
       return button;
     });
+    await checkLastPayment();
   } catch (error) {
     show(error.message, "error");
   }

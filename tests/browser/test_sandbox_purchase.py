@@ -1,76 +1,18 @@
-"""A person buys Stars in the reference Mini App, in Chromium, through the sandbox.
-
-The page loads the real telegram-web-app.js (from the npm package @twa-dev/sdk, served
-in place of telegram.org's copy); the sandbox plays Telegram's web client, and the
-payment goes through the real bot worker and API.
-"""
+"""A person buys Stars in the reference Mini App, in Chromium, through the sandbox."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.bot.conftest import System, start_system
-from tests.emulator import BotApiEmulator, Fault
-from tests.helpers import ALICE, BORIS, TOKEN
-from tests.processes import ROOT
+from tests.bot.conftest import System
+from tests.browser.conftest import ARTIFACTS, NEEDS_A_BROWSER, playwright, sandbox_url
+from tests.emulator import Fault
+from tests.helpers import ALICE, BORIS
 
-playwright = pytest.importorskip("playwright.async_api")
-CHROMIUM = Path("/usr/bin/chromium")
-SDK = ROOT / "node_modules/@twa-dev/sdk/dist/telegram-web-apps.js"
-ARTIFACTS = ROOT / "tests/artifacts"
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists() or not SDK.exists(),
-        reason="needs Debian's chromium and `npm install @twa-dev/sdk` (.ci/run installs both)",
-    ),
-    pytest.mark.parametrize("db", ["sqlite"], indirect=True),
-]
+pytestmark = [NEEDS_A_BROWSER, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
 expect = playwright.expect
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    async with playwright.async_playwright() as driver:
-        browser = await driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        context = await browser.new_context(viewport={"width": 760, "height": 780})
-        await context.route(
-            "https://telegram.org/js/telegram-web-app.js",
-            lambda route: route.fulfill(path=SDK, content_type="application/javascript"),
-        )
-        yield await context.new_page()
-        await browser.close()
-
-
-@pytest.fixture
-async def system(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> AsyncIterator[System]:
-    """The worker and the API running, the emulator ready to sign sandbox initData."""
-    emulator.sandbox_token = TOKEN
-    running, stop, task = await start_system(aiohttp_client, emulator)
-    yield running
-    stop.set()
-    await task
-
-
-def sandbox_url(system: System, user: dict[str, Any], lang: str) -> str:
-    return (
-        f"{system.emulator.url}/sandbox/?app={system.api.make_url('/app/')}"
-        f"&user={user['id']}&name={user['first_name']}&lang={lang}&autostart=1"
-    )
 
 
 async def test_buy_cancel_and_refusal_in_the_browser(system: System, page: Any) -> None:
