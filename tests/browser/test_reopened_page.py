@@ -4,6 +4,7 @@ in localStorage on clients without it) until the order is over."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -155,7 +156,12 @@ async def stored(page: Any, user: dict[str, Any], version: str) -> Any:
     """Where the page keeps `user`'s order: a localStorage and the key in it."""
     if version == CLOUD_STORAGE:  # the sandbox keeps CloudStorage in its own localStorage
         return page, f"cloud:{user['id']}:{memory_key(user)}"
-    return await (await page.locator("#app").element_handle()).content_frame(), memory_key(user)
+    for _ in range(100):  # the iframe has no frame while it is being reloaded
+        frame = await (await page.locator("#app").element_handle()).content_frame()
+        if frame is not None:
+            return frame, memory_key(user)
+        await asyncio.sleep(0.05)
+    raise AssertionError("the Mini App frame never came back")
 
 
 @pytest.mark.parametrize("version", [CLOUD_STORAGE, NO_CLOUD_STORAGE], ids=["cloud", "local"])
