@@ -165,9 +165,11 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
 
 
 async def _fail_new_order(order: NewOrder) -> None:
-    """No link: nobody can pay a new order. A given-back one keeps its first link."""
+    """No link: nobody can pay a new order, unless a second press was given it back
+    meanwhile (its expiry moved) and got a link of its own. A given-back order keeps
+    the link of the press that opened it."""
     if not order.reused:
-        await asyncio.shield(fail_order(order.id))
+        await asyncio.shield(fail_order(order.id, order.expires_at))
 
 
 async def get_payment(request: web.Request) -> web.Response:

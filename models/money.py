@@ -240,20 +240,30 @@ def _rate_limit(
     return RateLimited("too_many_requests", math.ceil((frees_at - now).total_seconds()))
 
 
-# The same steps as the PostgreSQL function `open_topup_order`
+# How long after an approved pre-checkout an order counts as being paid: Telegram
+# completes or drops a payment within seconds, and a payment whose update was lost is
+# credited by reconciliation within RECONCILE_INTERVAL (300 s by default).
+PAYING_WINDOW = timedelta(minutes=15)
+
+# The same steps as the PostgreSQL function `open_or_reuse_topup_order`
 # (migrations/postgres/models/3_*_reuse_open_orders.py): change both together.
+_OPEN = (
+    "user_id = $1 AND status = 'pending' AND expires_at > $2 "
+    "AND (checkout_at IS NULL OR checkout_at < $3)"
+)
 _REUSABLE_ORDER = (
-    "SELECT id, invoice_url FROM topup_orders WHERE user_id = $1 AND amount = $2 "
-    "AND status = 'pending' AND expires_at > $3 ORDER BY created_at DESC LIMIT 1"
+    f"SELECT id, invoice_url FROM topup_orders WHERE {_OPEN} AND amount = $4 "
+    "ORDER BY expires_at DESC, id DESC LIMIT 1"
 )
 _RECENT_ORDERS = (
     "SELECT COUNT(*) AS recent, MIN(created_at) AS oldest FROM topup_orders "
     "WHERE user_id = $1 AND created_at > $2"
 )
+# The most recently pressed orders stay open (giving one back pushes its expiry out).
 _RETIRE_OLDEST = (
-    "UPDATE topup_orders SET status = 'expired', expires_at = $1 WHERE id IN ("
-    "SELECT id FROM topup_orders WHERE user_id = $2 AND status = 'pending' AND expires_at > $3 "
-    "ORDER BY created_at DESC LIMIT -1 OFFSET $4)"
+    "UPDATE topup_orders SET status = 'expired', expires_at = $2 WHERE id IN ("
+    f"SELECT id FROM topup_orders WHERE {_OPEN} "
+    "ORDER BY expires_at DESC, id DESC LIMIT -1 OFFSET $4)"
 )
 
 
@@ -278,8 +288,9 @@ async def open_order(
 
     Writing the user's row first locks it, so one user's orders are opened one at a
     time across every API process and none of this can be raced past. On PostgreSQL
-    that is one round trip, the function `open_topup_order`; on SQLite the same
-    steps in a transaction.
+    that is one round trip, the function `open_or_reuse_topup_order`; on SQLite the
+    same steps in a transaction. An order whose pre-checkout was approved in the last
+    PAYING_WINDOW is being paid: it is neither given back nor retired.
     """
     now = now or utcnow()
     order_id, expires_at = uuid.uuid4(), now + timedelta(seconds=ttl)
@@ -288,7 +299,7 @@ async def open_order(
         _, rows = await execute(
             conn,
             "SELECT o_order_id, o_invoice_url, o_reused, o_recent, o_oldest "
-            "FROM open_topup_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "FROM open_or_reuse_topup_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             user.id,
             user.username,
             user.first_name,
@@ -297,6 +308,7 @@ async def open_order(
             amount,
             now,
             expires_at,
+            now - PAYING_WINDOW,
             max_pending,
             per_minute,
         )
@@ -330,7 +342,8 @@ async def _open_order_in(
 ) -> NewOrder:
     """open_order's steps, one statement at a time (SQLite)."""
     await _upsert_profile(tx, user, now)
-    _, rows = await execute(tx, _REUSABLE_ORDER, user.id, amount, now)
+    paying_since = now - PAYING_WINDOW
+    _, rows = await execute(tx, _REUSABLE_ORDER, user.id, now, paying_since, amount)
     if rows:
         reused = uuid.UUID(str(rows[0]["id"]))
         await execute(
@@ -341,7 +354,7 @@ async def _open_order_in(
     refusal = _rate_limit(rows[0]["recent"], rows[0]["oldest"], per_minute, now)
     if refusal is not None:
         raise refusal
-    await execute(tx, _RETIRE_OLDEST, now, user.id, now, max_pending - 1)
+    await execute(tx, _RETIRE_OLDEST, user.id, now, paying_since, max_pending - 1)
     await execute(
         tx,
         "INSERT INTO topup_orders (id, user_id, amount, status, created_at, expires_at) "
@@ -378,10 +391,27 @@ async def attach_invoices(links: Mapping[uuid.UUID, str]) -> None:
     )
 
 
-async def fail_order(order_id: uuid.UUID) -> None:
-    """Mark an order whose invoice could not be created; nobody can pay it."""
-    await TopUpOrder.filter(id=order_id, status=OrderStatus.PENDING).update(
-        status=OrderStatus.FAILED
+async def fail_order(order_id: uuid.UUID, expires_at: datetime | None = None) -> None:
+    """Mark an order whose invoice could not be created; nobody can pay it.
+
+    With `expires_at`, only while the order still has that expiry: once it was given
+    back to a second press (which pushes the expiry out), a link from that press may
+    be paying it.
+    """
+    query = TopUpOrder.filter(id=order_id, status=OrderStatus.PENDING)
+    if expires_at is not None:
+        query = query.filter(expires_at=expires_at)
+    await query.update(status=OrderStatus.FAILED)
+
+
+async def mark_checkout(order_id: uuid.UUID, at: datetime | None = None) -> None:
+    """Note that a pre-checkout for this order was approved: Telegram is taking the
+    Stars, so pressing Buy again opens a new order instead of giving this one back."""
+    await execute(
+        Tortoise.get_connection("default"),
+        "UPDATE topup_orders SET checkout_at = $1 WHERE id = $2 AND status = 'pending'",
+        at or utcnow(),
+        order_id,
     )
 
 
@@ -581,6 +611,7 @@ async def record_refund(
     user_id: int | None = None,
     amount: int | None = None,
     payload: str = "",
+    currency: str = XTR,
     refunded_at: datetime | None = None,
     source: str = "update",
 ) -> RefundResult:
@@ -596,7 +627,7 @@ async def record_refund(
         if user_id is None or amount is None:
             return RefundResult(RefundStatus.UNKNOWN_CHARGE)
         await credit_charge(
-            Charge(charge_id, user_id, amount, payload),
+            Charge(charge_id, user_id, amount, payload, currency),
             notice=None,
             anomaly=Anomaly.REFUND_BEFORE_PAYMENT,
             source=source,
@@ -615,8 +646,9 @@ async def record_refund(
                 charge_id=charge_id,
             )
             if order_id is not None:
-                await _mark_refunded(conn, order_id, topup.user_id, charge_id, refunded_at)
-            await _notify(conn, topup.user_id, "refunded", charge_id, topup.amount, balance)
+                await _mark_refunded(conn, topup, order_id, refunded_at)
+            if topup.amount:  # a charge in another currency was never Stars here
+                await _notify(conn, topup.user_id, "refunded", charge_id, topup.amount, balance)
     except IntegrityError:
         return RefundResult(
             RefundStatus.ALREADY_RECORDED,
@@ -629,30 +661,38 @@ async def record_refund(
 
 
 async def _mark_refunded(
-    conn: BaseDBAsyncClient,
-    order_id: uuid.UUID,
-    payer_id: int,
-    charge_id: str,
-    refunded_at: datetime,
+    conn: BaseDBAsyncClient, topup: LedgerEntry, order_id: uuid.UUID, refunded_at: datetime
 ) -> None:
     """Mark the order this charge paid as refunded.
 
-    An order a refund reached before its payment (the payment update was lost) is
-    still unpaid: it takes the charge too, or it would stay payable and the payer
-    could pay it again.
+    A refund that arrived before its payment (the payment update was lost) finds the
+    order still unpaid: if the charge was its payer's, for its amount, the order
+    takes the charge too, or it would stay payable and could be paid again. Any other
+    charge that did not pay the order (a wrong amount, another currency) leaves it be.
     """
+    charge_id = topup.telegram_payment_charge_id
+    if topup.anomaly != Anomaly.REFUND_BEFORE_PAYMENT:
+        await execute(
+            conn,
+            "UPDATE topup_orders SET status = $1, refunded_at = $2 "
+            "WHERE id = $3 AND telegram_payment_charge_id = $4",
+            OrderStatus.REFUNDED.value,
+            refunded_at,
+            order_id,
+            charge_id,
+        )
+        return
     await execute(
         conn,
-        "UPDATE topup_orders SET status = $1, refunded_at = $2, "
-        "telegram_payment_charge_id = $3 WHERE id = $4 AND user_id = $5 AND "
-        "(telegram_payment_charge_id = $6 OR (telegram_payment_charge_id IS NULL "
-        "AND status IN ('pending', 'expired', 'failed')))",
+        "UPDATE topup_orders SET status = $1, refunded_at = $2, telegram_payment_charge_id = $3 "
+        "WHERE id = $4 AND user_id = $5 AND amount = $6 AND telegram_payment_charge_id IS NULL "
+        "AND status IN ('pending', 'expired', 'failed')",
         OrderStatus.REFUNDED.value,
         refunded_at,
         charge_id,
         order_id,
-        payer_id,
-        charge_id,
+        topup.user_id,
+        topup.amount,
     )
 
 

@@ -2,8 +2,9 @@
 
 Tortoise builds every query through pypika, which costs more CPU than the database
 spends on these short statements; under a payment burst that was the worker's main
-cost. Statements are written with PostgreSQL's `$1, $2, …` (each used once, in order)
-and turned into SQLite's `?` here.
+cost. Statements are written with PostgreSQL's `$1, $2, …` and turned into SQLite's
+numbered `?1, ?2, …` here, so on both a `$n` is the n-th argument wherever it stands
+and may repeat.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-_NUMBERED = re.compile(r"\$\d+")
+_NUMBERED = re.compile(r"\$(\d+)")
 
 
 def _value(value: Any, dialect: str) -> Any:
@@ -26,7 +27,7 @@ async def execute(conn: BaseDBAsyncClient, sql: str, *args: Any) -> tuple[int, l
     """Run one statement; returns (rows affected, rows returned)."""
     dialect = conn.capabilities.dialect
     if dialect == "sqlite":
-        sql = _NUMBERED.sub("?", sql)
+        sql = _NUMBERED.sub(r"?\1", sql)
     values = [_value(a, dialect) for a in args]
     if " RETURNING " in sql:  # Tortoise only fetches rows of a write through this call
         rows = await conn.execute_query_dict(sql, values)

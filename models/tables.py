@@ -71,6 +71,9 @@ class TopUpOrder(Model):
     invoice_url = fields.TextField(null=True)
     created_at = fields.DatetimeField(db_index=True)
     expires_at = fields.DatetimeField()
+    # When a pre-checkout for it was approved: Telegram is taking the Stars, so pressing
+    # Buy again must not give this order back (models.money.open_order).
+    checkout_at = fields.DatetimeField(null=True)
     paid_at = fields.DatetimeField(null=True)
     refunded_at = fields.DatetimeField(null=True)
     telegram_payment_charge_id = charge_id_field()

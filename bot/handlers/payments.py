@@ -20,6 +20,8 @@ from models.money import (
     CreditStatus,
     check_checkout,
     credit_charge,
+    mark_checkout,
+    parse_order_id,
     record_refund,
 )
 
@@ -77,6 +79,8 @@ async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
         key = "checkout_try_again" if verdict is None else f"checkout_{verdict.value}"
         message = text(query.from_user.language_code, key)
     answered = await _answer_in_time(bot, query.id, ok, message, started)
+    if ok:
+        await _note_checkout(query.invoice_payload)
     reason = verdict.value if verdict else "check_failed"
     metrics.PRECHECKOUTS.labels("approved" if ok else "rejected", reason).inc()
     if answered:
@@ -90,6 +94,20 @@ async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
         delivered=answered,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+async def _note_checkout(payload: str) -> None:
+    """After the answer, off its clock: the order is being paid, so Buy again must not
+    give it back. Best effort: without the note a second press could get the same
+    link, and a second payment of it is still credited."""
+    order_id = parse_order_id(payload)
+    if order_id is None:
+        return
+    try:
+        async with asyncio.timeout(CHECK_BUDGET):
+            await mark_checkout(order_id)
+    except Exception as error:
+        log.warning("precheckout.note_failed", error=repr(error))
 
 
 async def _answer_in_time(
@@ -152,6 +170,7 @@ async def on_refunded_payment(message: Message, notifier: Notifier) -> None:
                 user_id=message.chat.id,
                 amount=refund.total_amount,
                 payload=refund.invoice_payload,
+                currency=refund.currency,
                 refunded_at=message.date,
             ),
             what="refund.record",

@@ -43,6 +43,17 @@ class TestPreCheckout:
             "Этот счёт создан для другого аккаунта. Пожалуйста, создайте свой в приложении."
         )
 
+    async def test_an_approved_order_is_not_given_back_to_buy_again(self, system: System) -> None:
+        """Telegram is taking its Stars: Buy again while the payment is on its way (the
+        worker down, the update lost) must open a new order, not pay this one twice."""
+        first = await system.order(ALICE, 250)
+        outcome = await system.emulator.checkout(first["invoice_url"], ALICE)
+        assert outcome.status == "paid"  # approved; the charge itself never comes here
+        await system.settle()
+        assert (await TopUpOrder.get(id=first["payment_id"])).checkout_at is not None
+        again = await system.order(ALICE, 250)
+        assert again["payment_id"] != first["payment_id"]
+
     async def test_an_expired_order_is_rejected_with_a_clear_message(self, system: System) -> None:
         order = await system.order(ALICE)
         await TopUpOrder.filter(id=order["payment_id"]).update(

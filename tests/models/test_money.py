@@ -7,9 +7,11 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from models.invariants import check_ledger
 from models.money import (
+    PAYING_WINDOW,
     Charge,
     CheckoutVerdict,
     CreditStatus,
@@ -22,10 +24,12 @@ from models.money import (
     expire_orders,
     fail_order,
     get_balance,
+    mark_checkout,
     open_order,
     record_refund,
     utcnow,
 )
+from models.sql import execute
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from tests.helpers import cid
 
@@ -189,6 +193,31 @@ async def test_a_charge_in_another_currency_is_recorded_but_never_credited_as_st
     assert any(cid("usd") in note and "100 USD" in note for note in report.notes)
 
 
+async def test_a_refund_of_a_wrong_amount_charge_leaves_its_order_payable(db: str) -> None:
+    order = await new_order(ALICE, 100)
+    await credit_charge(Charge(cid("short"), ALICE.id, 60, str(order.id)))
+    await record_refund(cid("short"))
+    await order.refresh_from_db()
+    assert order.status is OrderStatus.PENDING
+    assert await check_checkout(str(order.id), ALICE.id, "XTR", 100) is CheckoutVerdict.OK
+
+
+async def test_a_refund_in_another_currency_is_never_booked_as_stars(db: str) -> None:
+    order = await new_order(ALICE)
+    # Its payment update was lost: the refund is the first the ledger hears of it.
+    await record_refund(
+        cid("eur"), user_id=ALICE.id, amount=700, payload=str(order.id), currency="EUR"
+    )
+    entries = await LedgerEntry.filter(telegram_payment_charge_id=cid("eur")).values_list(
+        "kind", "amount"
+    )
+    assert sorted(entries) == [(EntryKind.REFUND, 0), (EntryKind.TOPUP, 0)]
+    assert await get_balance(ALICE.id) == 0
+    assert await Notice.all().count() == 0
+    await order.refresh_from_db()
+    assert order.status is OrderStatus.PENDING
+
+
 async def test_a_reported_refund_always_debits_even_below_zero(db: str) -> None:
     order = await new_order(ALICE)
     await credit_charge(Charge(cid("spent"), ALICE.id, 100, str(order.id)))
@@ -307,6 +336,49 @@ class TestOrderLimits:
         assert refused.value.retry_after == 40  # the first order leaves the window at 60 s
         # Buying an amount already open is no new order, so the limit does not apply.
         assert (await new_order(amount=2, per_minute=4, now=start + timedelta(seconds=21))).id
+
+    async def test_an_order_being_paid_is_not_given_back_nor_retired(self, db: str) -> None:
+        paying = await new_order(amount=100, max_pending=1)
+        await mark_checkout(paying.id)
+        again = await new_order(amount=100, max_pending=1)
+        assert again.id != paying.id
+        await paying.refresh_from_db()
+        assert paying.status is OrderStatus.PENDING  # Telegram may be taking its Stars
+        # Long after the checkout nothing came of it: it is an open order like any.
+        later = utcnow() + PAYING_WINDOW + timedelta(seconds=1)
+        assert (await new_order(amount=100, now=later)).id in {again.id, paying.id}
+
+    async def test_a_failed_link_does_not_fail_an_order_given_back_meanwhile(
+        self, db: str
+    ) -> None:
+        first = await open_order(ALICE, 100, ttl=60, max_pending=5, per_minute=10)
+        await open_order(ALICE, 100, ttl=120, max_pending=5, per_minute=10)  # a second press
+        await fail_order(first.id, first.expires_at)  # the first press's link failed
+        assert (await TopUpOrder.get(id=first.id)).status is OrderStatus.PENDING
+
+    async def test_an_order_a_payment_is_locking_is_not_given_back(self, db: str) -> None:
+        """PostgreSQL re-checks only the outer WHERE of an UPDATE that waited for a lock:
+        here the failed invoice link of another request is marking the order."""
+        order = await new_order(amount=100)
+        locked, release = asyncio.Event(), asyncio.Event()
+
+        async def pay() -> None:
+            async with in_transaction() as tx:
+                await execute(
+                    tx, "UPDATE topup_orders SET status = 'failed' WHERE id = $1", order.id
+                )
+                locked.set()
+                await release.wait()
+
+        payer = asyncio.create_task(pay())
+        await locked.wait()
+        opener = asyncio.create_task(new_order(amount=100))
+        await asyncio.sleep(0.3)
+        release.set()
+        await payer
+        assert (await opener).id != order.id
+        await order.refresh_from_db()
+        assert order.status is OrderStatus.FAILED
 
     async def test_concurrent_requests_for_one_amount_make_one_order(self, db: str) -> None:
         orders = await asyncio.gather(*(new_order(max_pending=5) for _ in range(20)))

@@ -1,6 +1,12 @@
-"""open_topup_order gives back the buyer's open order of the same amount and retires
-the oldest open orders past the limit (see models.money.open_order, whose SQLite path
-takes the same steps: change both together)."""
+"""Buying again for an amount with an open order gives that order back, and opening one
+past the limit retires the oldest (see models.money.open_order, whose SQLite path takes
+the same steps: change both together). `checkout_at` marks an order whose payment
+Telegram is taking, which is neither given back nor retired.
+
+The function has a new name: the old `open_topup_order` stays for API processes of the
+previous release that are still running while this one starts (a later migration drops
+it), and it keeps working on the TEXT columns.
+"""
 
 from tortoise import BaseDBAsyncClient
 
@@ -9,9 +15,8 @@ RUN_IN_TRANSACTION = True
 
 async def upgrade(db: BaseDBAsyncClient) -> str:
     return """
-        DROP FUNCTION IF EXISTS open_topup_order(BIGINT, VARCHAR, VARCHAR, VARCHAR, UUID, INT,
-    TIMESTAMPTZ, TIMESTAMPTZ, INT, INT);
-CREATE FUNCTION open_topup_order(
+        ALTER TABLE "topup_orders" ADD "checkout_at" TIMESTAMPTZ;
+CREATE OR REPLACE FUNCTION open_or_reuse_topup_order(
     p_user_id BIGINT,
     p_username TEXT,
     p_first_name TEXT,
@@ -20,6 +25,7 @@ CREATE FUNCTION open_topup_order(
     p_amount INT,
     p_now TIMESTAMPTZ,
     p_expires_at TIMESTAMPTZ,
+    p_paying_since TIMESTAMPTZ,
     p_max_pending INT,
     p_per_minute INT
 ) RETURNS TABLE (
@@ -36,12 +42,17 @@ BEGIN
     ON CONFLICT (id) DO UPDATE SET username = excluded.username,
         first_name = excluded.first_name, language_code = excluded.language_code,
         updated_at = excluded.updated_at;
+    -- The conditions stand on the outer UPDATE too: an UPDATE that waits for a row
+    -- lock (a payment marking the order paid) re-checks only its own WHERE clause.
     o_reused := TRUE;
     UPDATE topup_orders AS t SET expires_at = p_expires_at
      WHERE t.id = (SELECT r.id FROM topup_orders AS r
                     WHERE r.user_id = p_user_id AND r.amount = p_amount
                       AND r.status = 'pending' AND r.expires_at > p_now
-                    ORDER BY r.created_at DESC LIMIT 1)
+                      AND (r.checkout_at IS NULL OR r.checkout_at < p_paying_since)
+                    ORDER BY r.expires_at DESC, r.id DESC LIMIT 1)
+       AND t.status = 'pending' AND t.expires_at > p_now
+       AND (t.checkout_at IS NULL OR t.checkout_at < p_paying_since)
     RETURNING t.id, t.invoice_url INTO o_order_id, o_invoice_url;
     IF FOUND THEN
         RETURN NEXT;
@@ -59,7 +70,10 @@ BEGIN
      WHERE t.id IN (SELECT r.id FROM topup_orders AS r
                      WHERE r.user_id = p_user_id AND r.status = 'pending'
                        AND r.expires_at > p_now
-                     ORDER BY r.created_at DESC OFFSET p_max_pending - 1);
+                       AND (r.checkout_at IS NULL OR r.checkout_at < p_paying_since)
+                     ORDER BY r.expires_at DESC, r.id DESC OFFSET p_max_pending - 1)
+       AND t.status = 'pending' AND t.expires_at > p_now
+       AND (t.checkout_at IS NULL OR t.checkout_at < p_paying_since);
     INSERT INTO topup_orders (id, user_id, amount, status, created_at, expires_at)
     VALUES (p_order_id, p_user_id, p_amount, 'pending', p_now, p_expires_at);
     o_order_id := p_order_id;
@@ -70,49 +84,50 @@ $$;"""
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
-        DROP FUNCTION IF EXISTS open_topup_order(BIGINT, TEXT, TEXT, TEXT, UUID, INT,
-    TIMESTAMPTZ, TIMESTAMPTZ, INT, INT);"""
+        DROP FUNCTION IF EXISTS open_or_reuse_topup_order(BIGINT, TEXT, TEXT, TEXT, UUID, INT,
+    TIMESTAMPTZ, TIMESTAMPTZ, TIMESTAMPTZ, INT, INT);
+ALTER TABLE "topup_orders" DROP COLUMN "checkout_at";"""
 
 
 MODELS_STATE = (
-    "eJztXG1v2zYQ/iuEPnVAFiTO64JhgBs7rbvEDhylK9oUAi0xNhuJVEUqidHlv4+kJUvWWy"
-    "3VdmxPH/pi8o6knuNRd49O+qE51EI22/1ABzcccqSdgR8agY78T6pvB2jQdaMe2cDhwFbC"
-    "3+jAYFOxAeMeNLnouIc2Q6LJQsz0sMsxJVK8CeQsFrARZAhAYgHT9xj1wL34M4Dmw9Cjvm"
-    "gVwzLARtATsoMxYOgRedAGrkdNxBhiu3I6i5piPkyGCx/ZJ/i7jwxOh4iPkCfG//JVNGNi"
-    "oWfEwp/ug3GPkW3NoKf+FZ2qx+BjV7WeiwkvlKxc98Awqe07JC7vjvmIkqmCuDDZOkRELI"
-    "8jKwYp8W07gD9smqxXNHDPR9OFWlGDhe6hb0vDSO3JGqI2zTC6Pd24aeuGoaWMFmrE0A6a"
-    "TEqkwTHhTGHgwGfDRmTIR+LnQeNlMk+ExERKTvix2T9/3+y/OWj8JiekYtdM9lM36Gmorh"
-    "c1BORwMohCPoJ6RG0LeWmwdfTMs8GONCrBHYA5RTsUieCOtv0K8C7AV29/0uXIDmPf7Tiu"
-    "b66anxTkzjjouex134XiMTucX/beKvwjvJVrGT7h2E6D3hKwceygbOATqgn0rUB3N/zPdt"
-    "mic9W+0ZtX1zMGaTX1tuxpzBgjbH1znPCL6SDgn47+Hsif4HOv21ZoUsaHnpoxktM/a3JN"
-    "0OfUIPTJgFYck7A5bJqx8+TgTJv4w02vm23eSCNpWWxy8C+wMeNVjrN5jKr9ee8TU9oLDH"
-    "xsc0zYrpz2L231ppYIFbtd0sMS5pMDJN3Od6VbWAbkZb1uVnMBTlfJQMu843gIWj1ij4MD"
-    "YXO9UK1eBhX3D7F7nWyQscsT9Cwj1UMbNE823eU0nGQLJHCobCbBlcsMIr9LZA2R1ybcG2"
-    "cFhvHuwtjQVoIGEpIYsbkCxHzLZ4RkXzSObDT0oGO4cOyIeQxTxFlDZGDlCw9iV2pfE4Hb"
-    "F81nYlETCVPsn8BBvuZGdBPRWb97i4cdkhNkTOQT3iZ2bNK/gjvY+oZzQ7mE3/9oNA4OTh"
-    "p7B8enR4cnJ0ene6c70raiL911UuCBbzvvOt1EmCEbioM86IiwPePkK7JApPNzK7zeKafd"
-    "4CFB1hkQu9DCnAGRkwBximCOH1Eyv3l9E0UmUX6VMohMcdrEd5RJOmKZkJgoZZpQdzHpzp"
-    "IMo/eub6+Fs1HXd+9Iv31x222dAQ+JQMO6I632R+O832519DNgoUdjYr470mx9uL3Rr9pd"
-    "0Q6tbz7j8kia05AzqdP+8Ryp037y5hSlTrJr1mTFB+W86VPxKHVKVT6lgoQ60B6XIQxiKt"
-    "uA+HJIgxgfQ3k5PiaQ3z5sG0dHc4ArpHLRVX2z8MYiqJLJyaxmnZysS3IS7OFChoB61jSG"
-    "nrX57W2nlW3vuE7C2r6PrV2puXkuVmDUyVk1sVIcf3WhiRSf5cBZFOXGlNY5zF3DfCOVZ8"
-    "9aIm2GC+ohEaz/jcap6DYBfZAj3wbDbJgJXsI9FrZGDufBp2luHN964trFFSP1DEnri4Ol"
-    "3znXtfRpsQBQdereur1wsI08J36KbPyUzIH2dUihLuXYzHxQGPTsFFFBRMnMxwFpTeAgxs"
-    "QyAH1ClkjDAARyx+2AJw9zjgh4wnwE+AgBhxI0BiINIUKajyAHJhSiFsA86xHhQsa9I3dE"
-    "FzIDygFDxGKiEdhiJ3pAyEHgQhMBPUiVADRN5HK2A5icjtn0CciHkhDbYlV3RA5wFayKyG"
-    "eRIqW04ZhJIZFtUsSE1iTD3FFPNeUvyEZAdQlYgU0ZCi93USRZzYWtJReWT7xko78JZEvF"
-    "ZKamSNYw4l0ORbIhBPDeFhw9EeoDaIfB2Pywx5Rq3KvhDkUc4oh4IQ18/maPqWwN7I39w5"
-    "PD04Pjwyna05YikNOAEnFUGwFEFViqDPXVUFWrjG42hJmaq3iFyZtueTvH1OripHW2b004"
-    "5x+d20s41wRpTZCugwl+lSA9b96cN1vt1yLxYgxqBpE3y6/mk3mqLsJQTOUSqrqK6rXkmw"
-    "Y+04TIYsq48p9W/fJzqgr8VaySVc0k/zosW8aqNW1GFYeJySPFJgIuHNsUWkk6dPHPs8oX"
-    "ca1VAr/8k3thSU3gByk856vBirRXRwxqLiKWhKjkbr5ud1ud7rszEOjfketmpyV+QmyFpV"
-    "ntaXEWEm3tT9edvmxCzy72ZMtFs3MpGyTpjub0g2WzjYFzGr6X8S5FPr2YUKv5xPJ84mYl"
-    "EDUNUC1NnDg/q2DlWc0tTBO3yczyNlDBxjG1mu1ZZ/uGt/UKNk6o1nZeZzvXD1/XM1iqeb"
-    "ead1sHEyyuMDGfeIsFj9Ebi4ldHyhe/N1HNlQXkYt04jXJjTxnUni/LJOdVHszg5cM92w+"
-    "IynNvnwqcuVVcYuhFau8ABdWL0pgAZ6XM1mLIjm55OyPsOQHDnGdOkwoHybcY49xoyzqs1"
-    "o17hW+yALJ0BeHqQDVKgV9SrFGvzz6ItbymFGpUi6lujWFWyuul9ssNrcuB/k5XzBXOUj9"
-    "SZwts3oGS1T2kzjxD5XJ1GuV6du67YLc/C3xanz4UlZ1nKK3v7YRoqjIpTpCpV5b3BiUlk"
-    "kENJGHzZGWQQUEPTtFZACMZNaGDfi/vCD3ixUu+Vn9o3DDwMvmffstprKFL8At5Wse0qlK"
-    "IByIbyG6+3t781T87O3ll/zIvkSuQglHWWVwBR/WjFRW/2XN10nVF/YNzRKh4+JvZi//AZ"
-    "lUOck="
+    "eJztXGtzmzgU/SsaPnVnspnEeW5mZ2fc2GndTeyMQ7qdNh1GBsVWAxJFIomnm/++kgwG83"
+    "ANtR3s5UMflu4FcY6uuPcg+KE51EI22/1ABzcccqSdgR8agY78T6pvB2jQdaMe2cDhwFbG"
+    "3+jAYFOzAeMeNLnouIc2Q6LJQsz0sMsxJdK8CeRZLGAjyBCAxAKm7zHqgXvxZwDNh6FHfd"
+    "EqDssAG0FP2A7GgKFH5EEbuB41EWOI7crTWdQU58NkuPQj+wR/95HB6RDxEfLE8b98Fc2Y"
+    "WOgZsfCn+2DcY2RbM+ipf0Wn6jH42FWt5+KEF8pWjntgmNT2HRK3d8d8RMnUQVyYbB0iIo"
+    "bHkRWDlPi2HcAfNk3GKxq456PpQK2owUL30LclMdJ7MoaoTTOMbk83btq6YWgp0kKPGNpB"
+    "k0mJJBwTzhQGDnw2bESGfCR+HjReJueJkJhYyRN+bPbP3zf7bw4av8kTUjFrJvOpG/Q0VN"
+    "eLOgTkcHIQhXwE9YjaFvLSYOvomWeDHXmUgjsAc4p2aBLBHU37NeA9B1+9/UmXR3YY+27H"
+    "cX1z1fykIHfGQc9lr/suNI/xcH7Ze6vwj/BWoWX4hGM7DXpLwMaxg7KBT7gm0LcC393wP9"
+    "vFReeqfaM3r65nCGk19bbsacyQEba+OU7ExfQg4J+O/h7In+Bzr9tWaFLGh546Y2Snf9bk"
+    "mKDPqUHokwGtOCZhc9g0w/Nk4UxT/OGm182mN/JIMotNDv4FNma8zHK2CKnan/c+MSVfYO"
+    "Bjm2PCduVp/9LWT7VEaH7YJSMsQZ88QDLsfFeGhWVAXjTqZj2XEHSlCFrlHcdD0OoRexws"
+    "CJsbhWr0Mqm4f4jd62SDzF2eoGcZqR7aoHm26S6n4SRbIIFDxZkEVw4zyPwukTVEXptwb5"
+    "yVGMa75+aGtjI0kLDEiC2UIOYzn5GSfdE4stHQg47hwrEjzmOYIs8aIgOrWHgQs1L7mkjc"
+    "vmg+E4OaWJhi/gQB8jU3o5uYzsbdWzzskJwkY2KfiDYxY5PxFdzBqpvODeUQfv+j0Tg4OG"
+    "nsHRyfHh2enByd7p3uSG5FX7rrZE4Evu2863QTaYZsmJ/kQUek7Rkr3zwGIp+fs/B6q5x2"
+    "g4cEWWdAzEILcwZETQLEKoI5fkTJ+ub1KYooUXGVIkSWOG3iO4qSjhgmJCZKURP6LqfcWR"
+    "Exeu/69loEG3V994702xe33dYZ8JBINKw70mp/NM777VZHPwMWejQm9N2RZuvD7Y1+1e6K"
+    "dmh98xmXS9KCRM6UTvvHC5RO+8mbU1Q6ya5ZyuYvlIuWT/OPUpdUxUsqSKgD7XERwSDmsg"
+    "2Ir0Y0iOkxlBfTYwL77cO2cXS0ALjCKhdd1TcLbyyDKliczHrWxUlVipNgDs9VCKhnTXPo"
+    "Wc5vbzutbL7jPgm2fR9bu9Jz80JsDqmTtWrCUhx/daGJEp/lwDkvy405VTnNrWC9kaqzZ5"
+    "lI03BBPSSS9b/ROJXdJqAPauTb4DAbRsFLOMfC1ijgPPg0rY3jU09cu7hipJ4haX2xsPQ7"
+    "57qWXi2WAKpO3Vu3Fx5sI9eJnyIbXyVzoH0dUahLOTYzHxQGPTvzpCCibBbTgLQmcBBjYh"
+    "iAPiFLlGEAAjnjdsCThzlHBDxhPgJ8hIBDCRoDUYYQYc1HkAMTClMLYJ71iHApx70jd0QX"
+    "NgPKAUPEYqIR2GImekDYQeBCEwE9KJUANE3kcrYDmDwds+kTkA8lIbbFqO6IPMBVMCoin0"
+    "WKktKGYyaNRLVJERNekwpzRz3VlL8gGwHVJWAFNmUovNxliWS1FlZJLSxfeMlGfxPElpLF"
+    "TC2RVDDjXY1EsiEC8N4WLD0R6gNoh8nY4rDHnGrcy+EORR7iiHwhDXz+ZI+5bA3sjf3Dk8"
+    "PTg+PDKdrTlnkgpwElYqk2AohKqFQZ7uuRqtaZ3WyIMrXQ5hUmb7rFeY651ZuTqsxvLTjn"
+    "L53bKzjXAmktkFaBgl8VSM+bN+fNVvu1RLyYgpoh5M3qq/lintoXYSilcgW7uubt15JvGv"
+    "hMEybL2caV/7Tql59TldCvYjtZ1ZnkX4dFt7FqTZtRpWFi8kixiYALxzaFVlIOXf7zrOKb"
+    "uCpVwK9+5V5aURPEQQrPxfZgRd7rEwY1FxFLQlRwNl+3u61O990ZCPzvyHWz0xI/IbbCrV"
+    "nt6eYsJNran647fdmEnl3syZaLZudSNkjRHS0YB6tWG4PgNHwv412KfHkx4VbricX1xM0q"
+    "IGoZoFyZOAl+VoLlWc8tLBO3iWZzhMwH6pdRfBKutepTZZ7l7b4ExzG3mt8q8xumbyU4Tr"
+    "jWPFeZ5/ohezWT4lpfrfXVKlCwvA2o+QJrrEiI3kxNzPrA8eLvPrKhuohcpBOvw27kOpPC"
+    "+2WVKrSamxn6czhn85VnSfvqJee1735cjnxcfJpo012qEliAF9XGKrEZUg45+2M7+YlD3K"
+    "dOE4qnCffYY9woivqsV417iS/vQDL0xWIqQLUKQZ9yrNEvjr7ItTxmlNoRmXLdmg16a94X"
+    "uVmqfb3t5+d6wULbfupPH20Z6xkqUdFPH8U/SCdLr3WWb1WbBbn1W+ITCOHLd+Vxit7y20"
+    "aIos1M5REq9HrqxqC0SiGgiTxsjrQMKSDo2ZknBsDIpjJqwP/lRchf3MmUX9U/ijAMomzR"
+    "txxjLlv4ouNKvtoig6oAwoH5FqK7v7e3yM6uvb38rV2yL1GrUMJR1nbHOR9QjVzW/wXV1y"
+    "nVl/at1AKp4/JvZi//ATV81Wo="
 )
