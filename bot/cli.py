@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from aiogram import Bot
 
 from bot.handlers.refunds import refund_charge
+from bot.own_stars import read_own_balance
 from bot.reconcile import Reconciler, telegram_record
 from bot.texts import text
 from models.db import apply_migrations, close_database, open_database
@@ -51,6 +52,10 @@ async def cmd_check(bot: Bot, args: argparse.Namespace) -> int:
     record = None if args.offline else await telegram_record(bot)
     report = await check_ledger(record)
     print(report.render())
+    if not args.offline:
+        own = await read_own_balance(bot)
+        shown = "could not be read" if own is None else f"{own} ⭐"
+        print(f"\nThe bot's own Stars (getMyStarBalance, refunds draw on them): {shown}")
     return 0 if report.ok else 1
 
 

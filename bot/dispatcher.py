@@ -7,9 +7,11 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import ErrorEvent
 
 from bot.handlers import create_routers
+from bot.lanes import Lanes
 from bot.middlewares import InFlight, ProfileCache, UpdateMiddleware
 from bot.notifier import Notifier
 from bot.texts import text
+from bot.throttle import Throttle
 from models.settings import Settings
 
 log = structlog.get_logger("bot")
@@ -20,10 +22,21 @@ ALLOWED_UPDATES = ["message", "pre_checkout_query"]
 
 
 def create_dispatcher(
-    settings: Settings, *, notifier: Notifier, inflight: InFlight, profiles: ProfileCache
+    settings: Settings,
+    *,
+    notifier: Notifier,
+    inflight: InFlight,
+    profiles: ProfileCache,
+    lanes: Lanes,
+    support_throttle: Throttle,
 ) -> Dispatcher:
-    dispatcher = Dispatcher(settings=settings, notifier=notifier)
+    dispatcher = Dispatcher(
+        settings=settings, notifier=notifier, support_throttle=support_throttle
+    )
+    # In this order: an update waiting for its lane already counts as in flight, so
+    # shutdown waits for it too.
     dispatcher.update.outer_middleware(UpdateMiddleware(inflight, profiles))
+    dispatcher.update.outer_middleware(lanes)
     dispatcher.include_routers(*create_routers())
     dispatcher.errors.register(on_error)
     return dispatcher

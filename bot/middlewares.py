@@ -11,6 +11,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 
+from bot.lanes import is_payment
 from models.money import Profile, upsert_user
 
 log = structlog.get_logger("bot")
@@ -50,13 +51,7 @@ class UpdateMiddleware(BaseMiddleware):
         # Telegram data when it opened the order moments before the pre-checkout, and
         # the credit itself makes sure the user row exists. Under a sales spike every
         # buyer is new to this cache, so that write would double the database work.
-        payment = event.pre_checkout_query is not None or (
-            event.message is not None
-            and (
-                event.message.successful_payment is not None
-                or event.message.refunded_payment is not None
-            )
-        )
+        payment = is_payment(event)
         task = asyncio.current_task()
         if task is not None:
             self.inflight.tasks.add(task)

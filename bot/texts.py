@@ -14,6 +14,8 @@ CATALOG: dict[str, dict[str, str]] = {
             "/privacy: privacy policy\n/terms: terms of service"
         ),
         "open_app": "Open the app",
+        "open_private": "Open a private chat",
+        "private_only": "Payments are private: please send {command} to me in a private chat.",
         "balance": "Your balance: {balance} ⭐",
         "credited": "Payment received: {amount} ⭐ added. Your balance is now {balance} ⭐.",
         "recovered": (
@@ -31,11 +33,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "checkout_refunded": "This order was refunded. Please create a new invoice in the app.",
         "checkout_failed": "This invoice could not be set up. Please create a new one in the app.",
         "paysupport": (
-            "Payment support\n\n{payments}\n\n"
-            "If a payment is missing or wrong, reply with what happened and the charge id "
-            "above. Your request has been passed to our support team{contact}. "
-            "Please do not pay again for the same package while we look into it."
+            "Payment support\n\n{payments}\n\n{outcome}\n\n"
+            "If a payment is missing or wrong, send /paysupport followed by what happened "
+            "and the charge id above. Please do not pay again for the same package while "
+            "we look into it."
         ),
+        "paysupport_passed": "Your request has been passed to our support team{contact}.",
+        "paysupport_not_passed": "We could not pass your request on to our support team just now. Please try again in a few minutes.",
+        "paysupport_not_passed_contact": "We could not pass your request on to our support team just now. Please write to {contact}.",
+        "paysupport_throttled": "Our support team already has your request from a few minutes ago. You can send another one in {minutes} min.",
+        "paysupport_cut": "… (cut to fit one message)",
         "paysupport_none": "We have no payments from you yet.",
         "paysupport_line": "{date}: {amount} ⭐, {status}, charge {charge}",
         "paysupport_forward": "Payment support request from {name} (id {user_id}):\n{text}\n\nRecent payments:\n{payments}",
@@ -60,6 +67,11 @@ CATALOG: dict[str, dict[str, str]] = {
             "Add force to refund anyway: /refund {charge} force"
         ),
         "refund_recorded": "Refunded {amount} ⭐ of charge {charge} to user {user_id}; their balance is now {balance} ⭐.",
+        "refund_bot_balance_low": (
+            "The bot holds {bot_balance} ⭐, fewer than the {amount} ⭐ of charge {charge}, and "
+            "refunds are paid from the bot's own Stars. Nothing was changed; try again once "
+            "the bot's balance covers it."
+        ),
         "refund_failed": "Telegram refused the refund of {charge}: {error}. Nothing was changed.",
         "refund_unknown_outcome": (
             "Telegram did not answer about the refund of {charge} ({error}). It may or may "
@@ -76,6 +88,8 @@ CATALOG: dict[str, dict[str, str]] = {
             "/privacy — политика конфиденциальности\n/terms — условия использования"
         ),
         "open_app": "Открыть приложение",
+        "open_private": "Открыть личный чат",
+        "private_only": "Платежи — дело личное: пожалуйста, отправьте {command} мне в личном чате.",
         "balance": "Ваш баланс: {balance} ⭐",
         "credited": "Платёж получен: начислено {amount} ⭐. Ваш баланс: {balance} ⭐.",
         "recovered": (
@@ -93,11 +107,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "checkout_refunded": "По этому заказу сделан возврат. Пожалуйста, создайте новый счёт в приложении.",
         "checkout_failed": "Этот счёт не удалось оформить. Пожалуйста, создайте новый в приложении.",
         "paysupport": (
-            "Поддержка по платежам\n\n{payments}\n\n"
-            "Если платёж не дошёл или прошёл неверно, ответьте, что случилось, и укажите "
-            "номер платежа выше. Ваш запрос передан в поддержку{contact}. Пожалуйста, не "
+            "Поддержка по платежам\n\n{payments}\n\n{outcome}\n\n"
+            "Если платёж не дошёл или прошёл неверно, отправьте /paysupport и после команды "
+            "опишите, что случилось, и укажите номер платежа выше. Пожалуйста, не "
             "оплачивайте тот же пакет повторно, пока мы разбираемся."
         ),
+        "paysupport_passed": "Ваш запрос передан в поддержку{contact}.",
+        "paysupport_not_passed": "Не удалось передать ваш запрос в поддержку. Пожалуйста, попробуйте через несколько минут.",
+        "paysupport_not_passed_contact": "Не удалось передать ваш запрос в поддержку. Пожалуйста, напишите {contact}.",
+        "paysupport_throttled": "Ваш запрос уже передан в поддержку несколько минут назад. Новый можно отправить через {minutes} мин.",
+        "paysupport_cut": "… (обрезано, чтобы уместить в одно сообщение)",
         "paysupport_none": "От вас пока не было платежей.",
         "paysupport_line": "{date}: {amount} ⭐, {status}, платёж {charge}",
         "paysupport_forward": "Запрос в поддержку от {name} (id {user_id}):\n{text}\n\nПоследние платежи:\n{payments}",
@@ -122,6 +141,11 @@ CATALOG: dict[str, dict[str, str]] = {
             "Чтобы вернуть всё равно, добавьте force: /refund {charge} force"
         ),
         "refund_recorded": "Возвращено {amount} ⭐ по платежу {charge} пользователю {user_id}; его баланс: {balance} ⭐.",
+        "refund_bot_balance_low": (
+            "У бота {bot_balance} ⭐, это меньше {amount} ⭐ по платежу {charge}, а возвраты "
+            "оплачиваются из звёзд самого бота. Ничего не изменено; повторите, когда звёзд "
+            "у бота хватит."
+        ),
         "refund_failed": "Telegram отказал в возврате {charge}: {error}. Ничего не изменено.",
         "refund_unknown_outcome": (
             "Telegram не ответил про возврат {charge} ({error}). Возврат мог пройти или нет; "

@@ -22,10 +22,13 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
+from bot.lanes import Lanes, PollingBrake
 from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
+from bot.own_stars import watch_own_balance
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
+from bot.throttle import Throttle
 from models import metrics
 from models.db import apply_migrations, close_database, open_database
 from models.loop import freeze_heap
@@ -35,7 +38,14 @@ from models.telegram import make_bot
 log = structlog.get_logger("bot.worker")
 POLLING_TIMEOUT = 25
 DRAIN_TIMEOUT = 30.0
-MAX_CONCURRENT_UPDATES = 200
+# Handlers running at once, per lane (bot/lanes.py), and the commands held in memory
+# before polling pauses: about 20 KB each, so at most about 100 MB.
+PAYMENT_CONCURRENCY = 100
+COMMAND_CONCURRENCY = 50
+COMMAND_BACKLOG = 5_000
+# One request to the admins per user in this window: /paysupport forwards whatever
+# follows it, and nobody should be able to flood the admins' chats.
+SUPPORT_WINDOW = 300.0
 
 
 class PollingWatch(BaseRequestMiddleware):
@@ -142,12 +152,21 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.bot = bot or make_bot(settings)
+        self.lanes = Lanes(
+            payments=PAYMENT_CONCURRENCY, commands=COMMAND_CONCURRENCY, backlog=COMMAND_BACKLOG
+        )
         self.bot.session.middleware(PollingWatch())
+        self.bot.session.middleware(PollingBrake(self.lanes))
         self.inflight = InFlight()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
         self.dispatcher = create_dispatcher(
-            settings, notifier=self.notifier, inflight=self.inflight, profiles=self.profiles
+            settings,
+            notifier=self.notifier,
+            inflight=self.inflight,
+            profiles=self.profiles,
+            lanes=self.lanes,
+            support_throttle=Throttle(SUPPORT_WINDOW),
         )
         self.reconciler = Reconciler(self.bot)
         self.polling_timeout = polling_timeout
@@ -163,6 +182,10 @@ class Worker:
                     self.reconciler.run_forever(self.settings.reconcile_interval),
                     name="reconciler",
                 ),
+                asyncio.create_task(
+                    watch_own_balance(self.bot, self.settings.reconcile_interval),
+                    name="own-stars",
+                ),
             ]
             polling = asyncio.create_task(
                 self.dispatcher.start_polling(
@@ -171,7 +194,7 @@ class Worker:
                     polling_timeout=self.polling_timeout,
                     handle_signals=False,
                     close_bot_session=False,
-                    tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
+                    # No tasks_concurrency_limit: the lanes bound concurrency instead.
                 ),
                 name="polling",
             )
@@ -185,7 +208,10 @@ class Worker:
         finally:
             # Handlers in flight may be crediting a payment: let them finish before
             # the caller closes the database.
+            self.lanes.close()
             left = await self.inflight.drain(DRAIN_TIMEOUT)
+            if self.lanes.skipped:
+                log.warning("shutdown.commands_skipped", count=self.lanes.skipped)
             if left:
                 log.error("shutdown.handlers_abandoned", count=left)
             self.profiles.cancel()
@@ -198,8 +224,9 @@ class Worker:
 async def run_worker(settings: Settings) -> None:
     applied = await apply_migrations(settings.database_url)
     log.info("database.migrated", applied=applied)
-    # Up to 200 updates are handled at once; 20 connections keep them from queueing
-    # for one while staying well under PostgreSQL's default of 100.
+    # Up to 150 updates are handled at once (both lanes), most of them waiting on
+    # Telegram rather than the database; 20 connections keep them from queueing for one
+    # while staying well under PostgreSQL's default of 100.
     await open_database(settings.database_url, pool_size=20)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -43,6 +43,11 @@ LAST_RECONCILE = Gauge(
     "stars_last_reconcile_timestamp_seconds", "When a reconciliation pass last completed"
 )
 
+BOT_BALANCE = Gauge(
+    "stars_bot_balance",
+    "The bot's own Telegram Stars (getMyStarBalance) when last read; refunds draw on them",
+)
+
 
 def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST

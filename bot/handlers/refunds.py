@@ -8,6 +8,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.handlers.commands import in_private_chat
+from bot.own_stars import read_own_balance
 from bot.texts import text
 from models.money import find_topup, get_balance, record_refund
 from models.settings import Settings
@@ -18,7 +20,9 @@ log = structlog.get_logger("bot.refunds")
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(on_refund, Command("refund"))
+    # In a group, /refund falls through to the commands router's pointer to the private
+    # chat: its answers name users and their balances.
+    router.message.register(on_refund, Command("refund"), in_private_chat)
     return router
 
 
@@ -37,6 +41,15 @@ async def refund_charge(bot: Bot, charge_id: str, *, force: bool) -> tuple[str, 
     balance = await get_balance(topup.user_id)
     if balance < topup.amount and not force:
         return "refund_low_balance", {**values, "balance": balance}
+    # Refunds are paid out of the bot's own Stars, and force cannot change that. When
+    # the balance cannot be read, try anyway: Telegram refuses a refund it cannot
+    # cover, and that answer reaches the admin just the same. (A charge refunded
+    # elsewhere whose service message was lost may be refused here too; reconciliation
+    # finds that refund in Telegram's ledger and records it.)
+    own = await read_own_balance(bot)
+    if own is not None and own < topup.amount:
+        log.warning("refund.bot_balance_low", charge_id=charge_id, bot_balance=own)
+        return "refund_bot_balance_low", {**values, "bot_balance": own}
     try:
         await bot.refund_star_payment(topup.user_id, charge_id)
     except TelegramBadRequest as error:

@@ -25,6 +25,8 @@ from tests.emulator import BotApiEmulator, running_emulator
 from tests.helpers import ALICE, TOKEN, make_settings, tma
 from tests.processes import Child, start
 
+GROUP = {"id": -1001234567890, "type": "supergroup", "title": "Stars fans"}
+
 
 @dataclass
 class System:
@@ -48,8 +50,8 @@ class System:
         response = await self.api.get(f"/payments/{payment_id}", headers=tma(user))
         return str((await response.json())["status"])
 
-    def say(self, user: dict[str, Any], text: str) -> None:
-        self.emulator.send_text(TOKEN, user, text)
+    def say(self, user: dict[str, Any], text: str, chat: dict[str, Any] | None = None) -> None:
+        self.emulator.send_text(TOKEN, user, text, chat)
 
     async def replies(self, user: dict[str, Any], count: int = 1) -> list[str]:
         messages = await self.emulator.wait_for_message(TOKEN, user["id"], count)

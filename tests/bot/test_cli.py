@@ -38,6 +38,7 @@ async def test_operator_commands(tmp_path: Path, emulator: BotApiEmulator) -> No
     code, report = await cli("check")
     assert code == 0, report
     assert "all invariants hold" in report
+    assert "The bot's own Stars (getMyStarBalance, refunds draw on them): 250 ⭐" in report
 
     code, out = await cli("user", str(ALICE["id"]))
     assert code == 0
@@ -58,6 +59,12 @@ async def test_operator_commands(tmp_path: Path, emulator: BotApiEmulator) -> No
     assert code == 0
     assert "topup" in out
 
+    emulator.set_star_balance(TOKEN, 249)
+    code, out = await cli("refund", charge_id)
+    assert code == 1
+    assert out.startswith("The bot holds 249 ⭐, fewer than the 250 ⭐")
+    assert charge_id not in emulator.bot(TOKEN).refunded
+    emulator.bot(TOKEN).star_balance = None  # the sum of its payments again
     code, out = await cli("refund", charge_id)
     assert code == 0, out
     assert out.startswith(f"Refunded 250 ⭐ of charge {charge_id}")

@@ -24,6 +24,7 @@ async def test_purchase_rejection_duplicate_and_refund_move_the_counters(
     emulator: BotApiEmulator,
 ) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
+    emulator.set_star_balance(TOKEN, 1234, nanostar_amount=500_000_000)
     port = free_port()
     worker = await start_worker(
         tmp_path, emulator, db_url, BOT_METRICS_PORT=port, ADMIN_IDS=str(ADMIN["id"])
@@ -52,4 +53,5 @@ async def test_purchase_rejection_duplicate_and_refund_move_the_counters(
     assert metric(text, "stars_precheckout_answer_seconds_count") == 2
     assert metric(text, "stars_reconcile_passes_total", outcome="complete") >= 1
     assert metric(text, "stars_last_poll_timestamp_seconds") > 1.7e9
+    assert metric(text, "stars_bot_balance") == 1234.5
     assert "user_id" not in text

@@ -58,6 +58,8 @@ async def test_a_refund_telegram_reports_as_done_counts_as_done(system: System) 
     state.allowed_updates = ["pre_checkout_query"]
     system.emulator.refund_elsewhere(TOKEN, charge_id)
     state.allowed_updates = None
+    # The bot holds other buyers' Stars (this charge's are gone), enough to cover it.
+    system.emulator.set_star_balance(TOKEN, 1000)
     system.say(ADMIN, f"/refund {charge_id}")
     [reply] = await system.replies(ADMIN)
     assert reply.startswith(f"Refunded 100 ⭐ of charge {charge_id}")
@@ -124,3 +126,35 @@ async def test_an_unanswered_refund_is_reported_as_unknown(system: System) -> No
     [reply] = await system.replies(ADMIN)
     assert "did not answer" in reply
     assert await refund_entries(charge_id) == 0
+
+
+async def test_a_refund_the_bot_cannot_cover_is_refused_and_changes_nothing(
+    system: System,
+) -> None:
+    _, charge_id = await paid(system)
+    system.emulator.set_star_balance(TOKEN, 99, nanostar_amount=900_000_000)
+    ledger = await LedgerEntry.all().count()
+    system.say(ADMIN, f"/refund {charge_id} force")  # force cannot make up the bot's Stars
+    [reply] = await system.replies(ADMIN)
+    assert reply == (
+        f"The bot holds 99 ⭐, fewer than the 100 ⭐ of charge {charge_id}, and refunds are "
+        "paid from the bot's own Stars. Nothing was changed; try again once the bot's "
+        "balance covers it."
+    )
+    assert not system.emulator.bot(TOKEN).calls_of("refundStarPayment")
+    assert await LedgerEntry.all().count() == ledger
+    assert await system.balance(ALICE) == 100
+    system.emulator.set_star_balance(TOKEN, 100)
+    system.say(ADMIN, f"/refund {charge_id}")
+    assert (await system.replies(ADMIN, 2))[1].startswith(f"Refunded 100 ⭐ of charge {charge_id}")
+
+
+async def test_a_refund_goes_ahead_when_the_bot_balance_cannot_be_read(system: System) -> None:
+    """Telegram itself refuses what the bot cannot cover; an unreadable balance is no
+    reason to refuse a refund that may well be covered."""
+    _, charge_id = await paid(system)
+    system.emulator.set_fault("getMyStarBalance", Fault("error", status=500))
+    system.say(ADMIN, f"/refund {charge_id}")
+    [reply] = await system.replies(ADMIN)
+    assert reply.startswith(f"Refunded 100 ⭐ of charge {charge_id}")
+    assert await refund_entries(charge_id) == 1

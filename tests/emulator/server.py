@@ -124,6 +124,7 @@ class BotState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    star_balance: dict[str, int] | None = None  # None: the sum of unrefunded payments
 
     @property
     def user(self) -> dict[str, Any]:
@@ -209,8 +210,13 @@ class BotApiEmulator:
         state.changed = asyncio.Event()
         return update
 
-    def _message(self, user: dict[str, Any], **content: Any) -> dict[str, Any]:
-        chat = {"id": user["id"], "type": "private", "first_name": user.get("first_name", "")}
+    def _message(
+        self, user: dict[str, Any], chat: dict[str, Any] | None = None, **content: Any
+    ) -> dict[str, Any]:
+        """A message from `user`: in their private chat with the bot, or in `chat` (a
+        group: {"id": -100..., "type": "supergroup", "title": ...})."""
+        if chat is None:
+            chat = {"id": user["id"], "type": "private", "first_name": user.get("first_name", "")}
         return {
             "message_id": next(self._ids),
             "date": int(time.time()),
@@ -219,12 +225,14 @@ class BotApiEmulator:
             **content,
         }
 
-    def send_text(self, token: str, user: dict[str, Any], text: str) -> dict[str, Any]:
-        """The user writes to the bot (a command, usually)."""
+    def send_text(
+        self, token: str, user: dict[str, Any], text: str, chat: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The user writes to the bot (a command, usually), privately or in a group `chat`."""
         entities = []
         if text.startswith("/"):
             entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
-        message = self._message(user, text=text, entities=entities)
+        message = self._message(user, chat, text=text, entities=entities)
         return self.push_update(self.bot(token), "message", message)
 
     def messages_to(self, token: str, chat_id: int) -> list[dict[str, Any]]:
@@ -550,10 +558,16 @@ class BotApiEmulator:
             raise bad_request("message text is empty")
         if len(text) > 4096:
             raise bad_request("message is too long")
+        buttons = params.get("reply_markup", {}).get("inline_keyboard", [])
+        if int(params["chat_id"]) < 0 and any("web_app" in b for row in buttons for b in row):
+            raise bad_request("BUTTON_TYPE_INVALID")  # web_app buttons: private chats only
         message = {
             "message_id": next(self._ids),
             "date": int(time.time()),
-            "chat": {"id": int(params["chat_id"]), "type": "private"},
+            "chat": {
+                "id": int(params["chat_id"]),
+                "type": "private" if int(params["chat_id"]) > 0 else "supergroup",
+            },
             "from": state.user,
             "text": text,
         }
@@ -658,8 +672,17 @@ class BotApiEmulator:
         return {"transactions": ordered[offset : offset + limit]}
 
     async def _m_getmystarbalance(self, state: BotState, params: dict[str, Any]) -> dict[str, int]:
+        if state.star_balance is not None:
+            return state.star_balance
         total = sum(p["amount"] for c, p in state.payments.items() if c not in state.refunded)
         return {"amount": total}
+
+    def set_star_balance(self, token: str, amount: int, nanostar_amount: int = 0) -> None:
+        """What getMyStarBalance says from now on (Stars spent or withdrawn elsewhere)."""
+        balance = {"amount": amount}
+        if nanostar_amount:
+            balance["nanostar_amount"] = nanostar_amount
+        self.bot(token).star_balance = balance
 
     async def _m_close(self, state: BotState, params: dict[str, Any]) -> bool:
         return True

@@ -1,0 +1,76 @@
+"""Payments have their own lane: no burst of commands can hold a checkout back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.bot.conftest import System, start_system
+from tests.emulator import BotApiEmulator, Fault
+from tests.helpers import ALICE, TOKEN
+
+FLOOD = 1500
+
+
+async def test_a_checkout_behind_a_flood_of_commands_is_answered_well_in_time(
+    system: System,
+) -> None:
+    order = await system.order(ALICE)
+    # Under a flood Telegram answers slowly: every reply takes two seconds, so each
+    # command holds its handler that long.
+    system.emulator.set_fault("sendMessage", Fault("slow", delay=2.0))
+    users = [
+        {"id": 500_000 + n, "first_name": f"U{n}", "language_code": "en"} for n in range(FLOOD)
+    ]
+    for user in users:
+        system.say(user, "/balance")
+
+    outcome = await system.emulator.checkout(order["invoice_url"], ALICE)
+
+    assert outcome.status == "paid"
+    assert outcome.answer_seconds is not None
+    assert outcome.answer_seconds < 3.0  # Telegram's deadline is 10 s
+    system.emulator.clear_faults()
+    # Nothing was dropped: every command still gets its one answer.
+    state = system.emulator.bot(TOKEN)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while len(state.messages) < FLOOD and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    await system.settle(timeout=30)
+    answered = Counter(m["chat"]["id"] for m in state.messages)
+    assert answered == {user["id"]: 1 for user in users}
+    assert all(m["text"] == "Your balance: 0 ⭐" for m in state.messages)
+
+
+async def test_polling_pauses_while_the_commands_backlog_is_full(
+    db: str, emulator: BotApiEmulator, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays bounded: past the backlog the worker leaves updates at Telegram."""
+    monkeypatch.setattr("bot.worker.COMMAND_BACKLOG", 100)
+    system, stop, task = await start_system(aiohttp_client, emulator)
+    try:
+        emulator.set_fault("sendMessage", Fault("hang"))
+        users = [{"id": 700_000 + n, "first_name": f"U{n}"} for n in range(400)]
+        for user in users:
+            system.say(user, "/balance")
+        lanes = system.worker.lanes
+        async with asyncio.timeout(20):
+            while lanes.held < 100:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # longer than a poll: the worker had time to fetch more
+        assert lanes.held <= 100 + 100  # the backlog and at most one more batch
+        assert len(emulator.bot(TOKEN).updates) >= 200  # left with Telegram
+        emulator.clear_faults()
+        state = emulator.bot(TOKEN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while len(state.messages) < len(users) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        assert Counter(m["chat"]["id"] for m in state.messages) == {u["id"]: 1 for u in users}
+    finally:
+        stop.set()
+        await task
