@@ -31,6 +31,10 @@ AUTH_ERRORS = {
     "401": _error("Missing, forged, expired or other-bot initData"),
     "503": _error("The database is unreachable"),
 }
+BODY_ERRORS = {
+    "408": _error("The body did not arrive within 5 seconds (request_timeout)"),
+    "413": _error("Body over 64 KiB"),
+}
 AMOUNT_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AmountRequest"}}},
@@ -116,8 +120,10 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                     "201": _ok(
                         "Order created; open invoice_url with Telegram.WebApp.openInvoice", "TopUp"
                     ),
-                    "400": _error("Malformed JSON, wrong types or an amount not offered"),
-                    "413": _error("Body over 64 KiB"),
+                    "400": _error(
+                        "Malformed or unreadable body, wrong types or an amount not offered"
+                    ),
+                    **BODY_ERRORS,
                     "429": {
                         **_error("Too many unpaid orders or too many requests a minute"),
                         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
@@ -156,7 +162,8 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                 "requestBody": AMOUNT_BODY,
                 "responses": {
                     "200": _ok("New balance", "Me"),
-                    "400": _error("Wrong amount"),
+                    "400": _error("Malformed or unreadable body, or a wrong amount"),
+                    **BODY_ERRORS,
                     **AUTH_ERRORS,
                 },
             }
