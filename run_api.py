@@ -14,10 +14,11 @@ def serve(reuse_port: bool) -> int:
     # Settings first: a bad value should stop us at once, before the heavy imports.
     settings = load_settings()
 
+    import structlog
     from aiohttp import web
 
     from api.app import create_app
-    from models.logs import configure_logging
+    from models.logs import configure_logging, log_failure
     from models.loop import freeze_heap, new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
@@ -29,16 +30,20 @@ def serve(reuse_port: bool) -> int:
     app.on_startup.append(started)
     # run_app stops on SIGINT and SIGTERM: it stops accepting, lets requests finish
     # for up to shutdown_timeout, then runs the cleanup contexts (bot, database).
-    web.run_app(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        access_log=None,
-        shutdown_timeout=10,
-        reuse_port=reuse_port,
-        loop=new_event_loop(),
-        print=lambda text: print(text, file=sys.stderr, flush=True),
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            access_log=None,
+            shutdown_timeout=10,
+            reuse_port=reuse_port,
+            loop=new_event_loop(),
+            print=lambda text: print(text, file=sys.stderr, flush=True),
+        )
+    except Exception as error:  # the port is taken, the database is away at start, ...
+        log_failure(structlog.get_logger("api"), "api.failed", error)
+        return 1
     return 0
 
 

@@ -14,16 +14,24 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
 
+    import structlog
+
     from bot.cli import run_command
     from bot.worker import run_worker
-    from models.logs import configure_logging
+    from models.logs import configure_logging, log_failure
     from models.loop import run
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
-    if args.command in (None, "run"):
-        run(run_worker(settings))
-        return 0
-    return run(run_command(settings, args))
+    command = args.command or "run"
+    try:
+        if command == "run":
+            run(run_worker(settings))
+            return 0
+        return run(run_command(settings, args))
+    except Exception as error:  # exit 1 with a logged, redacted reason (never a raw traceback)
+        event = "worker.failed" if command == "run" else "command.failed"
+        log_failure(structlog.get_logger("bot"), event, error, command=command)
+        return 1
 
 
 if __name__ == "__main__":

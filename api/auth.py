@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +24,9 @@ from api.errors import ApiError
 from models.money import Profile
 
 CLOCK_SKEW = 60
+HASH_SHAPE = re.compile(r"[0-9a-f]{64}")
+# The users.id column is a signed 64-bit integer (Telegram's ids use at most 52 bits).
+MAX_USER_ID = 2**63 - 1
 
 
 def init_data_secret(token: str) -> bytes:
@@ -37,11 +41,17 @@ def verified_fields(secret: bytes, init_data: str) -> dict[str, str] | None:
     lines of the decoded values, empty ones too (aiogram drops those and so refuses
     such data).
     """
+    # Telegram percent-encodes initData, so it is ASCII; a header with other bytes
+    # (decoded by aiohttp to lone surrogates) cannot be encoded to sign below.
+    if not init_data.isascii():
+        return None
     try:
         fields = dict(parse_qsl(init_data, keep_blank_values=True, strict_parsing=True))
     except ValueError:
         return None
     given = fields.pop("hash", "")
+    if not HASH_SHAPE.fullmatch(given):  # compare_digest raises on non-ASCII text
+        return None
     signed = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
     expected = hmac.new(secret, signed.encode(), hashlib.sha256).hexdigest()
     return fields if hmac.compare_digest(expected, given) else None
@@ -86,10 +96,10 @@ def authenticate(request: web.Request, secret: bytes, max_age: int) -> Profile:
         raise _unauthorized("init_data_without_user", "The Telegram sign-in data names no user.")
     try:
         user = json.loads(fields["user"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
         raise invalid from None
     user_id = user.get("id") if isinstance(user, dict) else None
-    if type(user_id) is not int or user_id <= 0:
+    if type(user_id) is not int or not 0 < user_id <= MAX_USER_ID:
         raise invalid
     return Profile(
         user_id,

@@ -21,18 +21,34 @@ HTTP_CODES = {
 }
 
 
+# What an aiohttp HTTPException says that the client needs: Allow on 405, Location on 3xx.
+KEPT_HEADERS = ("Allow", "Location")
+
+
 class ApiError(Exception):
+    """`close`: end the connection after answering, as when the body was not read."""
+
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.close = close
 
     def response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message, self.headers)
+        response = error_response(self.status, self.code, self.message, self.headers)
+        if self.close:
+            response.force_close()
+        return response
 
 
 def error_response(
@@ -44,8 +60,10 @@ def error_response(
 
 
 def from_http_exception(error: web.HTTPException) -> web.Response:
+    headers = {name: error.headers[name] for name in KEPT_HEADERS if name in error.headers}
+    if error.status < 400:  # a redirect (/app -> /app/) is not an error: keep it one
+        return web.Response(status=error.status, headers=headers)
     code, message = HTTP_CODES.get(error.status, ("http_error", error.reason))
-    headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
     return error_response(error.status, code, message, headers)
 
 

@@ -22,6 +22,8 @@ from api.errors import (
 log = structlog.get_logger("api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# What a browser sends as Origin; "*" echoes only such a value, never arbitrary bytes.
+ORIGIN_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 # Longer than a Telegram call may take (5 s), shorter than a client gives up.
 REQUEST_TIMEOUT = 20.0
 
@@ -64,25 +66,31 @@ def cors(origins: list[str]) -> Callable[[web.Request, Handler], Awaitable[web.S
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        permitted = origin is not None and ("*" in allowed or origin in allowed)
+        origin = request.headers.get("Origin", "")
+        permitted = origin in allowed or ("*" in allowed and bool(ORIGIN_RE.fullmatch(origin)))
+        response: web.StreamResponse
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            if not permitted:
-                return error_response(
+            if permitted:
+                response = web.Response(status=204)
+                response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                response.headers["Access-Control-Allow-Headers"] = (
+                    "Authorization, Content-Type, X-Request-Id"
+                )
+                response.headers["Access-Control-Max-Age"] = "600"
+            else:
+                response = error_response(
                     403, "origin_not_allowed", "This origin may not call the API."
                 )
-            response: web.StreamResponse = web.Response(status=204)
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = (
-                "Authorization, Content-Type, X-Request-Id"
-            )
-            response.headers["Access-Control-Max-Age"] = "600"
         else:
             response = await handler(request)
+        if allowed:
+            # The answer depends on Origin whether or not this one is let in: without
+            # Vary a cache could hand one origin's answer (or its absence) to another.
+            vary = response.headers.get("Vary")
+            response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
         if permitted:
-            response.headers["Access-Control-Allow-Origin"] = origin  # type: ignore[assignment]
+            response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
-            response.headers["Vary"] = "Origin"
         return response
 
     return middleware

@@ -31,6 +31,10 @@ AUTH_ERRORS = {
     "401": _error("Missing, forged, expired or other-bot initData"),
     "503": _error("The database is unreachable"),
 }
+BODY_ERRORS = {
+    "408": _error("The body did not arrive within 5 seconds (request_timeout)"),
+    "413": _error("Body over 64 KiB"),
+}
 AMOUNT_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AmountRequest"}}},
@@ -120,8 +124,10 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                         "The caller's open order of this amount, given back with its link",
                         "TopUp",
                     ),
-                    "400": _error("Malformed JSON, wrong types or an amount not offered"),
-                    "413": _error("Body over 64 KiB"),
+                    "400": _error(
+                        "Malformed or unreadable body, wrong types or an amount not offered"
+                    ),
+                    **BODY_ERRORS,
                     "429": {
                         **_error("Too many new orders a minute; Retry-After says when"),
                         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
@@ -164,7 +170,8 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                 "requestBody": AMOUNT_BODY,
                 "responses": {
                     "200": _ok("New balance", "Me"),
-                    "400": _error("Wrong amount"),
+                    "400": _error("Malformed or unreadable body, or a wrong amount"),
+                    **BODY_ERRORS,
                     **AUTH_ERRORS,
                 },
             }

@@ -11,6 +11,7 @@ import structlog
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import LabeledPrice
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from api.auth import authenticate
 from api.errors import ApiError
@@ -35,6 +36,10 @@ from models.tables import EntryKind, TopUpOrder
 
 log = structlog.get_logger("api")
 TELEGRAM_TIMEOUT = 5
+# Our bodies are a few dozen bytes that travel with the headers; even a mobile link
+# that loses packets (retransmits after 1, 2 s) delivers them well within 5 s, and a
+# client slower than that is holding a connection, not sending a payment.
+BODY_TIMEOUT = 5.0
 MAX_DEV_CREDIT = 1_000_000
 
 
@@ -50,12 +55,36 @@ def caller(request: web.Request) -> Profile:
     return profile
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or a 4xx when it is too slow, cut off or undecodable.
+
+    Without a deadline of its own a client trickling its body would hold the request
+    until REQUEST_TIMEOUT and be answered as a database outage."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await request.read()
+    except TimeoutError:
+        log.info("request.body_timeout", seconds=BODY_TIMEOUT)
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"The request body did not arrive within {BODY_TIMEOUT:g} seconds.",
+            close=True,
+        ) from None
+    except (RequestPayloadError, ConnectionError) as error:
+        # A body that contradicts its Content-Encoding or chunking, or a client gone midway.
+        log.info("request.body_unreadable", error=type(error).__name__)
+        raise ApiError(
+            400, "unreadable_body", "The request body could not be read.", close=True
+        ) from None
+
+
 async def read_amount(request: web.Request) -> int:
     """The body must be a JSON object whose `amount` is a JSON integer."""
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", 'The body must be a JSON object like {"amount": 100}.')
@@ -234,10 +263,12 @@ def setup_routes(app: web.Application, *, development: bool) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", prometheus)
-    app.router.add_get("/me", me)
+    # GET /me records the caller's profile: no HEAD there, a HEAD never writes (405).
+    app.router.add_get("/me", me, allow_head=False)
     app.router.add_post("/payments/top-up", top_up)
     app.router.add_get("/payments/packages", packages)
-    app.router.add_get("/payments/{payment_id}", get_payment)
+    # Not "top-up": GET /payments/top-up is a 405 (Allow: POST), not an unknown payment.
+    app.router.add_get("/payments/{payment_id:(?!top-up$)[^{}/]+}", get_payment)
     setup_mini_app(app)
     if development:
         app.router.add_post("/dev/add-stars", dev_add_stars)

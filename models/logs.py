@@ -14,11 +14,26 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import asyncpg
 import structlog
+from aiogram.exceptions import TelegramAPIError
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+from tortoise.exceptions import BaseORMException
 
 # Any bot token, not only ours: a log line could carry one from a forwarded error.
 _TOKEN_RE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<redacted-token>"
+# Failures of what a process depends on (Telegram, the database, the network): their
+# text says what happened, a traceback would add nothing.
+OUTSIDE_FAILURES = (
+    TelegramAPIError,
+    BaseORMException,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -58,6 +73,30 @@ def _one_line(record: logging.LogRecord) -> bool:
         record.msg = f"{record.getMessage()}: {record.exc_info[1]!r}"
         record.args = None
         record.exc_info = None
+    return True
+
+
+_CLIENT_BYTES = re.compile(r": b['\"]")  # where aiohttp starts quoting what it was sent
+
+
+def _client_fault(record: logging.LogRecord) -> bool:
+    """aiohttp answers a request it cannot parse (a header over 8 KiB, bytes that are not
+    HTTP, a body that contradicts its Content-Encoding) with a 400 itself, before our
+    app runs, and logs it as an ERROR with a traceback. It is the client's mistake: one
+    INFO line, the reason without the client's bytes, or nothing below INFO."""
+    error = record.exc_info[1] if record.exc_info else None
+    if record.levelno <= logging.INFO or not isinstance(
+        error, HttpProcessingError | RequestPayloadError
+    ):
+        return True
+    if not logging.getLogger(record.name).isEnabledFor(logging.INFO):
+        return False
+    reason = str(getattr(error.__cause__ or error, "message", "") or type(error).__name__)
+    record.error = _CLIENT_BYTES.split(reason.split("\n", 1)[0], maxsplit=1)[0].rstrip(":. ")
+    if isinstance(record.args, tuple) and record.args:  # "Error handling request from %s"
+        record.remote = record.args[0]
+    record.msg, record.args, record.exc_info = "http.bad_request", None, None
+    record.levelno, record.levelname = logging.INFO, "INFO"
     return True
 
 
@@ -122,6 +161,18 @@ def configure_logging(
     logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
-    pool_log = logging.getLogger("asyncpg.pool")
-    if _one_line not in pool_log.filters:
-        pool_log.addFilter(_one_line)
+    for name, quieter in (("asyncpg.pool", _one_line), ("aiohttp.server", _client_fault)):
+        if quieter not in logging.getLogger(name).filters:
+            logging.getLogger(name).addFilter(quieter)
+
+
+def log_failure(logger: Any, event: str, error: BaseException, **fields: Any) -> None:
+    """Why a process or command gives up, through the redacting pipeline: Python's own
+    traceback printer would show the token that aiogram puts in every Bot API URL.
+    One line when Telegram, the database or the network failed; the (redacted)
+    traceback too for anything else, which is a bug."""
+    described = f"{type(error).__name__}: {error}"
+    if isinstance(error, OUTSIDE_FAILURES):
+        logger.error(event, error=described, **fields)
+    else:
+        logger.error(event, error=described, exc_info=error, **fields)

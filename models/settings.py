@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 class Environment(StrEnum):
@@ -90,6 +91,33 @@ class Settings(BaseSettings):
                 f"has unsupported kind {scheme or 'none'!r}; use sqlite://path or "
                 "postgres://user:pass@host:port/db"
             )
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        # Checked here because aiogram puts the token in the path of every call, and
+        # aiohttp's error for a malformed URL quotes the whole URL. The messages never
+        # echo the value: a pasted URL may carry the token.
+        if value is None:
+            return None
+        if not value.isprintable() or " " in value:
+            raise ValueError("must not contain spaces or control characters")
+        try:
+            parts = urlsplit(value)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:  # a bad [IPv6] literal or port; the text would quote the value
+            raise ValueError(
+                "is not a valid URL (check the host and the port, 1 to 65535)"
+            ) from None
+        if parts.scheme not in {"http", "https"}:
+            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8081")
+        if not (HOST_SHAPE.fullmatch(host) or ":" in host):  # ":" only in a checked [IPv6]
+            raise ValueError("has no valid host name, e.g. http://127.0.0.1:8081")
+        if port == 0:  # None means the scheme's default
+            raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+        if parts.query or parts.fragment:
+            raise ValueError("must be a base URL without ?query or #fragment")
         return value
 
     @field_validator("api_cors_origins", "admin_ids", "star_packages", mode="before")

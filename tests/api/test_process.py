@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.api.raw_http import connection, raw_request, send
 from tests.conftest import (
     NO_PG_REASON,
     PG_URL,
@@ -17,7 +21,7 @@ from tests.conftest import (
     pg_database_url,
     with_port,
 )
-from tests.helpers import ALICE, TOKEN, tma
+from tests.helpers import ALICE, TOKEN, sign_init_data, tma
 from tests.processes import Child, free_port, run, start
 from tests.tcp_proxy import TcpProxy
 
@@ -121,3 +125,63 @@ async def test_several_workers_are_refused_on_sqlite(tmp_path: Path) -> None:
     )
     assert code == 2
     assert err.startswith("configuration error: --workers above 1 needs PostgreSQL")
+
+
+def log_events(log: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+
+async def test_requests_the_parser_refuses_are_a_400_and_one_info_line(tmp_path: Path) -> None:
+    api, url = await start_api(tmp_path, f"sqlite://{tmp_path}/stars.sqlite3")
+    port = int(url.rsplit(":", 1)[1])
+    auth = {"Authorization": f"tma {sign_init_data(ALICE)}".encode()}
+    unparsable = [
+        raw_request("GET", "/me", {"X-Padding": b"a" * 20_000}),  # over 8 KiB
+        raw_request("GET", "/me", {f"X-{i}": b"1" for i in range(200)}),  # over 128
+        raw_request("GET", b"/payments/\xff\xfe", {}),
+        raw_request("POST", "/payments/top-up", {"Transfer-Encoding": b"chunked"}, b"zz\r\n"),
+    ]
+    try:
+        for request in unparsable:
+            answer = await send("127.0.0.1", port, request)
+            assert answer.status == 400
+        body = b'{"amount": 100}'
+        gzip_lie = {**auth, "Content-Encoding": b"gzip", "Content-Length": b"15"}
+        answer = await send(
+            "127.0.0.1", port, raw_request("POST", "/payments/top-up", gzip_lie, body)
+        )
+        assert answer.error_code() == "unreadable_body"
+        # A client that leaves halfway through its body: not a database outage.
+        async with connection("127.0.0.1", port) as (_, writer):
+            half = {**auth, "Content-Length": b"15"}
+            writer.write(raw_request("POST", "/payments/top-up", half, body[:5]))
+            await writer.drain()
+        await api.wait_for_log("request.body_unreadable")
+    finally:
+        assert await api.stop() == 0
+    events = log_events(api.log)
+    assert [e for e in events if e["level"] not in ("debug", "info")] == []
+    assert "Traceback" not in api.log
+    refused = [e for e in events if e["event"] == "http.bad_request"]
+    assert len(refused) >= len(unparsable)
+    assert {e["logger"] for e in refused} == {"aiohttp.server"}
+    assert all(e["error"] and "\\x" not in e["error"] for e in refused), refused
+    assert "request.database_unavailable" not in api.log
+
+
+async def test_a_start_up_failure_is_logged_and_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, _, err = await run(
+            "run_api.py",
+            cwd=tmp_path,
+            BOT_TOKEN=TOKEN,
+            DATABASE_URL=f"sqlite://{tmp_path}/stars.sqlite3",
+            API_PORT=taken.getsockname()[1],
+        )
+    assert code == 1
+    assert "Traceback" not in err
+    [failure] = [e for e in log_events(err) if e["event"] == "api.failed"]
+    assert failure["level"] == "error"
+    assert failure["error"].startswith("OSError: ")

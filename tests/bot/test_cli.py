@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
 
 from models.db import apply_migrations, close_database, open_database
 from models.money import Charge, credit_charge
@@ -10,7 +15,12 @@ from models.tables import TopUpOrder
 from tests.bot.conftest import invoice_for
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, TOKEN
-from tests.processes import run
+from tests.processes import free_port, run
+
+
+def log_events(stderr: str) -> list[dict[str, Any]]:
+    """The child's JSON log lines (LOG_FORMAT=json in tests.processes)."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
 async def test_operator_commands(tmp_path: Path, emulator: BotApiEmulator) -> None:
@@ -78,3 +88,61 @@ async def test_operator_commands(tmp_path: Path, emulator: BotApiEmulator) -> No
         assert code == 1, args
     code, report = await cli("check")
     assert code == 0, report
+
+
+async def redirect_loop(aiohttp_server) -> str:  # type: ignore[no-untyped-def]
+    """A 'Bot API' that redirects every call to itself, as a misconfigured proxy may.
+    aiohttp gives up after ten hops with an error quoting the URL, token and all."""
+
+    async def again(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.path)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", again)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
+
+
+@pytest.mark.parametrize("command", [("check",), ("reconcile",)])
+async def test_a_command_that_cannot_reach_telegram_logs_why_and_exits_1(
+    tmp_path: Path,
+    aiohttp_server,
+    command: tuple[str, ...],  # type: ignore[no-untyped-def]
+) -> None:
+    db_url = f"sqlite://{tmp_path}/stars.sqlite3"
+    for api_url in (f"http://127.0.0.1:{free_port()}", await redirect_loop(aiohttp_server)):
+        code, out, err = await run(
+            "run_bot.py",
+            *command,
+            cwd=tmp_path,
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=api_url,
+            DATABASE_URL=db_url,
+        )
+        assert code == 1, err
+        assert TOKEN.split(":")[1] not in out + err
+        assert "Traceback" not in err
+        [failure] = [event for event in log_events(err) if event["event"] == "command.failed"]
+        assert failure["level"] == "error"
+        assert failure["command"] == command[0]
+        assert failure["error"].startswith("TelegramNetworkError: ")
+
+
+async def test_a_command_that_cannot_reach_the_database_logs_why_and_exits_1(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    code, out, err = await run(
+        "run_bot.py",
+        "user",
+        "1",
+        cwd=tmp_path,
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=emulator.url,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/stars",
+    )
+    assert code == 1, err
+    assert TOKEN.split(":")[1] not in out + err
+    assert "Traceback" not in err
+    [failure] = [event for event in log_events(err) if event["event"] == "command.failed"]
+    assert failure["level"] == "error"
+    assert "Connect" in failure["error"]

@@ -26,6 +26,22 @@ BAD = [
     ({"BOT_TOKEN": TOKEN, "INVOICE_TTL": "soon"}, "INVOICE_TTL is invalid"),
     ({"BOT_TOKEN": TOKEN, "LOG_FORMAT": "xml"}, "LOG_FORMAT is invalid"),
     ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be DEBUG"),
+    # aiogram would put the token into these URLs, and aiohttp quotes a bad URL whole.
+    *[
+        ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": url}, f"TELEGRAM_API_URL {problem}")
+        for url, problem in [
+            ("127.0.0.1:8081", "must start with http:// or https://"),
+            ("htp//127.0.0.1:8081", "must start with http:// or https://"),
+            (f"ftp://127.0.0.1/bot{TOKEN}", "must start with http:// or https://"),
+            ("http:///bot-api", "has no valid host name"),
+            (f"http://127.0.0.1:80801/bot{TOKEN}", "is not a valid URL"),
+            ("http://127.0.0.1:port", "is not a valid URL"),
+            ("http://127.0.0.1:0", "is not a valid URL"),
+            ("http://[::1", "is not a valid URL"),
+            (f"http://bot api.local/{TOKEN}", "must not contain spaces"),
+            ("http://127.0.0.1:8081/?token=x", "must be a base URL without ?query"),
+        ]
+    ],
 ]
 
 
@@ -45,6 +61,14 @@ async def test_a_bad_setting_stops_start_up_with_one_line(
     assert out == ""
     if "BOT_TOKEN" in env:
         assert env["BOT_TOKEN"] not in err
+        assert env["BOT_TOKEN"].split(":")[-1] not in err
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8081", "https://bot-api.internal/prefix/", "http://[::1]:8081"]
+)
+def test_a_good_telegram_api_url_is_kept(url: str) -> None:
+    assert make_settings(telegram_api_url=url).telegram_api_url == url
 
 
 def test_defaults_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
