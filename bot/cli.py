@@ -57,7 +57,7 @@ async def cmd_check(bot: Bot, args: argparse.Namespace) -> int:
 
 
 async def cmd_reconcile(bot: Bot, args: argparse.Namespace) -> int:
-    summary = await Reconciler(bot).run_pass()
+    summary = await Reconciler(bot).run_pass(full=args.full)
     if summary is None:
         print("another process holds the reconciliation lease; try again shortly")
         return 1

@@ -24,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot worker (the default)")
     check = commands.add_parser("check", help="prove balances, ledger and Telegram agree")
     check.add_argument("--offline", action="store_true", help="skip the Bot API comparison")
-    commands.add_parser("reconcile", help="run one reconciliation pass now")
+    reconcile = commands.add_parser("reconcile", help="run one reconciliation pass now")
+    reconcile.add_argument(
+        "--full",
+        action="store_true",
+        help="read Telegram's whole history, not from where the last pass stopped",
+    )
     backfill = commands.add_parser(
         "backfill",
         help="credit payments made before this database's deployment (reconciliation never does)",

@@ -156,20 +156,24 @@ class Reconciler:
         max_pages: int = 200,
         overlap: int = 600,
         lease_seconds: float = 300,
+        give_up_after: int = 5,
     ) -> None:
         self.bot = bot
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.max_pages = max_pages
         self.overlap = overlap
         self.lease_seconds = lease_seconds
+        self.give_up_after = give_up_after
 
-    async def run_pass(self) -> PassSummary | None:
-        """One pass; None when another process holds the lease."""
+    async def run_pass(self, *, full: bool = False) -> PassSummary | None:
+        """One pass; None when another process holds the lease. `full` reads the whole
+        history instead of resuming from the cursor (after an item was given up)."""
         if not await acquire_lease(JOB, self.holder, self.lease_seconds):
             log.info("reconcile.skipped_lease_held")
             return None
         try:
-            summary = await self._scan(await load_cursor(JOB))
+            cursor = await load_cursor(JOB)
+            summary = await self._scan(cursor, full=full)
         finally:
             await release_lease(JOB, self.holder)
         metrics.RECONCILE_PASSES.labels("complete" if summary.complete else "partial").inc()
@@ -177,15 +181,16 @@ class Reconciler:
         log.info("reconcile.pass", **summary.log_fields())
         return summary
 
-    async def _scan(self, cursor: dict[str, Any]) -> PassSummary:
+    async def _scan(self, cursor: dict[str, Any], *, full: bool = False) -> PassSummary:
         summary = PassSummary()
         watermark = int(cursor.get("watermark", 0))
+        stop_at = 0 if full else watermark  # newest first: read down to this date
         first = await read_page(self.bot, 0)
         summary.pages = 1
         order = _order_of(first) or cursor.get("order")
         offset, page = 0, first
         fresh_from: int | None = None  # oldest first: where the items new to us start
-        if order == "asc" and len(first) == PAGE and cursor.get("count"):
+        if order == "asc" and len(first) == PAGE and cursor.get("count") and not full:
             count = int(cursor["count"])
             start = max(0, count - PAGE)
             candidate = await read_page(self.bot, start)
@@ -204,7 +209,7 @@ class Reconciler:
                 summary.complete = True
                 break
             dates = [tx.date for tx in page if tx.date]
-            if order != "asc" and dates and min(dates) < watermark - self.overlap:
+            if order != "asc" and dates and min(dates) < stop_at - self.overlap:
                 summary.complete = True  # newest first: the rest was checked before
                 break
             if summary.pages >= self.max_pages:
@@ -217,15 +222,20 @@ class Reconciler:
             """New to us: counted in metrics and logged once, not on every pass."""
             return position >= fresh_from if fresh_from is not None else tx.date > watermark
 
-        failed = await self._apply(seen, summary, fresh)
-        new_cursor: dict[str, Any] = {"order": order, "watermark": watermark}
+        failed = self._hold_for(await self._apply(seen, summary, fresh), cursor)
+        new_cursor: dict[str, Any] = {
+            "order": order,
+            "watermark": watermark,
+            "failing": {"|".join(tx.key): n for tx, n in failed.values()},
+        }
         if summary.complete:
             new_cursor["watermark"] = max([watermark, *(tx.date for _, tx in seen)])
-        if failed:  # the next pass must reach the first failure again
-            earliest = min(tx.date for _, tx in failed)
+        held = [(p, tx) for p, (tx, n) in failed.items() if n < self.give_up_after]
+        if held:  # the next pass must reach the first failure again
+            earliest = min(tx.date for _, tx in held)
             new_cursor["watermark"] = min(new_cursor["watermark"], earliest - 1)
         if order == "asc" and seen:
-            count = min([offset, *(position for position, _ in failed)])
+            count = min([offset, *(position for position, _ in held)])
             before = dict(seen).get(count - 1)
             if before is None:  # nothing read before it to anchor on: a full scan
                 new_cursor.update(count=0, anchor=None)
@@ -233,6 +243,30 @@ class Reconciler:
                 new_cursor.update(count=count, anchor=before.key)
         await save_cursor(JOB, self.holder, new_cursor)
         return summary
+
+    def _hold_for(
+        self, failed: list[tuple[int, Transaction]], cursor: dict[str, Any]
+    ) -> dict[int, tuple[Transaction, int]]:
+        """Each failed item with the number of passes in a row it has failed. One that
+        keeps failing stops holding the cursor back after `give_up_after` passes: else a
+        row the database always refuses would stall every later recovery. `check` then
+        lists it as missing; once its cause is fixed, `reconcile --full` reads it again."""
+        before = cursor.get("failing") or {}
+        counted = {
+            position: (tx, int(before.get("|".join(tx.key), 0)) + 1) for position, tx in failed
+        }
+        for tx, attempts in counted.values():
+            if attempts == self.give_up_after:
+                metrics.RECONCILE_FAILED.labels("given_up").inc()
+                log.error(
+                    "reconcile.item_given_up",
+                    charge_id=tx.id,
+                    refund=tx.is_refund,
+                    passes=attempts,
+                    hint="`run_bot.py check` lists it; fix the cause, then "
+                    "`run_bot.py reconcile --full`",
+                )
+        return counted
 
     async def _apply(
         self,

@@ -274,6 +274,41 @@ async def test_an_item_that_fails_to_record_does_not_stop_the_pass_and_is_tried_
     assert counted("stars_reconcile_failed_items_total", reason="apply") == failed_before + 2
 
 
+async def test_an_item_that_always_fails_is_given_up_so_later_payments_are_still_recovered(
+    db: str, emulator: BotApiEmulator, bot: Bot
+) -> None:
+    now = int(time.time())
+    await order_for(CAROL, 10, at=datetime.now(UTC) - timedelta(hours=2))
+    stuck = emulator.add_transaction(
+        TOKEN, payment(BORIS, 70, "gift-card-2", id=cid("always"), date=now - 3600)
+    )["id"]
+    for i in range(350):
+        emulator.add_transaction(TOKEN, {**OTHER_KINDS[1], "date": now - 3000 + i})
+    last = emulator.charge(
+        emulator.add_invoice(TOKEN, await order_for(ALICE, 100), 100), ALICE, deliver=False
+    )
+    await refuse_ledger_rows_of(stuck)
+    # Three pages a pass: held at the failure, a pass would never reach `last`.
+    reconciler = Reconciler(bot, max_pages=3, give_up_after=2)
+    for _ in range(2):
+        summary = await reconciler.run_pass()
+        assert summary is not None
+        assert (summary.failed, summary.complete) == (1, False)
+    summary = await reconciler.run_pass()  # given up: the cursor moved on
+    assert summary is not None
+    assert (summary.credited, summary.failed) == (1, 0)
+    assert await topups() == {last: 100}
+
+    report = await check_ledger(await telegram_record(bot))  # the operator sees it
+    assert f"Telegram payment {stuck} (70 XTR) is not on the ledger" in report.problems
+
+    await accept_ledger_rows_again()
+    full = await reconciler.run_pass(full=True)
+    assert full is not None
+    assert full.credited == 1
+    assert await topups() == {last: 100, stuck: 70}
+
+
 async def test_a_new_deployment_leaves_old_payments_alone_until_a_backfill(
     db: str, emulator: BotApiEmulator, bot: Bot
 ) -> None:
