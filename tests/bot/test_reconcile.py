@@ -99,7 +99,19 @@ OTHER_KINDS: list[dict[str, Any]] = [
             "type": "user",
             "transaction_type": "gift_purchase",
             "user": payer(ALICE),
-            "gift": {"id": "g1", "star_count": 15},
+            "gift": {
+                "id": "5170145012310081615",
+                "star_count": 15,
+                "sticker": {
+                    "file_id": "CAACAgIAAxUAAWc",
+                    "file_unique_id": "AgADqxkAAo",
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": True,
+                    "is_video": False,
+                },
+            },
         },
     },
     # Paid media bought from the bot: not an invoice of ours.
