@@ -1,4 +1,5 @@
-"""Operator commands of `run_bot.py`: the invariant check, reconciliation, look-ups, refunds.
+"""Operator commands of `run_bot.py`: the invariant check, reconciliation, backfill,
+look-ups, refunds.
 
 Each prints a readable table and exits non-zero when it fails.
 """
@@ -12,8 +13,9 @@ from aiogram import Bot
 
 from bot.handlers.refunds import refund_charge
 from bot.own_stars import read_own_balance
-from bot.reconcile import Reconciler, telegram_record
+from bot.reconcile import Reconciler, backfill, paid_at, plan_backfill, telegram_record
 from bot.texts import text
+from bot.transactions import Transaction
 from models.db import apply_migrations, close_database, open_database
 from models.invariants import check_ledger
 from models.money import get_balance, parse_order_id
@@ -60,26 +62,88 @@ async def cmd_check(bot: Bot, args: argparse.Namespace) -> int:
 
 
 async def cmd_reconcile(bot: Bot, args: argparse.Namespace) -> int:
-    summary = await Reconciler(bot).run_pass()
+    summary = await Reconciler(bot).run_pass(full=args.full)
     if summary is None:
         print("another process holds the reconciliation lease; try again shortly")
         return 1
     print(
         table(
-            ("checked", "credited", "refunds recorded", "anomalies", "pages", "complete"),
+            (
+                "checked",
+                "credited",
+                "refunds recorded",
+                "anomalies",
+                "skipped",
+                "failed",
+                "before deployment",
+                "pages",
+                "complete",
+            ),
             [
                 [
                     summary.checked,
                     summary.credited,
                     summary.refunds_recorded,
                     summary.anomalies,
+                    summary.skipped,
+                    summary.failed,
+                    len(summary.before_deployment),
                     summary.pages,
                     summary.complete,
                 ]
             ],
         )
     )
+    if summary.before_deployment:
+        print()
+        print(
+            "before deployment (not credited; `run_bot.py backfill --dry-run` shows what a "
+            "backfill would credit):"
+        )
+        print(table(PAYMENT_HEADERS, [_payment_row(tx) for tx in summary.before_deployment]))
     return 0
+
+
+PAYMENT_HEADERS = ("charge", "user", "amount", "paid (UTC)")
+
+
+def _payment_row(tx: Transaction) -> list[object]:
+    return [tx.id, tx.payer_id, tx.amount, f"{paid_at(tx):%Y-%m-%d %H:%M:%S}"]
+
+
+async def cmd_backfill(bot: Bot, args: argparse.Namespace) -> int:
+    plan = await plan_backfill(bot, args.since)
+    scope = f"made before deployment on {plan.deployed_at:%Y-%m-%d %H:%M:%S} UTC"
+    if args.since:
+        scope += f" and since {args.since:%Y-%m-%d %H:%M:%S} UTC"
+    refunded = (
+        f" ({plan.refunded} refunded by Telegram: nothing to credit)" if plan.refunded else ""
+    )
+    total = sum(tx.amount for tx in plan.payments)
+    count = f"{len(plan.payments)} payment{'' if len(plan.payments) == 1 else 's'} ({total} XTR)"
+    if not plan.payments:
+        print(f"nothing to credit: no payments {scope} are missing from the ledger{refunded}")
+        return 0
+    if args.dry_run:
+        print(f"would credit {count} {scope}{refunded}:")
+        print(table(PAYMENT_HEADERS, [_payment_row(tx) for tx in plan.payments]))
+        print("dry run: nothing was credited")
+        return 0
+    results = await backfill(plan.payments, notify=args.notify)
+    print(f"{count} {scope}{refunded}:")
+    print(
+        table(
+            (*PAYMENT_HEADERS, "result"),
+            [
+                [
+                    *_payment_row(tx),
+                    f"failed: {result!r}" if isinstance(result, Exception) else result.status,
+                ]
+                for tx, result in results
+            ],
+        )
+    )
+    return 1 if any(isinstance(result, Exception) for _, result in results) else 0
 
 
 async def cmd_user(bot: Bot, args: argparse.Namespace) -> int:
@@ -159,6 +223,7 @@ async def cmd_refund(bot: Bot, args: argparse.Namespace) -> int:
 HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], object]] = {
     "check": cmd_check,
     "reconcile": cmd_reconcile,
+    "backfill": cmd_backfill,
     "user": cmd_user,
     "order": cmd_order,
     "charge": cmd_charge,

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
+
+
+def _utc_date(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +24,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot worker (the default)")
     check = commands.add_parser("check", help="prove balances, ledger and Telegram agree")
     check.add_argument("--offline", action="store_true", help="skip the Bot API comparison")
-    commands.add_parser("reconcile", help="run one reconciliation pass now")
+    reconcile = commands.add_parser("reconcile", help="run one reconciliation pass now")
+    reconcile.add_argument(
+        "--full",
+        action="store_true",
+        help="read Telegram's whole history, not from where the last pass stopped",
+    )
+    backfill = commands.add_parser(
+        "backfill",
+        help="credit payments made before this database's deployment (reconciliation never does)",
+        description="Credit the Stars payments Telegram lists from before this database's "
+        "deployment that the ledger lacks (payments Telegram refunded are left out). "
+        "Each is credited once, however often this runs.",
+    )
+    backfill.add_argument(
+        "--since",
+        type=_utc_date,
+        metavar="DATE",
+        help="only payments made on or after DATE (YYYY-MM-DD or an ISO time; UTC)",
+    )
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="list what would be credited, change nothing"
+    )
+    backfill.add_argument(
+        "--notify",
+        action="store_true",
+        help="also message each payer (off by default: old payments were settled long ago)",
+    )
     user = commands.add_parser("user", help="a user's balance and ledger")
     user.add_argument("user_id", type=int)
     user.add_argument("--limit", type=int, default=20)

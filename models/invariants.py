@@ -2,12 +2,17 @@
 
 `check_ledger` reads only the database. Given Telegram's own record of payments
 (`TelegramRecord`, built from getStarTransactions by the bot worker), it also proves
-that every payment Telegram took is on the ledger and every refund is recorded.
+that every payment Telegram took is on the ledger and every refund is recorded;
+payments made before this database's deployment are listed for the operator instead
+(they are credited only by an explicit backfill).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from tortoise import Tortoise
 
@@ -16,10 +21,21 @@ from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrd
 
 @dataclass
 class TelegramRecord:
-    """Incoming invoice payments and refunds as Telegram lists them, by charge id."""
+    """Incoming invoice payments and refunds as Telegram lists them, by charge id.
+
+    `payments` holds what each buyer paid for: for an affiliate-program payment, the
+    bot's net share plus the affiliate's (both also in `affiliate`).
+    """
 
     payments: dict[str, int] = field(default_factory=dict)
     refunds: set[str] = field(default_factory=set)
+    affiliate: dict[str, tuple[int, int]] = field(default_factory=dict)  # net, share
+    # Paid before this database's deployment: (payer, amount, paid at); never
+    # credited by reconciliation, only by an operator's backfill.
+    before_deployment: dict[str, tuple[int, int, datetime]] = field(default_factory=dict)
+    deployed_at: datetime | None = None
+    skipped: Counter[str] = field(default_factory=Counter)  # other transactions, by kind
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -118,23 +134,68 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
     )
 
     if telegram is not None:
-        missing = [
+        _compare_with_telegram(report, telegram, topups, refunds)
+    return report
+
+
+BEFORE_DEPLOYMENT_LISTED = 50
+
+
+def _compare_with_telegram(
+    report: Report, telegram: TelegramRecord, topups: dict[str, int], refunds: set[Any]
+) -> None:
+    early = {c: p for c, p in telegram.before_deployment.items() if c not in topups}
+
+    def wrong(charge: str, amount: int) -> str:
+        figure = f"{amount} XTR"
+        if charge in telegram.affiliate:
+            net, share = telegram.affiliate[charge]
+            figure += f" (net {net} + affiliate share {share})"
+        return f"Telegram payment {charge} is {figure} but the ledger says {topups[charge]}"
+
+    report.add(
+        "every Telegram payment is on the ledger",
+        [
             f"Telegram payment {charge} ({amount} XTR) is not on the ledger"
             for charge, amount in telegram.payments.items()
-            if charge not in topups
+            if charge not in topups and charge not in early
         ]
-        wrong = [
-            f"Telegram payment {charge} is {amount} XTR but the ledger says {topups[charge]}"
+        + [
+            wrong(charge, amount)
             for charge, amount in telegram.payments.items()
             if charge in topups and topups[charge] != amount
-        ]
-        report.add("every Telegram payment is on the ledger", missing + wrong)
-        report.add(
-            "every Telegram refund is recorded",
-            [
-                f"Telegram refund of {charge} is not recorded"
-                for charge in telegram.refunds
-                if charge not in refunds
-            ],
+        ],
+    )
+    report.add(
+        "every Telegram refund is recorded",
+        [
+            f"Telegram refund of {charge} is not recorded"
+            for charge in telegram.refunds
+            # A refund of a payment from before deployment nets to nothing for us.
+            if charge not in refunds and charge not in early
+        ],
+    )
+    waiting = sorted(
+        ((c, p) for c, p in early.items() if c not in telegram.refunds), key=lambda i: i[1][2]
+    )
+    if waiting:
+        deployed = f" on {telegram.deployed_at:%Y-%m-%d %H:%M} UTC" if telegram.deployed_at else ""
+        report.notes.append(
+            f"{len(waiting)} Telegram payments ({sum(p[1] for _, p in waiting)} XTR) were "
+            f"made before deployment{deployed} and are not credited; "
+            "`run_bot.py backfill --dry-run` shows what a backfill would credit"
         )
-    return report
+        report.notes.extend(
+            f"before deployment: charge {charge} of user {user}, {amount} XTR, "
+            f"paid {paid:%Y-%m-%d %H:%M:%S}"
+            for charge, (user, amount, paid) in waiting[:BEFORE_DEPLOYMENT_LISTED]
+        )
+        if len(waiting) > BEFORE_DEPLOYMENT_LISTED:
+            more = len(waiting) - BEFORE_DEPLOYMENT_LISTED
+            report.notes.append(f"… and {more} more before deployment")
+    if telegram.skipped:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(telegram.skipped.items()))
+        report.notes.append(f"not invoice payments, so not compared: {kinds}")
+    report.notes.extend(
+        f"unreadable, so not compared (look it up by hand): {item}" for item in telegram.unreadable
+    )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
 
 from models.money import utcnow
-from models.tables import JobState
+from models.tables import JobState, LedgerEntry, TopUpOrder
 
 
 async def acquire_lease(name: str, holder: str, seconds: float) -> bool:
@@ -33,3 +33,42 @@ async def load_cursor(name: str) -> dict[str, Any]:
 
 async def save_cursor(name: str, holder: str, cursor: dict[str, Any]) -> None:
     await JobState.filter(name=name, holder=holder).update(cursor=cursor)
+
+
+DEPLOYMENT = "deployment"
+
+
+async def deployment_time() -> datetime:
+    """When this database started being used, fixed the first time anyone asks.
+
+    Reconciliation credits only payments made since then: a bot token may carry Stars
+    history from an earlier implementation, and turning it into spendable balance (and
+    messages to old payers) is the operator's decision (`run_bot.py backfill`). A
+    database that already holds orders or ledger rows (an upgrade) started with the
+    oldest of them, so nothing the previous version would have recovered is hidden.
+    Insert-if-absent, then read: two processes asking at once agree on one time.
+    """
+    stored = await load_cursor(DEPLOYMENT)
+    if "at" not in stored:
+        first: list[datetime] = []
+        for model in (TopUpOrder, LedgerEntry):
+            oldest = (
+                await model.all()
+                .order_by("created_at")
+                .limit(1)
+                .values_list("created_at", flat=True)
+            )
+            first.extend(_as_datetime(value) for value in oldest)  # type: ignore[arg-type]
+        started = min(first, default=utcnow())
+        await JobState.bulk_create(
+            [JobState(name=DEPLOYMENT, cursor={"at": started.isoformat()})],
+            ignore_conflicts=True,
+        )
+        stored = await load_cursor(DEPLOYMENT)
+    return _as_datetime(stored["at"])
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    # SQLite may give back the text that was stored.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

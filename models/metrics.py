@@ -37,6 +37,24 @@ RECONCILE_PASSES = Counter("stars_reconcile_passes", "Reconciliation passes", ["
 RECONCILE_RECOVERED = Counter(
     "stars_reconcile_recovered", "What reconciliation found missing and recorded", ["kind"]
 )
+RECONCILE_SKIPPED = Counter(
+    "stars_reconcile_skipped",
+    "Telegram transactions reconciliation reads but does not act on (not invoice payments), "
+    "by kind: partner:<type>, user:<transaction_type>, partner:unknown, user:unknown",
+    ["kind"],
+)
+RECONCILE_FAILED = Counter(
+    "stars_reconcile_failed_items",
+    "Telegram transactions reconciliation could not read (unreadable) or record (apply); "
+    "the pass goes on, and a failed record is tried again next pass",
+    ["reason"],
+)
+RECONCILE_BEFORE_DEPLOYMENT = Counter(
+    "stars_reconcile_before_deployment",
+    "Invoice payments and refunds dated before this database's deployment: listed, "
+    "never credited by reconciliation (run_bot.py backfill credits them)",
+    ["kind"],
+)
 NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
 LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
 LAST_RECONCILE = Gauge(

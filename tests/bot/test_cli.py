@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from models.money import Charge, credit_charge
 from models.tables import TopUpOrder
 from tests.bot.conftest import invoice_for
 from tests.emulator import BotApiEmulator
-from tests.helpers import ALICE, TOKEN
+from tests.helpers import ALICE, BORIS, TOKEN
 from tests.processes import free_port, run
 
 
@@ -146,3 +147,75 @@ async def test_a_command_that_cannot_reach_the_database_logs_why_and_exits_1(
     [failure] = [event for event in log_events(err) if event["event"] == "command.failed"]
     assert failure["level"] == "error"
     assert "Connect" in failure["error"]
+
+
+async def test_payments_from_before_deployment_are_listed_and_credited_only_by_a_backfill(
+    tmp_path: Path, emulator: BotApiEmulator
+) -> None:
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": emulator.url,
+        "DATABASE_URL": f"sqlite://{tmp_path}/stars.sqlite3",
+    }
+
+    async def cli(*args: str) -> tuple[int, str]:
+        code, out, err = await run("run_bot.py", *args, cwd=tmp_path, **env)
+        assert "Traceback" not in err
+        return code, out
+
+    day = 86_400
+    long_ago = int(time.time()) - 40 * day
+    old = [
+        emulator.add_transaction(
+            TOKEN,
+            {
+                "amount": amount,
+                "date": long_ago + i * day,
+                "source": {
+                    "type": "user",
+                    "transaction_type": "invoice_payment",
+                    "user": {"is_bot": False, **user},
+                    "invoice_payload": f"legacy-{i}",
+                },
+            },
+        )["id"]
+        for i, (user, amount) in enumerate([(ALICE, 100), (BORIS, 250)])
+    ]
+
+    code, out = await cli("reconcile")
+    assert code == 0, out
+    assert out.splitlines()[2].split()[:2] == ["2", "0"]  # checked 2, credited none
+    assert "before deployment" in out
+    assert all(charge in out for charge in old)
+
+    code, report = await cli("check")
+    assert code == 0, report
+    assert "2 Telegram payments (350 XTR) were made before deployment" in report
+
+    code, out = await cli("backfill", "--dry-run")
+    assert code == 0, out
+    assert out.startswith("would credit 2 payments (350 XTR) made before deployment")
+    assert all(charge in out for charge in old)
+    assert "nothing was credited" in out
+    code, out = await cli("backfill", "--since", "not-a-date")
+    assert code == 2  # argparse refuses it; nothing ran
+
+    code, out = await cli(
+        "backfill", "--since", f"{time.strftime('%Y-%m-%d', time.gmtime(long_ago + day))}"
+    )
+    assert code == 0, out
+    assert out.splitlines()[0].startswith("1 payment (250 XTR)")
+    assert old[1] in out
+    assert "credited" in out
+    code, out = await cli("backfill")
+    assert code == 0, out
+    assert old[0] in out
+    assert old[1] not in out
+
+    code, report = await cli("check")
+    assert code == 0, report
+    assert "before deployment" not in report
+    code, out = await cli("user", str(ALICE["id"]))
+    assert "100" in out.splitlines()[2]
+    code, out = await cli("backfill", "--dry-run")
+    assert out.startswith("nothing to credit")

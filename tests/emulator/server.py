@@ -301,31 +301,32 @@ class BotApiEmulator:
         return PaymentOutcome("paid", answer_seconds=pending.answered_after)
 
     def charge(
-        self, invoice_url: str, user: dict[str, Any], *, deliver: bool = True, repeat: int = 1
+        self,
+        invoice_url: str,
+        user: dict[str, Any],
+        *,
+        deliver: bool = True,
+        repeat: int = 1,
+        date: int | None = None,
     ) -> str:
-        """Telegram takes the Stars: record the transaction and tell the bot (or not)."""
+        """Telegram takes the Stars: record the transaction and tell the bot (or not).
+        `date` (Unix time) backdates it in the Stars ledger."""
         invoice = self.invoice(invoice_url)
         state = self.bot(invoice["token"])
-        charge_id = new_charge_id()
         payer = {"is_bot": False, "first_name": "User", **user}
-        state.payments[charge_id] = {
-            "user": payer,
-            "amount": invoice["amount"],
-            "payload": invoice["payload"],
-        }
-        state.transactions.append(
+        charge_id = self.add_transaction(
+            invoice["token"],
             {
-                "id": charge_id,
                 "amount": invoice["amount"],
-                "date": int(time.time()),
+                "date": int(time.time()) if date is None else date,
                 "source": {
                     "type": "user",
                     "transaction_type": "invoice_payment",
                     "user": payer,
                     "invoice_payload": invoice["payload"],
                 },
-            }
-        )
+            },
+        )["id"]
         message = self._message(
             user,
             successful_payment={
@@ -359,6 +360,26 @@ class BotApiEmulator:
                 outcome.charge_id = self.charge(invoice_url, user)
         return list(outcomes)
 
+    def add_transaction(self, token: str, transaction: dict[str, Any]) -> dict[str, Any]:
+        """Put any item into the bot's Stars ledger, in date order (default: now; a new
+        charge id unless given): affiliate payments, withdrawals, gifts, partner types
+        no library knows yet, old payments. An incoming invoice payment from a user can
+        then be refunded like one made through an invoice."""
+        state = self.bot(token)
+        item = {"id": new_charge_id(), "date": int(time.time()), **transaction}
+        source = item.get("source") or {}
+        if source.get("type") == "user" and source.get("transaction_type") == "invoice_payment":
+            state.payments[item["id"]] = {
+                "user": source["user"],
+                "amount": item["amount"],
+                "payload": source.get("invoice_payload", ""),
+            }
+        index = len(state.transactions)
+        while index and state.transactions[index - 1].get("date", 0) > item["date"]:
+            index -= 1
+        state.transactions.insert(index, item)
+        return item
+
     def refund_elsewhere(self, token: str, charge_id: str) -> None:
         """A refund made outside the bot (another tool, Telegram support)."""
         self._refund(self.bot(token), self.bot(token).payments[charge_id]["user"]["id"], charge_id)
@@ -372,18 +393,18 @@ class BotApiEmulator:
         if charge_id in state.refunded:
             raise bad_request("CHARGE_ALREADY_REFUNDED")
         state.refunded.add(charge_id)
-        state.transactions.append(
+        self.add_transaction(
+            state.token,
             {
                 "id": charge_id,
                 "amount": payment["amount"],
-                "date": int(time.time()),
                 "receiver": {
                     "type": "user",
                     "transaction_type": "invoice_payment",
                     "user": payment["user"],
                     "invoice_payload": payment["payload"],
                 },
-            }
+            },
         )
         self.push_update(
             state,
