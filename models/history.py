@@ -9,7 +9,6 @@ entry never shifts the pages behind it.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 

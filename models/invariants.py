@@ -159,7 +159,8 @@ async def _chain_problems(conn: BaseDBAsyncClient) -> list[str]:
     ]
     _, rows = await conn.execute_query(
         "SELECT u.id, u.stars_balance, l.id AS entry, l.stars_balance_after FROM users u "
-        "JOIN ledger_entries l ON l.id = (SELECT MAX(id) FROM ledger_entries WHERE user_id = u.id) "
+        "JOIN ledger_entries l "
+        "ON l.id = (SELECT MAX(id) FROM ledger_entries WHERE user_id = u.id) "
         "WHERE l.stars_balance_after <> u.stars_balance"
     )
     problems.extend(
