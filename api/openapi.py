@@ -41,7 +41,7 @@ SERVICE_ERRORS = {
     "401": _error("invalid_service_key: no 'Authorization: Bearer <key>' or a wrong key"),
     "503": _error("The database is unreachable"),
 }
-SERVICE_SECURITY = [{"serviceKey": []}]
+SERVICE_SECURITY: list[dict[str, list[str]]] = [{"serviceKey": []}]
 
 
 def _path_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
