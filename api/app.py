@@ -13,6 +13,7 @@ from api.auth import init_data_secret
 from api.invoice_links import InvoiceLinks
 from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
 from api.middlewares import cors, request_context
+from api.service import setup_wallet_routes
 from api.views import setup_routes
 from models.db import apply_migrations, close_database, open_database
 from models.settings import Settings
@@ -37,6 +38,7 @@ def create_app(
     # After the database context, so it stops first and writes what is waiting.
     app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
+    setup_wallet_routes(app, settings)
     return app
 
 

@@ -41,7 +41,245 @@ AMOUNT_BODY = {
 }
 
 
-def build_spec(*, development: bool) -> dict[str, Any]:
+SERVICE_ERRORS = {
+    "401": _error("invalid_service_key: no 'Authorization: Bearer <key>' or a wrong key"),
+    "503": _error("The database is unreachable"),
+}
+SERVICE_SECURITY: list[dict[str, list[str]]] = [{"serviceKey": []}]
+
+
+def _path_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+TELEGRAM_ID = _path_param(
+    "telegram_id", "The user's Telegram id", type="integer", format="int64", minimum=1
+)
+PAGE_PARAMS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "Entries per page (default 50)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "The `next` of the previous page (opaque)",
+        "schema": {"type": "string"},
+    },
+]
+PAGE_ERRORS = {"400": _error("invalid_limit or invalid_cursor")}
+
+
+def _service_paths() -> dict[str, Any]:
+    """The /service/… endpoints, served only when SERVICE_API_KEYS is set."""
+    return {
+        "/service/users/{telegram_id}": {
+            "get": {
+                "summary": "A user's Stars balance and profile",
+                "security": SERVICE_SECURITY,
+                "parameters": [TELEGRAM_ID],
+                "responses": {
+                    "200": _ok("The user", "Account"),
+                    "404": _error("user_not_found"),
+                    **SERVICE_ERRORS,
+                },
+            }
+        },
+        "/service/users/{telegram_id}/debits": {
+            "post": {
+                "summary": "Spend Stars from the balance, exactly once per Idempotency-Key",
+                "description": "Never takes a balance below zero. The same key again with the "
+                "same user, amount and reason is answered with the first answer and "
+                "'Idempotent-Replayed: true'; with anything else it is refused "
+                "(idempotency_key_reused). insufficient_balance records nothing.",
+                "security": SERVICE_SECURITY,
+                "parameters": [
+                    TELEGRAM_ID,
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": True,
+                        "description": "1 to 128 printable ASCII characters, unique per debit",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/DebitRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        **_ok("Debited (or the first answer of this key, replayed)", "Debit"),
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "description": "'true' when this is the first answer again",
+                                "schema": {"type": "string", "enum": ["true"]},
+                            }
+                        },
+                    },
+                    "400": _error(
+                        "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
+                        "invalid_body, invalid_amount, invalid_reason"
+                    ),
+                    "404": _error("user_not_found"),
+                    "409": _error(
+                        "insufficient_balance (error.stars_balance is the balance; nothing "
+                        "recorded) or idempotency_key_reused"
+                    ),
+                    "413": _error("Body over 64 KiB"),
+                    **SERVICE_ERRORS,
+                },
+            }
+        },
+        "/service/debits/{debit_id}/reversal": {
+            "post": {
+                "summary": "Give a debit's Stars back, once",
+                "security": SERVICE_SECURITY,
+                "parameters": [
+                    _path_param("debit_id", "The debit's id", type="string", format="uuid")
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ReversalRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _ok("Reversed now; stars_balance is the balance after it", "Debit"),
+                    "200": _ok("Reversed before: the same answer, nothing changed", "Debit"),
+                    "400": _error("invalid_json, invalid_body, invalid_reason"),
+                    "404": _error("debit_not_found"),
+                    "413": _error("Body over 64 KiB"),
+                    **SERVICE_ERRORS,
+                },
+            }
+        },
+        "/service/users/{telegram_id}/ledger": {
+            "get": {
+                "summary": "A user's ledger, newest first, a page at a time",
+                "security": SERVICE_SECURITY,
+                "parameters": [TELEGRAM_ID, *PAGE_PARAMS],
+                "responses": {
+                    "200": _ok("A page", "LedgerPage"),
+                    "404": _error("user_not_found"),
+                    **PAGE_ERRORS,
+                    **SERVICE_ERRORS,
+                },
+            }
+        },
+    }
+
+
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+WALLET_SCHEMAS: dict[str, Any] = {
+    "Account": {
+        "type": "object",
+        "required": [
+            "telegram_id",
+            "stars_balance",
+            "username",
+            "first_name",
+            "language_code",
+            "created_at",
+        ],
+        "properties": {
+            "telegram_id": {"type": "integer"},
+            "stars_balance": {"type": "integer"},
+            "username": _NULLABLE_TEXT,
+            "first_name": _NULLABLE_TEXT,
+            "language_code": _NULLABLE_TEXT,
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "DebitRequest": {
+        "type": "object",
+        "required": ["amount", "reason"],
+        "properties": {
+            "amount": {"type": "integer", "minimum": 1, "maximum": 1000000},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+    },
+    "ReversalRequest": {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 200}},
+    },
+    "Debit": {
+        "type": "object",
+        "required": [
+            "debit_id",
+            "telegram_id",
+            "amount",
+            "reason",
+            "stars_balance",
+            "created_at",
+            "reversed",
+        ],
+        "properties": {
+            "debit_id": {"type": "string", "format": "uuid"},
+            "telegram_id": {"type": "integer"},
+            "amount": {"type": "integer"},
+            "reason": {"type": "string"},
+            "stars_balance": {
+                "type": "integer",
+                "description": "The balance right after the debit (after the reversal, for one)",
+            },
+            "created_at": {"type": "string", "format": "date-time"},
+            "reversed": {"type": "boolean"},
+        },
+    },
+    "LedgerEntry": {
+        "type": "object",
+        "required": ["id", "kind", "amount", "stars_balance_after", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {
+                "type": "string",
+                "enum": [
+                    "topup",
+                    "refund",
+                    "debit",
+                    "debit_reversal",
+                    "dev_credit",
+                    "adjustment",
+                ],
+            },
+            "amount": {"type": "integer", "description": "Signed: credits are positive"},
+            "stars_balance_after": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "order_id": {"type": "string", "format": "uuid"},
+            "charge_id": {"type": "string"},
+            "debit_id": {"type": "string", "format": "uuid"},
+            "idempotency_key": {"type": "string"},
+            "reason": {"type": "string"},
+            "anomaly": {"type": "string"},
+        },
+    },
+    "LedgerPage": {
+        "type": "object",
+        "required": ["entries", "next"],
+        "properties": {
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerEntry"}},
+            "next": {"type": "string", "nullable": True},
+        },
+    },
+}
+
+
+def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/health": {
             "get": {
@@ -112,6 +350,17 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                 "responses": {"200": _ok("Balance", "Me"), **AUTH_ERRORS},
             }
         },
+        "/me/ledger": {
+            "get": {
+                "summary": "The caller's own ledger, newest first, a page at a time",
+                "parameters": PAGE_PARAMS,
+                "responses": {
+                    "200": _ok("A page", "LedgerPage"),
+                    **PAGE_ERRORS,
+                    **AUTH_ERRORS,
+                },
+            }
+        },
         "/payments/top-up": {
             "post": {
                 "summary": "Open a pending order and create its Telegram Stars invoice link",
@@ -176,13 +425,17 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                 },
             }
         }
+    if service:
+        paths.update(_service_paths())
     status = ["pending", "paid", "refunded", "expired", "failed"]
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "Telegram Stars top-up API",
             "version": "1.0.0",
-            "description": "Authenticate with 'Authorization: tma <Telegram.WebApp.initData>'.",
+            "description": "The Mini App authenticates with 'Authorization: tma "
+            "<Telegram.WebApp.initData>'; an app's backend calls /service/… (present when "
+            "SERVICE_API_KEYS is set) with 'Authorization: Bearer <service key>'.",
         },
         "security": [{"tma": []}],
         "paths": paths,
@@ -193,7 +446,12 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                     "in": "header",
                     "name": "Authorization",
                     "description": "The word 'tma', a space, then Telegram.WebApp.initData as is.",
-                }
+                },
+                "serviceKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "One of SERVICE_API_KEYS (the app's backend only).",
+                },
             },
             "schemas": {
                 "Error": {
@@ -206,6 +464,10 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                             "properties": {
                                 "code": {"type": "string"},
                                 "message": {"type": "string"},
+                                "stars_balance": {
+                                    "type": "integer",
+                                    "description": "insufficient_balance: the balance now",
+                                },
                             },
                         }
                     },
@@ -250,6 +512,7 @@ def build_spec(*, development: bool) -> dict[str, Any]:
                     "required": ["packages"],
                     "properties": {"packages": {"type": "array", "items": {"type": "integer"}}},
                 },
+                **WALLET_SCHEMAS,
                 "Health": {
                     "type": "object",
                     "required": ["status"],
@@ -262,4 +525,6 @@ def build_spec(*, development: bool) -> dict[str, Any]:
 
 async def openapi(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
-    return web.json_response(build_spec(development=settings.is_development))
+    return web.json_response(
+        build_spec(development=settings.is_development, service=bool(settings.service_keys))
+    )

@@ -17,6 +17,7 @@ from bot.reconcile import Reconciler, backfill, paid_at, plan_backfill, telegram
 from bot.texts import text
 from bot.transactions import Transaction
 from models.db import apply_migrations, close_database, open_database
+from models.history import MAX_PAGE, LedgerLine, ledger_page
 from models.invariants import check_ledger
 from models.money import get_balance, parse_order_id
 from models.settings import Settings
@@ -165,10 +166,51 @@ async def cmd_user(bot: Bot, args: argparse.Namespace) -> int:
             ],
         )
     )
-    entries = await LedgerEntry.filter(user_id=user.id).order_by("-id").limit(args.limit)
     print()
-    print(table(LEDGER_HEADERS, _ledger_rows(entries)))
+    print(
+        table(
+            HISTORY_HEADERS,
+            [
+                [
+                    e.id,
+                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.kind,
+                    e.amount,
+                    e.stars_balance_after,
+                    e.charge_id or e.debit_id,
+                    e.order_id,
+                    e.reason or e.anomaly or e.note,
+                ]
+                for e in await _history(user.id, args.limit)
+            ],
+        )
+    )
     return 0
+
+
+HISTORY_HEADERS = (
+    "id",
+    "time (UTC)",
+    "kind",
+    "amount",
+    "balance after",
+    "charge/debit",
+    "order",
+    "reason/anomaly/note",
+)
+
+
+async def _history(user_id: int, limit: int) -> list[LedgerLine]:
+    """The user's newest `limit` ledger entries, a page at a time."""
+    entries: list[LedgerLine] = []
+    before = None
+    while len(entries) < limit:
+        page = await ledger_page(user_id, limit=min(MAX_PAGE, limit - len(entries)), before=before)
+        entries.extend(page.entries)
+        if page.next is None:
+            break
+        before = page.next
+    return entries
 
 
 async def cmd_order(bot: Bot, args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
 
@@ -84,6 +85,8 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
             for r in rows
         ],
     )
+
+    report.add("each user's ledger is a chain of balances", await _chain_problems(conn))
 
     _, rows = await conn.execute_query(
         "SELECT telegram_payment_charge_id AS charge, kind, COUNT(*) AS n FROM ledger_entries "
@@ -199,3 +202,31 @@ def _compare_with_telegram(
     report.notes.extend(
         f"unreadable, so not compared (look it up by hand): {item}" for item in telegram.unreadable
     )
+
+
+async def _chain_problems(conn: BaseDBAsyncClient) -> list[str]:
+    """Each row's balance-after is the previous row's (0 before the first) plus its
+    amount, in id order per user, and the newest one is the user's balance."""
+    _, rows = await conn.execute_query(
+        "SELECT id, user_id, amount, stars_balance_after, before FROM ("
+        "SELECT id, user_id, amount, stars_balance_after, COALESCE(LAG(stars_balance_after) "
+        "OVER (PARTITION BY user_id ORDER BY id), 0) AS before FROM ledger_entries) AS chain "
+        "WHERE before + amount <> stars_balance_after ORDER BY id"
+    )
+    problems = [
+        f"user {r['user_id']}: entry {r['id']} ({r['amount']:+}) says the balance became "
+        f"{r['stars_balance_after']}, but the entry before left {r['before']}"
+        for r in rows
+    ]
+    _, rows = await conn.execute_query(
+        "SELECT u.id, u.stars_balance, l.id AS entry, l.stars_balance_after FROM users u "
+        "JOIN ledger_entries l "
+        "ON l.id = (SELECT MAX(id) FROM ledger_entries WHERE user_id = u.id) "
+        "WHERE l.stars_balance_after <> u.stars_balance"
+    )
+    problems.extend(
+        f"user {r['id']}: balance {r['stars_balance']} but the newest entry {r['entry']} "
+        f"says {r['stars_balance_after']}"
+        for r in rows
+    )
+    return problems

@@ -55,6 +55,17 @@ RECONCILE_BEFORE_DEPLOYMENT = Counter(
     "never credited by reconciliation (run_bot.py backfill credits them)",
     ["kind"],
 )
+DEBITS = Counter("stars_debits", "Debits recorded (models.wallet)")
+DEBITED_STARS = Counter("stars_debited_stars", "Stars taken from balances by debits")
+DEBIT_REFUSALS = Counter(
+    "stars_debit_refusals",
+    "Debits refused: insufficient_balance, idempotency_key_reused, user_not_found",
+    ["reason"],
+)
+DEBIT_REPLAYS = Counter(
+    "stars_debit_replays", "Debit requests answered with the first answer of their key"
+)
+DEBIT_REVERSALS = Counter("stars_debit_reversals", "Debits reversed (credited back)")
 NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
 LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
 LAST_RECONCILE = Gauge(

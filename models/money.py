@@ -1,11 +1,19 @@
-"""The money rules. Every balance change in the system goes through this module.
+"""The money rules. Every balance change in the system goes through this module
+(debits and their reversals through `models.wallet`, on the same `_post` steps).
 
 Each operation is one database transaction whose first statement is a write: on
 SQLite that takes the write lock before anything is read (a deferred transaction
-that reads first cannot wait for the lock and fails), and on PostgreSQL a unique
-violation on the first insert aborts the transaction before anything else happened,
-so it is caught outside the transaction block. Balances move only by `F()` updates
-in the same transaction as the ledger row that explains them.
+that reads first cannot wait for the lock and fails), and on PostgreSQL it locks
+what the operation is about. Balances move only by relative updates in the same
+transaction as the ledger row that explains them, and that row records the balance
+after it (`stars_balance_after`), so each user's rows form a chain `check` verifies.
+
+The balance moves first and its ledger row is written second: the user's row stays
+locked (the database, on SQLite) until commit, so one user's rows take their ids in
+the order their balances were taken, and the chain holds in id order. A unique key
+violated by the ledger row (a charge or debit already posted) raises out of the
+transaction block, which rolls everything back, the balance move included, on both
+databases; callers catch it outside the block.
 """
 
 from __future__ import annotations
@@ -151,27 +159,15 @@ async def _post(
     *,
     order_id: uuid.UUID | None = None,
     charge_id: str | None = None,
+    debit_id: uuid.UUID | None = None,
     anomaly: Anomaly | None = None,
     note: str | None = None,
 ) -> int:
-    """Write a ledger row and move the balance by it; returns the new balance.
+    """Move the balance and write the ledger row that explains it; returns the new balance.
 
-    The unique (charge, kind) key makes the insert fail for a charge already posted.
+    The unique (charge, kind) and (debit, kind) keys make the insert fail for something
+    already posted (see the module docstring for why the balance moves first).
     """
-    await execute(
-        conn,
-        "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
-        "telegram_payment_charge_id, anomaly, note, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        user_id,
-        amount,
-        kind.value,
-        order_id,
-        charge_id,
-        anomaly.value if anomaly else None,
-        note,
-        utcnow(),
-    )
     _, rows = await execute(
         conn,
         "UPDATE users SET stars_balance = stars_balance + $1 WHERE id = $2 "
@@ -179,7 +175,52 @@ async def _post(
         amount,
         user_id,
     )
-    return int(rows[0]["stars_balance"])
+    balance = int(rows[0]["stars_balance"])
+    await _insert_entry(
+        conn,
+        user_id,
+        amount,
+        kind,
+        balance,
+        order_id=order_id,
+        charge_id=charge_id,
+        debit_id=debit_id,
+        anomaly=anomaly,
+        note=note,
+    )
+    return balance
+
+
+async def _insert_entry(
+    conn: BaseDBAsyncClient,
+    user_id: int,
+    amount: int,
+    kind: EntryKind,
+    balance_after: int,
+    *,
+    order_id: uuid.UUID | None = None,
+    charge_id: str | None = None,
+    debit_id: uuid.UUID | None = None,
+    anomaly: Anomaly | None = None,
+    note: str | None = None,
+) -> None:
+    """The ledger row of a balance move just made in this transaction."""
+    await execute(
+        conn,
+        "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
+        "telegram_payment_charge_id, debit_id, anomaly, note, stars_balance_after, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        user_id,
+        amount,
+        kind.value,
+        order_id,
+        charge_id,
+        debit_id,
+        anomaly.value if anomaly else None,
+        note,
+        balance_after,
+        utcnow(),
+    )
 
 
 async def _notify(

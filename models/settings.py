@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
 HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
+# Sent as `Authorization: Bearer <key>`: visible ASCII, and never a comma (the separator).
+SERVICE_KEY_SHAPE = re.compile(r"^[!-+\--~]+$")
+MIN_SERVICE_KEY = 32
 
 
 class Environment(StrEnum):
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
     api_cors_origins: Annotated[list[str], NoDecode] = []
+
+    # Secrets of the app backends that may call /service/… (several, to rotate one).
+    service_api_keys: Annotated[list[SecretStr], NoDecode] = []
 
     admin_ids: Annotated[list[int], NoDecode] = []
     star_packages: Annotated[list[int], NoDecode] = [50, 100, 250, 500, 1000, 2500]
@@ -120,6 +126,20 @@ class Settings(BaseSettings):
             raise ValueError("must be a base URL without ?query or #fragment")
         return value
 
+    @field_validator("service_api_keys", mode="before")
+    @classmethod
+    def _service_keys(cls, value: object) -> object:
+        # Checked before pydantic sees the parts: its own messages quote the input, and
+        # these are secrets. No message here echoes a key either.
+        keys = _split_csv(value)
+        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+            raise ValueError("must be comma-separated keys")
+        if any(len(key) < MIN_SERVICE_KEY for key in keys):
+            raise ValueError(f"must each be at least {MIN_SERVICE_KEY} characters long")
+        if not all(SERVICE_KEY_SHAPE.match(key) for key in keys):
+            raise ValueError("must each be printable ASCII without spaces or commas")
+        return keys
+
     @field_validator("api_cors_origins", "admin_ids", "star_packages", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -153,6 +173,10 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def service_keys(self) -> list[str]:
+        return [key.get_secret_value() for key in self.service_api_keys]
 
     @property
     def is_postgres(self) -> bool:

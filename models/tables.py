@@ -31,6 +31,8 @@ class EntryKind(StrEnum):
     REFUND = "refund"
     DEV_CREDIT = "dev_credit"
     ADJUSTMENT = "adjustment"
+    DEBIT = "debit"
+    DEBIT_REVERSAL = "debit_reversal"
 
 
 class Anomaly(StrEnum):
@@ -85,6 +87,31 @@ class TopUpOrder(Model):
         indexes = (("user_id", "status"), ("user_id", "created_at"))
 
 
+class Debit(Model):
+    """Stars an app spent from a balance, once per idempotency key (see `models.wallet`).
+
+    The row never changes but for its reversal; the first answer to the request is
+    built from it (and its ledger row's balance-after), so a replay gives it again.
+    """
+
+    id = fields.UUIDField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="debits", on_delete=fields.RESTRICT
+    )
+    amount = fields.BigIntField()
+    reason = fields.TextField()
+    # One key, one debit, whichever user it names: the key belongs to the calling app.
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    created_at = fields.DatetimeField()
+    reversed_at = fields.DatetimeField(null=True)
+    reversal_reason = fields.TextField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "debits"
+
+
 class LedgerEntry(Model):
     id = fields.BigIntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -96,19 +123,27 @@ class LedgerEntry(Model):
         "models.TopUpOrder", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
     telegram_payment_charge_id = charge_id_field()
+    debit: fields.ForeignKeyNullableRelation[Debit] = fields.ForeignKeyField(
+        "models.Debit", related_name="entries", null=True, on_delete=fields.RESTRICT
+    )
     anomaly = fields.CharField(max_length=32, null=True)
     note = fields.CharField(max_length=255, null=True)
+    # The user's balance right after this row: each user's rows, in id order, form a
+    # chain (previous + amount = this) that `check` verifies row by row.
+    stars_balance_after = fields.BigIntField()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     user_id: int
     order_id: str | None
+    debit_id: str | None
 
     class Meta:
         table = "ledger_entries"
-        # One top-up and at most one refund per Telegram charge; NULL charge ids
-        # (development credits, adjustments) are never equal, so they may repeat.
-        unique_together = (("telegram_payment_charge_id", "kind"),)
-        indexes = (("user_id", "created_at"),)
+        # One top-up and at most one refund per Telegram charge, one debit row and at
+        # most one reversal per debit; NULLs (development credits, adjustments) are
+        # never equal, so they may repeat.
+        unique_together = (("telegram_payment_charge_id", "kind"), ("debit_id", "kind"))
+        indexes = (("user_id", "created_at"), ("user_id", "id"))
 
 
 class Notice(Model):

@@ -34,6 +34,7 @@ def conforms(value: Any, schema: dict[str, Any], spec: dict[str, Any]) -> bool:
         "array": lambda v: isinstance(v, list),
         "string": lambda v: isinstance(v, str),
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
     }
     if kind and not checks[kind](value):
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.money import apply_entry
 from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
 from tests.bot.conftest import System
 from tests.emulator import Fault
@@ -78,10 +79,7 @@ async def test_a_non_admin_cannot_refund(system: System) -> None:
 
 async def test_a_refund_beyond_the_balance_needs_force(system: System) -> None:
     _, charge_id = await paid(system)
-    await LedgerEntry.create(user_id=ALICE["id"], amount=-60, kind=EntryKind.ADJUSTMENT)
-    from models.tables import User
-
-    await User.filter(id=ALICE["id"]).update(stars_balance=40)
+    await apply_entry(ALICE["id"], -60, EntryKind.ADJUSTMENT, note="spent in the app")
     system.say(ADMIN, f"/refund {charge_id}")
     [refused] = await system.replies(ADMIN)
     assert "has 40 ⭐ but the charge was 100 ⭐" in refused

@@ -12,8 +12,18 @@ import pytest
 from tortoise import Tortoise
 
 from models.db import MIGRATIONS_DIR, apply_migrations, close_database, dialect, open_database
-from models.money import Charge, CreditStatus, credit_charge, find_topup, record_refund
-from models.tables import JobState, LedgerEntry, Notice, TopUpOrder, User
+from models.invariants import check_ledger
+from models.money import (
+    Charge,
+    CreditStatus,
+    credit_charge,
+    find_topup,
+    record_refund,
+    utcnow,
+)
+from models.sql import execute
+from models.tables import Debit, JobState, LedgerEntry, Notice, TopUpOrder, User
+from models.wallet import debit
 from tests.helpers import cid
 from tests.processes import ROOT, child_env
 
@@ -44,7 +54,7 @@ async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> Non
     assert await apply_migrations(empty_db_url) == []
     await open_database(empty_db_url)
     try:
-        for model in (User, TopUpOrder, LedgerEntry, Notice, JobState):
+        for model in (User, TopUpOrder, LedgerEntry, Notice, JobState, Debit):
             expected = {model._meta.fields_db_projection.get(n, n) for n in model._meta.db_fields}
             assert await table_columns(model._meta.db_table) == expected, model.__name__
         charge = Charge("ch-migrated", 1, 50, "x")
@@ -78,6 +88,36 @@ async def test_processes_starting_together_migrate_once(empty_db_url: str) -> No
     assert applied == [0, 0, len(committed_migrations(empty_db_url))]
 
 
+async def old_post(user_id: int, amount: int, kind: str, charge_id: str | None = None) -> None:
+    """A ledger row and its balance move as the code before `stars_balance_after` wrote them."""
+    conn = Tortoise.get_connection("default")
+    now = utcnow()
+    await execute(
+        conn,
+        "INSERT INTO users (id, stars_balance, created_at, updated_at) VALUES ($1, 0, $2, $3) "
+        "ON CONFLICT (id) DO NOTHING",
+        user_id,
+        now,
+        now,
+    )
+    await execute(
+        conn,
+        "INSERT INTO ledger_entries (user_id, amount, kind, telegram_payment_charge_id, "
+        "created_at) VALUES ($1, $2, $3, $4, $5)",
+        user_id,
+        amount,
+        kind,
+        charge_id,
+        now,
+    )
+    await execute(
+        conn,
+        "UPDATE users SET stars_balance = stars_balance + $1 WHERE id = $2",
+        amount,
+        user_id,
+    )
+
+
 def first_migrations(db_url: str, count: int, into: Path) -> Path:
     """A copy of the migrations directory holding only the first `count` of this dialect."""
     folder = into / dialect(db_url) / "models"
@@ -99,7 +139,7 @@ async def test_the_text_columns_migration_keeps_rows_and_takes_real_charge_ids(
     old_charge = "stx" + "o" * 125  # as long as the old columns allowed
     await open_database(empty_db_url)
     try:
-        await credit_charge(Charge(old_charge, 7, 40, "x"))
+        await old_post(7, 40, "topup", old_charge)
     finally:
         await close_database()
     monkeypatch.undo()
@@ -114,5 +154,40 @@ async def test_the_text_columns_migration_keeps_rows_and_takes_real_charge_ids(
         long_charge = cid("after-migration")
         assert (await credit_charge(Charge(long_charge, 7, 60, "x"))).balance == 100
         assert (await record_refund(long_charge)).balance == 40
+    finally:
+        await close_database()
+
+
+@BACKENDS
+async def test_the_balance_after_migration_fills_each_users_running_sum(
+    empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_wallet = 4 if dialect(empty_db_url) == "postgres" else 2
+    monkeypatch.setattr(
+        "models.db.MIGRATIONS_DIR", first_migrations(empty_db_url, before_wallet, tmp_path)
+    )
+    await apply_migrations(empty_db_url)
+    await open_database(empty_db_url)
+    try:
+        await old_post(7, 40, "topup", cid("m1"))
+        await old_post(8, 5, "dev_credit")
+        await old_post(7, 60, "topup", cid("m2"))
+        await old_post(7, -40, "refund", cid("m1"))
+        await old_post(8, -9, "adjustment")
+    finally:
+        await close_database()
+    monkeypatch.undo()
+
+    applied = await apply_migrations(empty_db_url)
+    assert applied == committed_migrations(empty_db_url)[before_wallet:]
+    await open_database(empty_db_url)
+    try:
+        rows = await LedgerEntry.all().order_by("id").values_list("user_id", "stars_balance_after")
+        assert rows == [(7, 40), (8, 5), (7, 100), (7, 60), (8, -4)]
+        report = await check_ledger()
+        assert report.ok, report.render()
+        spent = await debit(7, 60, "after the migration", "migrated")
+        assert spent.debit.stars_balance == 0
+        assert (await check_ledger()).ok
     finally:
         await close_database()

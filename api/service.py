@@ -1,0 +1,224 @@
+"""Spending the balance over HTTP: the /service/… endpoints an app's backend calls with
+a service key, and the Mini App's own history (GET /me/ledger, initData).
+
+A thin adapter over `models.wallet` (debits, reversals) and `models.history` (the
+account, ledger pages): every rule lives there. The /service/… routes exist only
+when SERVICE_API_KEYS is set, so without it each of those paths is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from api.errors import ApiError
+from api.service_auth import authenticate_service, key_digests, service_key_digests_key
+from api.views import caller, iso
+from models.history import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    InvalidCursor,
+    LedgerLine,
+    LedgerPage,
+    get_account,
+    ledger_page,
+    parse_cursor,
+)
+from models.settings import Settings
+from models.wallet import (
+    Debit,
+    DebitNotFound,
+    InsufficientBalance,
+    InvalidRequest,
+    UserNotFound,
+    WalletError,
+    debit,
+    reverse_debit,
+)
+
+log = structlog.get_logger("api")
+_MAX_ID = 2**63 - 1
+
+
+def _refusal(error: WalletError) -> web.Response:
+    """A refusal of the core as an error answer; extra facts ride inside `error`."""
+    status = 409
+    extra: dict[str, Any] = {}
+    if isinstance(error, InvalidRequest):
+        status = 400
+    elif isinstance(error, UserNotFound | DebitNotFound):
+        status = 404
+    elif isinstance(error, InsufficientBalance):
+        extra["stars_balance"] = error.stars_balance
+    return web.json_response(
+        {"error": {"code": error.code, "message": error.message, **extra}}, status=status
+    )
+
+
+def _telegram_id(request: web.Request) -> int:
+    """The path's user id; anything but a positive 64-bit integer names nobody."""
+    raw = request.match_info["telegram_id"]
+    if raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) <= _MAX_ID:
+        structlog.contextvars.bind_contextvars(user_id=int(raw))
+        return int(raw)
+    raise ApiError(404, "user_not_found", "There is no such user.")
+
+
+async def _read_object(request: web.Request, example: str, *, optional: bool = False) -> dict:
+    """The body as a JSON object, with the codes of `api.views.read_amount` (which
+    gives back only an amount); an empty body is {} when `optional`."""
+    raw = await request.read()
+    if optional and not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", f"The body must be a JSON object like {example}.")
+    return body
+
+
+def _debit_body(item: Debit) -> dict[str, Any]:
+    return {
+        "debit_id": str(item.id),
+        "telegram_id": item.user_id,
+        "amount": item.amount,
+        "reason": item.reason,
+        "stars_balance": item.stars_balance,
+        "created_at": iso(item.created_at),
+        "reversed": item.reversed,
+    }
+
+
+def _entry_body(entry: LedgerLine) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "amount": entry.amount,
+        "stars_balance_after": entry.stars_balance_after,
+        "created_at": iso(entry.created_at),
+    }
+    origins = {
+        "order_id": entry.order_id,
+        "charge_id": entry.charge_id,
+        "debit_id": entry.debit_id,
+        "idempotency_key": entry.idempotency_key,
+        "reason": entry.reason,
+        "anomaly": entry.anomaly,
+    }
+    body.update((name, value) for name, value in origins.items() if value is not None)
+    return body
+
+
+async def _page(request: web.Request, user_id: int) -> LedgerPage:
+    raw_limit = request.query.get("limit")
+    limit = DEFAULT_PAGE
+    if raw_limit is not None:
+        digits = raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3
+        if not (digits and 1 <= int(raw_limit) <= MAX_PAGE):
+            raise ApiError(
+                400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE}."
+            )
+        limit = int(raw_limit)
+    before = request.query.get("before")
+    if before is not None:
+        try:
+            parse_cursor(before)
+        except InvalidCursor:
+            raise ApiError(
+                400, "invalid_cursor", "before must be a `next` value from an earlier page."
+            ) from None
+    return await ledger_page(user_id, limit=limit, before=before)
+
+
+def _page_body(page: LedgerPage) -> dict[str, Any]:
+    return {"entries": [_entry_body(e) for e in page.entries], "next": page.next}
+
+
+async def get_user(request: web.Request) -> web.Response:
+    authenticate_service(request)
+    account = await get_account(_telegram_id(request))
+    if account is None:
+        raise ApiError(404, "user_not_found", "There is no such user.")
+    return web.json_response(
+        {
+            "telegram_id": account.telegram_id,
+            "stars_balance": account.stars_balance,
+            "username": account.username,
+            "first_name": account.first_name,
+            "language_code": account.language_code,
+            "created_at": iso(account.created_at),
+        }
+    )
+
+
+async def post_debit(request: web.Request) -> web.Response:
+    authenticate_service(request)
+    user_id = _telegram_id(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise ApiError(
+            400,
+            "missing_idempotency_key",
+            "Send a unique key per debit in the header 'Idempotency-Key' (1 to 128 printable "
+            "ASCII characters); a retry with the same key is answered, not debited again.",
+        )
+    body = await _read_object(request, '{"amount": 10, "reason": "a gift"}')
+    try:
+        result = await debit(user_id, body.get("amount"), body.get("reason"), key)  # type: ignore[arg-type]
+    except WalletError as error:
+        log.info("debit.refused", code=error.code)
+        return _refusal(error)
+    if result.replayed:
+        log.info("debit.replayed", debit_id=str(result.debit.id))
+        return web.json_response(
+            _debit_body(result.debit), status=201, headers={"Idempotent-Replayed": "true"}
+        )
+    log.info("debit.recorded", debit_id=str(result.debit.id), amount=result.debit.amount)
+    return web.json_response(_debit_body(result.debit), status=201)
+
+
+async def post_reversal(request: web.Request) -> web.Response:
+    authenticate_service(request)
+    try:
+        debit_id = uuid.UUID(request.match_info["debit_id"])
+    except ValueError:
+        raise ApiError(404, "debit_not_found", "There is no such debit.") from None
+    body = await _read_object(request, '{"reason": "returned"}', optional=True)
+    try:
+        result = await reverse_debit(debit_id, body.get("reason"))
+    except WalletError as error:
+        return _refusal(error)
+    if result.reversed_now:
+        log.info("debit.reversed", debit_id=str(debit_id), amount=result.debit.amount)
+    return web.json_response(_debit_body(result.debit), status=201 if result.reversed_now else 200)
+
+
+async def get_user_ledger(request: web.Request) -> web.Response:
+    authenticate_service(request)
+    user_id = _telegram_id(request)
+    page = await _page(request, user_id)
+    if not page.entries and await get_account(user_id) is None:
+        raise ApiError(404, "user_not_found", "There is no such user.")
+    return web.json_response(_page_body(page))
+
+
+async def my_ledger(request: web.Request) -> web.Response:
+    profile = caller(request)
+    return web.json_response(_page_body(await _page(request, profile.id)))
+
+
+def setup_wallet_routes(app: web.Application, settings: Settings) -> None:
+    app.router.add_get("/me/ledger", my_ledger)
+    if not settings.service_keys:
+        return
+    app[service_key_digests_key] = key_digests(settings.service_keys)
+    app.router.add_get("/service/users/{telegram_id}", get_user)
+    app.router.add_post("/service/users/{telegram_id}/debits", post_debit)
+    app.router.add_get("/service/users/{telegram_id}/ledger", get_user_ledger)
+    app.router.add_post("/service/debits/{debit_id}/reversal", post_reversal)

@@ -1,0 +1,139 @@
+"""The read side of balances: a user's account, and their ledger newest first, a page
+at a time. Nothing here writes.
+
+Each ledger row carries the balance right after it, so a page is a statement on its
+own. Pages are keyed by entry id (the order of each user's chain, see
+`models.money`): the cursor `next` is the id of the page's last entry, and a new
+entry never shifts the pages behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise import Tortoise
+
+from models.money import _as_datetime
+from models.sql import execute
+from models.tables import EntryKind
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+_MAX_ID = 2**63 - 1
+
+
+class InvalidCursor(ValueError):
+    """A `before` cursor this module did not give out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    telegram_id: int
+    stars_balance: int
+    username: str | None
+    first_name: str | None
+    language_code: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    """One ledger row and what it came from (None where that does not apply)."""
+
+    id: int
+    kind: EntryKind
+    amount: int  # signed: credits are positive
+    stars_balance_after: int
+    created_at: datetime
+    order_id: str | None
+    charge_id: str | None
+    debit_id: str | None
+    idempotency_key: str | None
+    reason: str | None  # the debit's reason, or the reversal's
+    anomaly: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPage:
+    entries: list[LedgerLine]
+    next: str | None  # pass as `before` for the next (older) page; None: no more
+
+
+def parse_cursor(cursor: str) -> int:
+    """The entry id a cursor stands for; raises InvalidCursor."""
+    if not (cursor.isascii() and cursor.isdigit() and 0 < len(cursor) <= 19):
+        raise InvalidCursor(cursor)
+    value = int(cursor)
+    if not 0 < value <= _MAX_ID:
+        raise InvalidCursor(cursor)
+    return value
+
+
+async def get_account(user_id: int) -> Account | None:
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT id, stars_balance, username, first_name, language_code, created_at "
+        "FROM users WHERE id = $1",
+        user_id,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return Account(
+        int(row["id"]),
+        int(row["stars_balance"]),
+        row["username"],
+        row["first_name"],
+        row["language_code"],
+        _as_datetime(row["created_at"]).astimezone(UTC),
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)  # UUIDs: objects on PostgreSQL, text on SQLite
+
+
+async def ledger_page(
+    user_id: int, *, limit: int = DEFAULT_PAGE, before: str | None = None
+) -> LedgerPage:
+    """The user's ledger entries older than `before` (all when None), newest first.
+
+    `limit` is 1 to MAX_PAGE (ValueError otherwise); a cursor not given out here
+    raises InvalidCursor. An unknown user simply has no entries.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be 1 to {MAX_PAGE}")
+    below = parse_cursor(before) if before is not None else _MAX_ID
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT l.id, l.kind, l.amount, l.stars_balance_after, l.created_at, l.order_id, "
+        "l.telegram_payment_charge_id, l.debit_id, l.anomaly, l.note, d.idempotency_key, "
+        "CASE WHEN l.kind = $1 THEN d.reversal_reason ELSE d.reason END AS reason "
+        "FROM ledger_entries AS l LEFT JOIN debits AS d ON d.id = l.debit_id "
+        "WHERE l.user_id = $2 AND l.id < $3 ORDER BY l.id DESC LIMIT $4",
+        EntryKind.DEBIT_REVERSAL.value,
+        user_id,
+        below,
+        limit + 1,
+    )
+    entries = [
+        LedgerLine(
+            int(row["id"]),
+            EntryKind(row["kind"]),
+            int(row["amount"]),
+            int(row["stars_balance_after"]),
+            _as_datetime(row["created_at"]).astimezone(UTC),
+            _text(row["order_id"]),
+            row["telegram_payment_charge_id"],
+            _text(row["debit_id"]),
+            row["idempotency_key"],
+            row["reason"],
+            row["anomaly"],
+            row["note"],
+        )
+        for row in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return LedgerPage(entries, str(entries[-1].id) if more else None)

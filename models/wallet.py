@@ -1,0 +1,319 @@
+"""Spending a balance: debits keyed by the caller's idempotency key, and their reversals.
+
+An app that shares the database and runs Python calls these directly; the HTTP
+service (`api/service.py`) is a thin adapter over them.
+
+- A debit never takes a balance below zero: the check and the move are one
+  conditional `UPDATE … WHERE stars_balance >= amount`, so no number of concurrent
+  debits passes it on either database. A balance already below zero (a refund
+  Telegram reported after the Stars were spent) refuses every debit.
+- One idempotency key makes at most one debit, whatever user it names: the key
+  belongs to the calling app. The same key again with the same user, amount and
+  reason gives the first result again (`replayed=True`: same debit, same balance
+  after, `reversed=False`, even if it was reversed since); with anything else it is
+  refused with `IdempotencyKeyReused`. A refusal records nothing, so after
+  `InsufficientBalance` the key may be used again.
+- Requests racing with one key make one debit. The debit row (unique key) is the
+  first write: on PostgreSQL a second insert of the key waits until the first
+  transaction ends, then fails and answers with what committed; on SQLite the write
+  lock orders them. Nothing here needs a session beyond one transaction.
+- A reversal credits the amount back, once per debit, whatever the balance is now: a
+  user below zero gets it all the same (it only raises the balance).
+- Debits and reversals are ledger rows (`debit`, `debit_reversal`) with the balance
+  after them, like every other balance change (`models.money._post`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import metrics
+from models.money import _as_datetime, _insert_entry, _post, utcnow
+from models.sql import execute
+from models.tables import EntryKind
+
+MAX_AMOUNT = 1_000_000
+MAX_REASON = 200
+MAX_IDEMPOTENCY_KEY = 128
+
+
+class WalletError(Exception):
+    """A refusal; `code` is the stable snake_case name the API answers with."""
+
+    code = "wallet_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(WalletError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UserNotFound(WalletError):
+    code = "user_not_found"
+
+
+class InsufficientBalance(WalletError):
+    code = "insufficient_balance"
+
+    def __init__(self, message: str, stars_balance: int) -> None:
+        super().__init__(message)
+        self.stars_balance = stars_balance
+
+
+class IdempotencyKeyReused(WalletError):
+    code = "idempotency_key_reused"
+
+
+class DebitNotFound(WalletError):
+    code = "debit_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """A debit as an answer states it. `stars_balance` is the user's balance right
+    after the debit (for a reversal's answer: right after the reversal)."""
+
+    id: uuid.UUID
+    user_id: int
+    amount: int
+    reason: str
+    created_at: datetime
+    stars_balance: int
+    reversed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DebitResult:
+    debit: Debit
+    replayed: bool  # True: the key had already made this debit; nothing changed now
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalResult:
+    debit: Debit
+    reversed_now: bool  # False: it was reversed before; nothing changed now
+
+
+def check_amount(amount: object) -> int:
+    """A whole number of Stars, 1 to MAX_AMOUNT (a JSON integer: not "10", 10.0, true)."""
+    if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT:
+        raise InvalidRequest(
+            "invalid_amount", f"amount must be a whole number of Stars from 1 to {MAX_AMOUNT}."
+        )
+    return amount
+
+
+def check_reason(reason: object) -> str:
+    """1 to MAX_REASON characters of text: no control characters, no lone surrogates
+    (neither can be stored as text on PostgreSQL, nor means anything in a history)."""
+    if (
+        not isinstance(reason, str)
+        or not 1 <= len(reason) <= MAX_REASON
+        or any(unicodedata.category(c) in ("Cc", "Cs") for c in reason)
+    ):
+        raise InvalidRequest(
+            "invalid_reason",
+            f"reason must be text of 1 to {MAX_REASON} characters without control characters.",
+        )
+    return reason
+
+
+def check_idempotency_key(key: object) -> str:
+    """1 to MAX_IDEMPOTENCY_KEY printable ASCII characters (space to tilde)."""
+    if (
+        not isinstance(key, str)
+        or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY
+        or not all(" " <= c <= "~" for c in key)
+    ):
+        raise InvalidRequest(
+            "invalid_idempotency_key",
+            f"The idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters.",
+        )
+    return key
+
+
+class _Refused(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+def _refused(reason: str, error: WalletError) -> WalletError:
+    metrics.DEBIT_REFUSALS.labels(reason).inc()
+    return error
+
+
+async def debit(
+    user_id: int, amount: int, reason: str, idempotency_key: str, *, now: datetime | None = None
+) -> DebitResult:
+    """Take `amount` Stars from the user's balance, once per `idempotency_key`.
+
+    Raises InvalidRequest (bad amount, reason or key), UserNotFound,
+    InsufficientBalance (nothing recorded, the key stays free) or
+    IdempotencyKeyReused (the key made another debit). See the module docstring.
+    """
+    check_amount(amount)
+    check_reason(reason)
+    check_idempotency_key(idempotency_key)
+    created_at = (now or utcnow()).astimezone(UTC)
+    debit_id = uuid.uuid4()
+    try:
+        async with in_transaction() as conn:
+            await execute(
+                conn,
+                "INSERT INTO debits (id, user_id, amount, reason, idempotency_key, created_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                debit_id,
+                user_id,
+                amount,
+                reason,
+                idempotency_key,
+                created_at,
+            )
+            _, rows = await execute(
+                conn,
+                "UPDATE users SET stars_balance = stars_balance - $1 "
+                "WHERE id = $2 AND stars_balance >= $3 RETURNING stars_balance",
+                amount,
+                user_id,
+                amount,
+            )
+            if not rows:
+                raise _Refused
+            balance = int(rows[0]["stars_balance"])
+            await _insert_entry(
+                conn, user_id, -amount, EntryKind.DEBIT, balance, debit_id=debit_id
+            )
+    except _Refused:
+        current = await _balance(user_id)
+        raise _refused(
+            "insufficient_balance",
+            InsufficientBalance(
+                f"The balance is {current} Stars; {amount} are needed.", current or 0
+            ),
+        ) from None
+    except IntegrityError:
+        # The key is taken (by now committed: a racing insert waited for it), or the
+        # user does not exist (the debit's foreign key).
+        first = await _first_answer(idempotency_key)
+        if first is not None:
+            return _replay(first, user_id, amount, reason)
+        if await _balance(user_id) is None:
+            raise _refused(
+                "user_not_found", UserNotFound(f"There is no user {user_id}.")
+            ) from None
+        raise
+    metrics.DEBITS.inc()
+    metrics.DEBITED_STARS.inc(amount)
+    return DebitResult(
+        Debit(debit_id, user_id, amount, reason, created_at, balance, reversed=False),
+        replayed=False,
+    )
+
+
+def _replay(first: Debit, user_id: int, amount: int, reason: str) -> DebitResult:
+    if (first.user_id, first.amount, first.reason) != (user_id, amount, reason):
+        raise _refused(
+            "idempotency_key_reused",
+            IdempotencyKeyReused(
+                "This idempotency key was already used for another debit "
+                "(another user, amount or reason)."
+            ),
+        )
+    metrics.DEBIT_REPLAYS.inc()
+    return DebitResult(first, replayed=True)
+
+
+async def _balance(user_id: int) -> int | None:
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT stars_balance FROM users WHERE id = $1",
+        user_id,
+    )
+    return int(rows[0]["stars_balance"]) if rows else None
+
+
+def _debit_from(row: dict[str, object], balance: object, *, reversed: bool) -> Debit:
+    return Debit(
+        uuid.UUID(str(row["id"])),
+        int(row["user_id"]),  # type: ignore[call-overload]
+        int(row["amount"]),  # type: ignore[call-overload]
+        str(row["reason"]),
+        _as_datetime(row["created_at"]).astimezone(UTC),  # type: ignore[arg-type]
+        int(balance),  # type: ignore[call-overload]
+        reversed=reversed,
+    )
+
+
+async def _first_answer(idempotency_key: str) -> Debit | None:
+    """The debit a key made, as its first answer stated it."""
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT d.id, d.user_id, d.amount, d.reason, d.created_at, l.stars_balance_after "
+        "FROM debits AS d JOIN ledger_entries AS l ON l.debit_id = d.id AND l.kind = $1 "
+        "WHERE d.idempotency_key = $2",
+        EntryKind.DEBIT.value,
+        idempotency_key,
+    )
+    if not rows:
+        return None
+    return _debit_from(rows[0], rows[0]["stars_balance_after"], reversed=False)
+
+
+async def reverse_debit(
+    debit_id: uuid.UUID, reason: str | None = None, *, now: datetime | None = None
+) -> ReversalResult:
+    """Give a debit's Stars back, once; raises DebitNotFound.
+
+    The first call credits the amount (a `debit_reversal` ledger row) and marks the
+    debit reversed; later calls change nothing and answer the same: the debit,
+    `reversed=True` and the balance right after the reversal.
+    """
+    if reason is not None:
+        check_reason(reason)
+    async with in_transaction() as conn:
+        # First statement a write: the debit's row stays locked until commit, so a
+        # racing reversal waits here and then finds it reversed.
+        _, rows = await execute(
+            conn,
+            "UPDATE debits SET reversed_at = $1, reversal_reason = $2 "
+            "WHERE id = $3 AND reversed_at IS NULL "
+            "RETURNING id, user_id, amount, reason, created_at",
+            (now or utcnow()).astimezone(UTC),
+            reason,
+            debit_id,
+        )
+        if rows:
+            balance = await _post(
+                conn,
+                int(rows[0]["user_id"]),
+                int(rows[0]["amount"]),
+                EntryKind.DEBIT_REVERSAL,
+                debit_id=debit_id,
+            )
+    if rows:
+        metrics.DEBIT_REVERSALS.inc()
+        return ReversalResult(_debit_from(rows[0], balance, reversed=True), reversed_now=True)
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT d.id, d.user_id, d.amount, d.reason, d.created_at, l.stars_balance_after "
+        "FROM debits AS d JOIN ledger_entries AS l ON l.debit_id = d.id AND l.kind = $1 "
+        "WHERE d.id = $2",
+        EntryKind.DEBIT_REVERSAL.value,
+        debit_id,
+    )
+    if not rows:
+        raise DebitNotFound(f"There is no debit {debit_id}.")
+    return ReversalResult(
+        _debit_from(rows[0], rows[0]["stars_balance_after"], reversed=True), reversed_now=False
+    )
