@@ -12,6 +12,7 @@ from bot.middlewares import InFlight, ProfileCache, UpdateMiddleware
 from bot.notifier import Notifier
 from bot.texts import text
 from bot.throttle import Throttle
+from models.money import utcnow
 from models.settings import Settings
 
 log = structlog.get_logger("bot")
@@ -31,7 +32,13 @@ def create_dispatcher(
     support_throttle: Throttle,
 ) -> Dispatcher:
     dispatcher = Dispatcher(
-        settings=settings, notifier=notifier, support_throttle=support_throttle
+        settings=settings,
+        notifier=notifier,
+        support_throttle=support_throttle,
+        # Updates dated before this waited at Telegram while no worker polled: the
+        # payment handlers check those against the deployment cut-off. Telegram dates
+        # are whole seconds, so only a whole second before counts.
+        started_at=utcnow().replace(microsecond=0),
     )
     # In this order: an update waiting for its lane already counts as in flight, so
     # shutdown waits for it too.

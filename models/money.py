@@ -118,6 +118,13 @@ def parse_order_id(payload: str) -> uuid.UUID | None:
         return None
 
 
+async def is_our_order(payload: str) -> bool:
+    """Whether an invoice payload names one of our orders (anything else was sold by
+    something else on this bot token, or forged)."""
+    order_id = parse_order_id(payload)
+    return order_id is not None and await TopUpOrder.exists(id=order_id)
+
+
 async def _upsert_profile(conn: BaseDBAsyncClient, profile: Profile, now: datetime) -> None:
     await execute(
         conn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 import structlog
 from aiogram import Bot, Router
@@ -14,12 +15,15 @@ from bot.notifier import Notifier
 from bot.retry import retry_database
 from bot.texts import text
 from models import metrics
+from models.jobs import deployment_time
 from models.money import (
     Charge,
     CheckoutVerdict,
     CreditStatus,
     check_checkout,
     credit_charge,
+    find_topup,
+    is_our_order,
     mark_checkout,
     parse_order_id,
     record_refund,
@@ -131,9 +135,32 @@ async def _answer_in_time(
     return False
 
 
-async def on_successful_payment(message: Message, notifier: Notifier) -> None:
+async def _before_deployment(paid_at: datetime, payload: str) -> bool:
+    """A payment from before this service's deployment that is not for one of our
+    orders: history of an earlier implementation on the same token. Like
+    reconciliation, the live handler leaves it to the operator (`run_bot.py backfill`)."""
+    deployed = (await deployment_time()).replace(microsecond=0)  # Telegram's precision
+    return paid_at < deployed and not await is_our_order(payload)
+
+
+async def on_successful_payment(
+    message: Message, notifier: Notifier, started_at: datetime
+) -> None:
     payment = message.successful_payment
     assert payment is not None
+    # Only an update that waited at Telegram from before this process started can be
+    # older than the deployment: the check costs nothing for the rest.
+    if message.date < started_at and await _before_deployment(
+        message.date, payment.invoice_payload
+    ):
+        metrics.RECONCILE_BEFORE_DEPLOYMENT.labels("payment").inc()
+        log.warning(
+            "payment.before_deployment_not_credited",
+            charge_id=payment.telegram_payment_charge_id,
+            amount=payment.total_amount,
+            hint="run_bot.py backfill credits payments from before deployment",
+        )
+        return
     payer_id = message.from_user.id if message.from_user else message.chat.id
     charge = Charge(
         charge_id=payment.telegram_payment_charge_id,
@@ -164,6 +191,14 @@ async def on_refunded_payment(message: Message, notifier: Notifier) -> None:
     refund = message.refunded_payment
     assert refund is not None
     with structlog.contextvars.bound_contextvars(charge_id=refund.telegram_payment_charge_id):
+        # A refund of a charge the ledger never saw, for a payload that is not ours, may
+        # be of a payment from before deployment: only reconciliation knows when that
+        # payment was made, and records the pair if it was since.
+        if await find_topup(refund.telegram_payment_charge_id) is None and not (
+            await is_our_order(refund.invoice_payload)
+        ):
+            log.warning("refund.unknown_charge_left_to_reconciliation")
+            return
         result = await retry_database(
             lambda: record_refund(
                 refund.telegram_payment_charge_id,

@@ -337,6 +337,8 @@ class BotApiEmulator:
                 "provider_payment_charge_id": "",
             },
         )
+        if date is not None:
+            message["date"] = date
         if deliver:
             for _ in range(repeat):
                 self.push_update(state, "message", dict(message))
