@@ -11,7 +11,7 @@ from aiohttp import web
 
 from api.auth import init_data_secret
 from api.invoice_links import InvoiceLinks
-from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
+from api.keys import bot_key, init_data_secret_key, invoice_links_key, migrate_key, settings_key
 from api.middlewares import cors, request_context
 from api.service import setup_wallet_routes
 from api.views import setup_routes
@@ -32,9 +32,12 @@ def create_app(
     )
     app[settings_key] = settings
     app[init_data_secret_key] = init_data_secret(settings.token)
+    app[migrate_key] = migrate
+    if bot is not None:  # the caller's, and the caller closes it
+        app[bot_key] = bot
     if init_orm:
-        app.cleanup_ctx.append(_orm_context(settings, migrate=migrate))
-    app.cleanup_ctx.append(_bot_context(settings, bot))
+        app.cleanup_ctx.append(_orm_context)
+    app.cleanup_ctx.append(_bot_context)
     # After the database context, so it stops first and writes what is waiting.
     app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
@@ -42,18 +45,16 @@ def create_app(
     return app
 
 
-def _orm_context(settings: Settings, *, migrate: bool):  # type: ignore[no-untyped-def]
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if migrate:
-            applied = await apply_migrations(settings.database_url)
-            log.info("database.migrated", applied=applied)
-        # Request handlers run in tasks that did not inherit this task's context, so
-        # the ORM is also made the process-wide fallback.
-        await open_database(settings.database_url, global_fallback=True)
-        yield
-        await close_database()
-
-    return context
+async def _orm_context(app: web.Application) -> AsyncIterator[None]:
+    database_url = app[settings_key].database_url
+    if app[migrate_key]:
+        applied = await apply_migrations(database_url)
+        log.info("database.migrated", applied=applied)
+    # Request handlers run in tasks that did not inherit this task's context, so the
+    # ORM is also made the process-wide fallback.
+    await open_database(database_url, global_fallback=True)
+    yield
+    await close_database()
 
 
 async def _invoice_links_context(app: web.Application) -> AsyncIterator[None]:
@@ -64,12 +65,11 @@ async def _invoice_links_context(app: web.Application) -> AsyncIterator[None]:
     await links.close(task)
 
 
-def _bot_context(settings: Settings, given: Bot | None):  # type: ignore[no-untyped-def]
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        bot = given or make_bot(settings, timeout=10)
-        app[bot_key] = bot
+async def _bot_context(app: web.Application) -> AsyncIterator[None]:
+    if bot_key in app:  # given by the caller
         yield
-        if given is None:
-            await bot.session.close()
-
-    return context
+        return
+    bot = make_bot(app[settings_key], timeout=10)
+    app[bot_key] = bot
+    yield
+    await bot.session.close()

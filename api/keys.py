@@ -13,3 +13,5 @@ bot_key = web.AppKey("bot", Bot)
 # HMAC key for Mini App initData, derived from the bot token once.
 init_data_secret_key = web.AppKey("init_data_secret", bytes)
 invoice_links_key = web.AppKey("invoice_links", InvoiceLinks)
+# Whether this process applies pending migrations before it opens the database.
+migrate_key = web.AppKey("migrate", bool)

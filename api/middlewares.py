@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from api.errors import (
     DATABASE_UNAVAILABLE,
@@ -61,7 +62,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
 
 
-def cors(origins: list[str]) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def cors(origins: list[str]) -> Middleware:
     allowed = set(origins)
 
     @web.middleware

@@ -8,13 +8,13 @@ when SERVICE_API_KEYS is set, so without it each of those paths is a 404.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from api.bodies import read_object
 from api.errors import ApiError
 from api.service_auth import authenticate_service, key_digests, service_key_digests_key
 from api.views import caller, iso
@@ -66,21 +66,6 @@ def _telegram_id(request: web.Request) -> int:
         structlog.contextvars.bind_contextvars(user_id=int(raw))
         return int(raw)
     raise ApiError(404, "user_not_found", "There is no such user.")
-
-
-async def _read_object(request: web.Request, example: str, *, optional: bool = False) -> dict:
-    """The body as a JSON object, with the codes of `api.views.read_amount` (which
-    gives back only an amount); an empty body is {} when `optional`."""
-    raw = await request.read()
-    if optional and not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", f"The body must be a JSON object like {example}.")
-    return body
 
 
 def _debit_body(item: Debit) -> dict[str, Any]:
@@ -168,8 +153,9 @@ async def post_debit(request: web.Request) -> web.Response:
             "Send a unique key per debit in the header 'Idempotency-Key' (1 to 128 printable "
             "ASCII characters); a retry with the same key is answered, not debited again.",
         )
-    body = await _read_object(request, '{"amount": 10, "reason": "a gift"}')
+    body = await read_object(request, '{"amount": 10, "reason": "a gift"}')
     try:
+        # debit() checks the types of what the client sent (a JSON integer, a string).
         result = await debit(user_id, body.get("amount"), body.get("reason"), key)  # type: ignore[arg-type]
     except WalletError as error:
         log.info("debit.refused", code=error.code)
@@ -189,7 +175,7 @@ async def post_reversal(request: web.Request) -> web.Response:
         debit_id = uuid.UUID(request.match_info["debit_id"])
     except ValueError:
         raise ApiError(404, "debit_not_found", "There is no such debit.") from None
-    body = await _read_object(request, '{"reason": "returned"}', optional=True)
+    body = await read_object(request, '{"reason": "returned"}', optional=True)
     try:
         result = await reverse_debit(debit_id, body.get("reason"))
     except WalletError as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
@@ -11,9 +10,9 @@ import structlog
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import LabeledPrice
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
 from api.auth import authenticate
+from api.bodies import read_amount
 from api.errors import ApiError
 from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
 from api.mini_app import setup_mini_app
@@ -36,10 +35,6 @@ from models.tables import EntryKind, TopUpOrder
 
 log = structlog.get_logger("api")
 TELEGRAM_TIMEOUT = 5
-# Our bodies are a few dozen bytes that travel with the headers; even a mobile link
-# that loses packets (retransmits after 1, 2 s) delivers them well within 5 s, and a
-# client slower than that is holding a connection, not sending a payment.
-BODY_TIMEOUT = 5.0
 MAX_DEV_CREDIT = 1_000_000
 
 
@@ -53,45 +48,6 @@ def caller(request: web.Request) -> Profile:
     )
     structlog.contextvars.bind_contextvars(user_id=profile.id)
     return profile
-
-
-async def read_body(request: web.Request) -> bytes:
-    """The whole body, or a 4xx when it is too slow, cut off or undecodable.
-
-    Without a deadline of its own a client trickling its body would hold the request
-    until REQUEST_TIMEOUT and be answered as a database outage."""
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):
-            return await request.read()
-    except TimeoutError:
-        log.info("request.body_timeout", seconds=BODY_TIMEOUT)
-        raise ApiError(
-            408,
-            "request_timeout",
-            f"The request body did not arrive within {BODY_TIMEOUT:g} seconds.",
-            close=True,
-        ) from None
-    except (RequestPayloadError, ConnectionError) as error:
-        # A body that contradicts its Content-Encoding or chunking, or a client gone midway.
-        log.info("request.body_unreadable", error=type(error).__name__)
-        raise ApiError(
-            400, "unreadable_body", "The request body could not be read.", close=True
-        ) from None
-
-
-async def read_amount(request: web.Request) -> int:
-    """The body must be a JSON object whose `amount` is a JSON integer."""
-    raw = await read_body(request)
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", 'The body must be a JSON object like {"amount": 100}.')
-    amount = body.get("amount")
-    if type(amount) is not int:  # bool is an int subclass; "100" and 100.5 are not ints
-        raise ApiError(400, "invalid_amount", "amount must be a whole number of Stars.")
-    return amount
 
 
 async def top_up(request: web.Request) -> web.Response:

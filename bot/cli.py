@@ -7,7 +7,7 @@ Each prints a readable table and exits non-zero when it fails.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram import Bot
 
@@ -262,7 +262,7 @@ async def cmd_refund(bot: Bot, args: argparse.Namespace) -> int:
     return 0 if key == "refund_recorded" else 1
 
 
-HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], object]] = {
+HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], Awaitable[int]]] = {
     "check": cmd_check,
     "reconcile": cmd_reconcile,
     "backfill": cmd_backfill,
@@ -278,7 +278,7 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
     await open_database(settings.database_url, pool_size=2)
     bot = make_bot(settings)
     try:
-        return int(await HANDLERS[args.command](bot, args))  # type: ignore[misc]
+        return await HANDLERS[args.command](bot, args)
     finally:
         await bot.session.close()
         await close_database()

@@ -58,6 +58,7 @@ async def deployment_time() -> datetime:
                 .limit(1)
                 .values_list("created_at", flat=True)
             )
+            # A flat values_list is typed as tuples; each item here is one created_at.
             first.extend(_as_datetime(value) for value in oldest)  # type: ignore[arg-type]
         started = min(first, default=utcnow())
         await JobState.bulk_create(

@@ -100,10 +100,11 @@ def _client_fault(record: logging.LogRecord) -> bool:
     return True
 
 
+# StreamHandler is generic only to checkers; subscripting it fails at run time.
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is now (test capture swaps it), not at set-up."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -34,7 +33,7 @@ from tortoise.transactions import in_transaction
 
 from models import metrics
 from models.sql import execute
-from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder, User
+from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
 
 XTR = "XTR"
 
@@ -249,8 +248,12 @@ async def _notify(
 
 
 async def get_balance(user_id: int) -> int:
-    value = await User.filter(id=user_id).values_list("stars_balance", flat=True)
-    return int(value[0]) if value else 0
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT stars_balance FROM users WHERE id = $1",
+        user_id,
+    )
+    return int(rows[0]["stars_balance"]) if rows else 0
 
 
 # ---------------------------------------------------------------- orders
@@ -476,8 +479,18 @@ def visible_status(order: TopUpOrder, now: datetime | None = None) -> OrderStatu
     return OrderStatus(order.status)
 
 
-async def _order_terms(order_id: uuid.UUID) -> dict[str, Any] | None:
-    """What a payment is checked against: payer, amount, status, expiry."""
+@dataclass(frozen=True, slots=True)
+class OrderTerms:
+    """What a payment is checked against: the order's id, payer, amount, status, expiry."""
+
+    id: uuid.UUID
+    user_id: int
+    amount: int
+    status: OrderStatus
+    expires_at: datetime
+
+
+async def _order_terms(order_id: uuid.UUID) -> OrderTerms | None:
     _, rows = await execute(
         Tortoise.get_connection("default"),
         "SELECT user_id, amount, status, expires_at FROM topup_orders WHERE id = $1",
@@ -485,9 +498,14 @@ async def _order_terms(order_id: uuid.UUID) -> dict[str, Any] | None:
     )
     if not rows:
         return None
-    order = dict(rows[0])
-    order["expires_at"] = _as_datetime(order["expires_at"])
-    return order
+    row = rows[0]
+    return OrderTerms(
+        order_id,
+        int(row["user_id"]),
+        int(row["amount"]),
+        OrderStatus(row["status"]),
+        _as_datetime(row["expires_at"]),
+    )
 
 
 async def check_checkout(
@@ -500,20 +518,20 @@ async def check_checkout(
     order = await _order_terms(order_id)
     if order is None:
         return CheckoutVerdict.UNKNOWN_ORDER
-    if order["user_id"] != payer_id:
+    if order.user_id != payer_id:
         return CheckoutVerdict.NOT_OWNER
     if currency != XTR:
         return CheckoutVerdict.WRONG_CURRENCY
-    if order["amount"] != amount:
+    if order.amount != amount:
         return CheckoutVerdict.WRONG_AMOUNT
-    status = OrderStatus(order["status"])
+    status = order.status
     if status is OrderStatus.PAID:
         return CheckoutVerdict.ALREADY_PAID
     if status is OrderStatus.REFUNDED:
         return CheckoutVerdict.REFUNDED
     if status is OrderStatus.FAILED:
         return CheckoutVerdict.FAILED
-    if status is OrderStatus.EXPIRED or order["expires_at"] <= (now or utcnow()):
+    if status is OrderStatus.EXPIRED or order.expires_at <= (now or utcnow()):
         return CheckoutVerdict.EXPIRED
     return CheckoutVerdict.OK
 
@@ -521,15 +539,15 @@ async def check_checkout(
 # ---------------------------------------------------------------- credits
 
 
-def _static_anomaly(order: dict[str, object] | None, charge: Charge) -> Anomaly | None:
+def _static_anomaly(order: OrderTerms | None, charge: Charge) -> Anomaly | None:
     """What is wrong with a charge judged by the parts of its order that never change."""
     if order is None:
         return Anomaly.UNKNOWN_ORDER
     if charge.currency != XTR:
         return Anomaly.CURRENCY
-    if order["user_id"] != charge.payer_id:
+    if order.user_id != charge.payer_id:
         return Anomaly.PAYER_MISMATCH
-    if order["amount"] != charge.amount:
+    if order.amount != charge.amount:
         return Anomaly.AMOUNT_MISMATCH
     return None
 
@@ -572,7 +590,7 @@ async def credit_charge(
         async with in_transaction() as conn:
             # The payer's own order references their row, so it exists; otherwise
             # (no order, someone else's) it may not yet.
-            if order is None or order["user_id"] != charge.payer_id:
+            if order is None or order.user_id != charge.payer_id:
                 await _ensure_user(conn, charge.payer_id)
             balance = await _post(
                 conn,
@@ -585,7 +603,7 @@ async def credit_charge(
                 note=note,
             )
             if order is not None and anomaly is None:
-                anomaly = await _mark_paid(conn, order_id, order, charge, paid_at)  # type: ignore[arg-type]
+                anomaly = await _mark_paid(conn, order, charge, paid_at)
                 if anomaly is not None:
                     await execute(
                         conn,
@@ -618,11 +636,7 @@ async def credit_charge(
 
 
 async def _mark_paid(
-    conn: BaseDBAsyncClient,
-    order_id: uuid.UUID,
-    order: dict[str, object],
-    charge: Charge,
-    paid_at: datetime,
+    conn: BaseDBAsyncClient, order: OrderTerms, charge: Charge, paid_at: datetime
 ) -> Anomaly | None:
     """Mark the order paid by this charge; say what was odd if it was not payable."""
     updated, _ = await execute(
@@ -632,16 +646,14 @@ async def _mark_paid(
         OrderStatus.PAID.value,
         paid_at,
         charge.charge_id,
-        order_id,
+        order.id,
     )
     if updated:
-        status = OrderStatus(order["status"])  # type: ignore[arg-type]
-        expires_at: datetime = order["expires_at"]  # type: ignore[assignment]
-        if status is OrderStatus.PENDING and expires_at > paid_at:
+        if order.status is OrderStatus.PENDING and order.expires_at > paid_at:
             return None
-        return _STATUS_ANOMALY.get(status, Anomaly.ORDER_EXPIRED)
-    current = await TopUpOrder.filter(id=order_id).using_db(conn).values_list("status", flat=True)
-    return _STATUS_ANOMALY.get(OrderStatus(current[0]), Anomaly.ORDER_ALREADY_PAID)
+        return _STATUS_ANOMALY.get(order.status, Anomaly.ORDER_EXPIRED)
+    _, rows = await execute(conn, "SELECT status FROM topup_orders WHERE id = $1", order.id)
+    return _STATUS_ANOMALY.get(OrderStatus(rows[0]["status"]), Anomaly.ORDER_ALREADY_PAID)
 
 
 # ---------------------------------------------------------------- refunds

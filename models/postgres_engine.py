@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from tortoise.backends.asyncpg import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 
 async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:

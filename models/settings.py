@@ -198,6 +198,7 @@ def describe_error(error: ValidationError) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Load settings or exit with code 2 and a one-line message (never a traceback)."""
     try:
+        # Overrides are field values of every type; the checker sees only `object`.
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         print(describe_error(error), file=sys.stderr)

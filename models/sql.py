@@ -30,7 +30,7 @@ async def execute(conn: BaseDBAsyncClient, sql: str, *args: Any) -> tuple[int, l
         sql = _NUMBERED.sub(r"?\1", sql)
     values = [_value(a, dialect) for a in args]
     if " RETURNING " in sql:  # Tortoise only fetches rows of a write through this call
-        rows = await conn.execute_query_dict(sql, values)
-        return len(rows), rows
+        returned = await conn.execute_query_dict(sql, values)
+        return len(returned), list(returned)
     count, rows = await conn.execute_query(sql, values)
     return count, list(rows)

@@ -7,6 +7,7 @@ the ledger row that explains it (see `models.money`).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -179,7 +180,7 @@ class JobState(Model):
     name = fields.CharField(max_length=32, primary_key=True)
     holder = fields.TextField(null=True)  # host:pid, and host names reach 63 characters
     lease_until = fields.DatetimeField(null=True)
-    cursor = fields.JSONField(default=dict)
+    cursor: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

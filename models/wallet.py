@@ -29,6 +29,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
@@ -243,14 +244,14 @@ async def _balance(user_id: int) -> int | None:
     return int(rows[0]["stars_balance"]) if rows else None
 
 
-def _debit_from(row: dict[str, object], balance: object, *, reversed: bool) -> Debit:
+def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> Debit:
     return Debit(
         uuid.UUID(str(row["id"])),
-        int(row["user_id"]),  # type: ignore[call-overload]
-        int(row["amount"]),  # type: ignore[call-overload]
+        int(row["user_id"]),
+        int(row["amount"]),
         str(row["reason"]),
-        _as_datetime(row["created_at"]).astimezone(UTC),  # type: ignore[arg-type]
-        int(balance),  # type: ignore[call-overload]
+        _as_datetime(row["created_at"]).astimezone(UTC),
+        int(balance),
         reversed=reversed,
     )
 
