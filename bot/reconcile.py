@@ -40,6 +40,7 @@ from aiogram import Bot
 
 from bot.transactions import INVOICE_PAYMENT, PAGE, UNREADABLE, Transaction, read_all, read_page
 from models import metrics
+from models.db import ping
 from models.invariants import TelegramRecord
 from models.jobs import acquire_lease, deployment_time, load_cursor, release_lease, save_cursor
 from models.money import (
@@ -121,7 +122,8 @@ class Deployment:
         for our order the buyer paid the order's amount; otherwise net + affiliate
         share (bot/transactions.py) is the best figure Telegram gives."""
         order_amount = self.order_amount(tx) if tx.affiliate else None
-        return tx.amount if order_amount is None else order_amount
+        # A refund's affiliate share may be negative: never a negative credit.
+        return max(tx.amount, 0) if order_amount is None else order_amount
 
 
 def _chunks(values: Sequence[object]) -> Iterable[list[object]]:
@@ -341,7 +343,7 @@ class Reconciler:
                 if tx.is_payment:
                     await self._credit(tx, deployment, summary)
                 else:
-                    await self._refund(tx, summary)
+                    await self._refund(tx, deployment, summary)
             except Exception as error:
                 summary.failed += 1
                 failed.append((position, tx))
@@ -355,8 +357,12 @@ class Reconciler:
                     hint="tried again next pass",
                 )
                 in_a_row += 1
+                # A run of failures may mean the database is gone: then stop the pass.
+                # With the database up they are bad items, each held and given up on
+                # by the usual rules, and the pass goes on past them.
                 if in_a_row >= FAILURES_IN_A_ROW:
-                    raise
+                    await ping()
+                    in_a_row = 0
                 continue
             in_a_row = 0
             known.add((tx.id, entry.value))
@@ -401,11 +407,12 @@ class Reconciler:
                 anomaly=result.anomaly,
             )
 
-    async def _refund(self, tx: Transaction, summary: PassSummary) -> None:
+    async def _refund(self, tx: Transaction, deployment: Deployment, summary: PassSummary) -> None:
         refund = await record_refund(
             tx.id,
             user_id=tx.payer_id,
-            amount=tx.amount,
+            # Used only when the payment itself never reached the ledger.
+            amount=deployment.credit_amount(tx),
             payload=tx.payload,
             refunded_at=paid_at(tx),
             source="reconciliation",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiogram import Bot
 from aiogram.methods.base import Response, TelegramMethod
 
@@ -46,6 +47,8 @@ USER_TRANSACTION_TYPES = frozenset(
         "business_account_transfer",
     }
 )
+
+log = structlog.get_logger("bot.transactions")
 
 
 class GetStarTransactionsRaw(TelegramMethod[dict[str, Any]]):
@@ -120,11 +123,15 @@ def parse(raw: Any) -> Transaction:
     if partner is None:
         return Transaction(tx_id, date, incoming, "partner:none")
     partner_type = partner.get("type") if isinstance(partner, dict) else None
+    if not isinstance(partner_type, str):  # a list or an object is no type we know
+        partner_type = None
     if partner_type not in PARTNER_TYPES:
         return Transaction(tx_id, date, incoming, "partner:unknown", _short(partner_type))
     if partner_type != "user":
         return Transaction(tx_id, date, incoming, f"partner:{partner_type}")
     kind = partner.get("transaction_type")
+    if not isinstance(kind, str):
+        kind = None
     if kind != INVOICE_PAYMENT:
         if kind in USER_TRANSACTION_TYPES:
             return Transaction(tx_id, date, incoming, f"user:{kind}")
@@ -187,5 +194,6 @@ async def read_all(bot: Bot, max_pages: int = 10_000) -> list[Transaction]:
         page = await read_page(bot, len(items))
         items.extend(page)
         if len(page) < PAGE:
-            break
+            return items
+    log.error("transactions.page_cap_reached", pages=max_pages, items=len(items))
     return items

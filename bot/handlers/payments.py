@@ -82,9 +82,12 @@ async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
     if not ok:
         key = "checkout_try_again" if verdict is None else f"checkout_{verdict.value}"
         message = text(query.from_user.language_code, key)
+    # Noted while the answer travels to Telegram: by the time the buyer's payment
+    # goes through, Buy again already opens a new order.
+    note = asyncio.create_task(_note_checkout(query.invoice_payload)) if ok else None
     answered = await _answer_in_time(bot, query.id, ok, message, started)
-    if ok:
-        await _note_checkout(query.invoice_payload)
+    if note is not None:
+        await note
     reason = verdict.value if verdict else "check_failed"
     metrics.PRECHECKOUTS.labels("approved" if ok else "rejected", reason).inc()
     if answered:

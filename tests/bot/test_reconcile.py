@@ -445,6 +445,9 @@ async def test_an_upgraded_database_still_recovers_what_the_old_version_would_ha
             "stars_loan",
         ),
         ({"amount": 1}, "partner:none", ""),
+        # Shapes no release has sent: still read, never a TypeError that stops a page.
+        ({"amount": 1, "source": {"type": ["user"]}}, "partner:unknown", ""),
+        ({"amount": 1, "source": {"type": "user", "transaction_type": {}}}, "user:unknown", ""),
         ({"amount": 1, "date": "yesterday", "source": {"type": "user"}}, "unreadable", ""),
         (
             {"amount": 1, "source": {"type": "user", "transaction_type": "invoice_payment"}},

@@ -32,9 +32,7 @@ from models.money import (
 from models.sql import execute
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from tests.helpers import cid
-
-ALICE = Profile(id=1001, username="alice", first_name="Alice", language_code="en")
-BOB = Profile(id=1002, username="bob", first_name="Bob", language_code="ru")
+from tests.models.conftest import ALICE, BOB
 
 
 async def new_order(
@@ -44,12 +42,7 @@ async def new_order(
     return await TopUpOrder.get(id=(await open_order(user, amount, now=now, **options)).id)
 
 
-@pytest.fixture(autouse=True)
-async def ledger_holds(db: str):
-    """After every money test each balance equals the sum of its ledger."""
-    yield
-    report = await check_ledger()
-    assert report.ok, report.render()
+pytestmark = pytest.mark.usefixtures("ledger_holds")
 
 
 async def test_a_paid_order_credits_its_payer_and_is_marked_paid(db: str) -> None:

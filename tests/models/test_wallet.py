@@ -31,17 +31,9 @@ from models.wallet import (
     reverse_debit,
 )
 from tests.helpers import cid
+from tests.models.conftest import ALICE, BOB
 
-ALICE = Profile(id=1001, username="alice", first_name="Alice", language_code="en")
-BOB = Profile(id=1002, username="bob", first_name="Bob", language_code="ru")
-
-
-@pytest.fixture(autouse=True)
-async def ledger_holds(db: str):
-    """After every test each balance equals its ledger and each ledger is a chain."""
-    yield
-    report = await check_ledger()
-    assert report.ok, report.render()
+pytestmark = pytest.mark.usefixtures("ledger_holds")
 
 
 async def funded(user: Profile, stars: int) -> None:
