@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 from tortoise import Tortoise
 
-from models.money import _as_datetime
-from models.sql import execute
+from models.sql import as_datetime, execute
 from models.tables import EntryKind
 
 DEFAULT_PAGE = 50
@@ -87,7 +86,7 @@ async def get_account(user_id: int) -> Account | None:
         row["username"],
         row["first_name"],
         row["language_code"],
-        _as_datetime(row["created_at"]).astimezone(UTC),
+        as_datetime(row["created_at"]).astimezone(UTC),
     )
 
 
@@ -124,7 +123,7 @@ async def ledger_page(
             EntryKind(row["kind"]),
             int(row["amount"]),
             int(row["stars_balance_after"]),
-            _as_datetime(row["created_at"]).astimezone(UTC),
+            as_datetime(row["created_at"]).astimezone(UTC),
             _text(row["order_id"]),
             row["telegram_payment_charge_id"],
             _text(row["debit_id"]),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
 
 from models.money import utcnow
+from models.sql import as_datetime
 from models.tables import JobState, LedgerEntry, TopUpOrder
 
 
@@ -59,17 +60,11 @@ async def deployment_time() -> datetime:
                 .values_list("created_at", flat=True)
             )
             # A flat values_list is typed as tuples; each item here is one created_at.
-            first.extend(_as_datetime(value) for value in oldest)  # type: ignore[arg-type]
+            first.extend(as_datetime(value) for value in oldest)  # type: ignore[arg-type]
         started = min(first, default=utcnow())
         await JobState.bulk_create(
             [JobState(name=DEPLOYMENT, cursor={"at": started.isoformat()})],
             ignore_conflicts=True,
         )
         stored = await load_cursor(DEPLOYMENT)
-    return _as_datetime(stored["at"])
-
-
-def _as_datetime(value: datetime | str) -> datetime:
-    # SQLite may give back the text that was stored.
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_datetime(stored["at"])

@@ -32,7 +32,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import metrics
-from models.sql import execute
+from models.sql import as_datetime, execute
 from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
 
 XTR = "XTR"
@@ -275,11 +275,6 @@ class NewOrder:
     reused: bool = False
 
 
-def _as_datetime(value: datetime | str) -> datetime:
-    # PostgreSQL gives datetimes; SQLite gives back the text Tortoise stored.
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
 def _rate_limit(
     recent: int, oldest_recent: datetime | str | None, per_minute: int, now: datetime
 ) -> RateLimited | None:
@@ -287,7 +282,7 @@ def _rate_limit(
     window leaves it."""
     if recent < per_minute or oldest_recent is None:
         return None
-    frees_at = _as_datetime(oldest_recent) + timedelta(minutes=1)
+    frees_at = as_datetime(oldest_recent) + timedelta(minutes=1)
     return RateLimited("too_many_requests", math.ceil((frees_at - now).total_seconds()))
 
 
@@ -504,7 +499,7 @@ async def _order_terms(order_id: uuid.UUID) -> OrderTerms | None:
         int(row["user_id"]),
         int(row["amount"]),
         OrderStatus(row["status"]),
-        _as_datetime(row["expires_at"]),
+        as_datetime(row["expires_at"]),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -34,3 +35,10 @@ async def execute(conn: BaseDBAsyncClient, sql: str, *args: Any) -> tuple[int, l
         return len(returned), list(returned)
     count, rows = await conn.execute_query(sql, values)
     return count, list(rows)
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    """A timestamp read back: PostgreSQL gives datetimes, SQLite the text Tortoise
+    stored. Always aware (UTC when the text carried no offset)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

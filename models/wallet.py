@@ -36,8 +36,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import metrics
-from models.money import _as_datetime, _insert_entry, _post, utcnow
-from models.sql import execute
+from models.money import _insert_entry, _post, utcnow
+from models.sql import as_datetime, execute
 from models.tables import EntryKind
 
 MAX_AMOUNT = 1_000_000
@@ -250,7 +250,7 @@ def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> Debit:
         int(row["user_id"]),
         int(row["amount"]),
         str(row["reason"]),
-        _as_datetime(row["created_at"]).astimezone(UTC),
+        as_datetime(row["created_at"]).astimezone(UTC),
         int(balance),
         reversed=reversed,
     )

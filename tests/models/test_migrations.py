@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -118,13 +120,24 @@ async def old_post(user_id: int, amount: int, kind: str, charge_id: str | None =
     )
 
 
-def first_migrations(db_url: str, count: int, into: Path) -> Path:
-    """A copy of the migrations directory holding only the first `count` of this dialect."""
-    folder = into / dialect(db_url) / "models"
-    folder.mkdir(parents=True)
+@contextlib.asynccontextmanager
+async def at_migration(
+    db_url: str, count: int, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[None]:
+    """The database as the first `count` migrations of its dialect left it, open for
+    writing rows the way the code of that time did; the rest apply afterwards."""
+    copy = folder / dialect(db_url) / "models"
+    copy.mkdir(parents=True)
     for name in committed_migrations(db_url)[:count]:
-        shutil.copy(MIGRATIONS_DIR / dialect(db_url) / "models" / name, folder)
-    return into
+        shutil.copy(MIGRATIONS_DIR / dialect(db_url) / "models" / name, copy)
+    with monkeypatch.context() as patched:
+        patched.setattr("models.db.MIGRATIONS_DIR", folder)
+        await apply_migrations(db_url)
+    await open_database(db_url)
+    try:
+        yield
+    finally:
+        await close_database()
 
 
 @BACKENDS
@@ -132,17 +145,9 @@ async def test_the_text_columns_migration_keeps_rows_and_takes_real_charge_ids(
     empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before_text = 2 if dialect(empty_db_url) == "postgres" else 1
-    monkeypatch.setattr(
-        "models.db.MIGRATIONS_DIR", first_migrations(empty_db_url, before_text, tmp_path)
-    )
-    await apply_migrations(empty_db_url)
     old_charge = "stx" + "o" * 125  # as long as the old columns allowed
-    await open_database(empty_db_url)
-    try:
+    async with at_migration(empty_db_url, before_text, tmp_path, monkeypatch):
         await old_post(7, 40, "topup", old_charge)
-    finally:
-        await close_database()
-    monkeypatch.undo()
 
     applied = await apply_migrations(empty_db_url)
     assert applied == committed_migrations(empty_db_url)[before_text:]
@@ -163,20 +168,12 @@ async def test_the_balance_after_migration_fills_each_users_running_sum(
     empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before_wallet = 4 if dialect(empty_db_url) == "postgres" else 2
-    monkeypatch.setattr(
-        "models.db.MIGRATIONS_DIR", first_migrations(empty_db_url, before_wallet, tmp_path)
-    )
-    await apply_migrations(empty_db_url)
-    await open_database(empty_db_url)
-    try:
+    async with at_migration(empty_db_url, before_wallet, tmp_path, monkeypatch):
         await old_post(7, 40, "topup", cid("m1"))
         await old_post(8, 5, "dev_credit")
         await old_post(7, 60, "topup", cid("m2"))
         await old_post(7, -40, "refund", cid("m1"))
         await old_post(8, -9, "adjustment")
-    finally:
-        await close_database()
-    monkeypatch.undo()
 
     applied = await apply_migrations(empty_db_url)
     assert applied == committed_migrations(empty_db_url)[before_wallet:]
