@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from models.settings import load_settings
+from models.infra.settings import load_settings
 
 
 def serve(reuse_port: bool) -> int:
@@ -18,8 +18,8 @@ def serve(reuse_port: bool) -> int:
     from aiohttp import web
 
     from api.app import create_app
-    from models.logs import configure_logging, log_failure
-    from models.loop import freeze_heap, new_event_loop
+    from models.infra.logs import configure_logging, log_failure
+    from models.infra.loop import freeze_heap, new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
     app = create_app(settings, migrate=True)

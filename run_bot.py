@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from models.settings import load_settings
+from models.infra.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.cli import run_command
     from bot.worker import run_worker
-    from models.logs import configure_logging, log_failure
-    from models.loop import run
+    from models.infra.logs import configure_logging, log_failure
+    from models.infra.loop import run
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
     command = args.command or "run"

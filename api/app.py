@@ -15,9 +15,9 @@ from api.keys import bot_key, init_data_secret_key, invoice_links_key, migrate_k
 from api.middlewares import cors, request_context
 from api.service import setup_wallet_routes
 from api.views import setup_routes
-from models.db import apply_migrations, close_database, open_database
-from models.settings import Settings
-from models.telegram import make_bot
+from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.settings import Settings
+from models.infra.telegram import make_bot
 
 log = structlog.get_logger("api")
 MAX_BODY = 64 * 1024

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from api.errors import ApiError
-from models.money import Profile
+from models.values import Profile
 
 CLOCK_SKEW = 60
 HASH_SHAPE = re.compile(r"[0-9a-f]{64}")

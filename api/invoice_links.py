@@ -15,7 +15,7 @@ import uuid
 
 import structlog
 
-from models.money import attach_invoices
+from models.orders.opening import attach_invoices
 
 log = structlog.get_logger("api")
 FLUSH_INTERVAL = 0.05

@@ -6,7 +6,7 @@ from aiogram import Bot
 from aiohttp import web
 
 from api.invoice_links import InvoiceLinks
-from models.settings import Settings
+from models.infra.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
 bot_key = web.AppKey("bot", Bot)

@@ -1,7 +1,7 @@
 """Spending the balance over HTTP: the /service/… endpoints an app's backend calls with
 a service key, and the Mini App's own history (GET /me/ledger, initData).
 
-A thin adapter over `models.wallet` (debits, reversals) and `models.history` (the
+A thin adapter over `models.ledger.debits` (debits, reversals) and `models.queries.history` (the
 account, ledger pages): every rule lives there. The /service/… routes exist only
 when SERVICE_API_KEYS is set, so without it each of those paths is a 404.
 """
@@ -18,18 +18,8 @@ from api.bodies import read_object
 from api.errors import ApiError
 from api.service_auth import authenticate_service, key_digests, service_key_digests_key
 from api.views import caller, iso
-from models.history import (
-    DEFAULT_PAGE,
-    MAX_PAGE,
-    InvalidCursor,
-    LedgerLine,
-    LedgerPage,
-    get_account,
-    ledger_page,
-    parse_cursor,
-)
-from models.settings import Settings
-from models.wallet import (
+from models.infra.settings import Settings
+from models.ledger.debits import (
     Debit,
     DebitNotFound,
     InsufficientBalance,
@@ -38,6 +28,16 @@ from models.wallet import (
     WalletError,
     debit,
     reverse_debit,
+)
+from models.queries.history import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    InvalidCursor,
+    LedgerLine,
+    LedgerPage,
+    get_account,
+    ledger_page,
+    parse_cursor,
 )
 
 log = structlog.get_logger("api")

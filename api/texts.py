@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.i18n import language, render
+from models.infra.i18n import language, render
 
 CATALOG = {
     "en": {

@@ -18,20 +18,17 @@ from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_
 from api.mini_app import setup_mini_app
 from api.openapi import openapi
 from api.texts import invoice_text
-from models import metrics
-from models.db import ping
-from models.money import (
-    NewOrder,
-    Profile,
-    RateLimited,
-    apply_entry,
-    fail_order,
-    get_balance,
-    open_order,
-    upsert_user,
-    visible_status,
-)
-from models.tables import EntryKind, TopUpOrder
+from models.infra import metrics
+from models.infra.db import ping
+from models.ledger.entries import apply_entry
+from models.orders.limits import RateLimited
+from models.orders.opening import NewOrder, fail_order, open_order
+from models.orders.terms import visible_status
+from models.queries.accounts import get_balance
+from models.queries.orders import find_order
+from models.tables import EntryKind
+from models.users import upsert_user
+from models.values import Profile
 
 log = structlog.get_logger("api")
 TELEGRAM_TIMEOUT = 5
@@ -163,7 +160,7 @@ async def get_payment(request: web.Request) -> web.Response:
         order_id = uuid.UUID(request.match_info["payment_id"])
     except ValueError:
         order_id = None
-    order = await TopUpOrder.get_or_none(id=order_id, user_id=profile.id) if order_id else None
+    order = await find_order(order_id, user_id=profile.id) if order_id else None
     if order is None:  # someone else's order is as unknown to this caller as a made-up id
         raise ApiError(404, "payment_not_found", "There is no such payment for this user.")
     return web.json_response(

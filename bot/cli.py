@@ -11,18 +11,21 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram import Bot
 
-from bot.handlers.refunds import refund_charge
 from bot.own_stars import read_own_balance
 from bot.reconcile import Reconciler, backfill, paid_at, plan_backfill, telegram_record
+from bot.refunding import refund_charge
 from bot.texts import text
 from bot.transactions import Transaction
-from models.db import apply_migrations, close_database, open_database
-from models.history import MAX_PAGE, LedgerLine, ledger_page
-from models.invariants import check_ledger
-from models.money import get_balance, parse_order_id
-from models.settings import Settings
-from models.tables import LedgerEntry, TopUpOrder, User
-from models.telegram import make_bot
+from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.settings import Settings
+from models.infra.telegram import make_bot
+from models.queries.accounts import find_user, get_balance
+from models.queries.charges import charge_entries, order_entries
+from models.queries.history import MAX_PAGE, LedgerLine, ledger_page
+from models.queries.invariants import check_ledger
+from models.queries.orders import find_order
+from models.tables import LedgerEntry
+from models.values import parse_order_id
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -148,7 +151,7 @@ async def cmd_backfill(bot: Bot, args: argparse.Namespace) -> int:
 
 
 async def cmd_user(bot: Bot, args: argparse.Namespace) -> int:
-    user = await User.get_or_none(id=args.user_id)
+    user = await find_user(args.user_id)
     if user is None:
         print(f"no user {args.user_id}")
         return 1
@@ -215,7 +218,7 @@ async def _history(user_id: int, limit: int) -> list[LedgerLine]:
 
 async def cmd_order(bot: Bot, args: argparse.Namespace) -> int:
     order_id = parse_order_id(args.order_id)
-    order = await TopUpOrder.get_or_none(id=order_id) if order_id else None
+    order = await find_order(order_id) if order_id else None
     if order is None:
         print(f"no order {args.order_id}")
         return 1
@@ -236,14 +239,14 @@ async def cmd_order(bot: Bot, args: argparse.Namespace) -> int:
             ],
         )
     )
-    entries = await LedgerEntry.filter(order_id=order.id).order_by("id")
+    entries = await order_entries(order.id)
     print()
     print(table(LEDGER_HEADERS, _ledger_rows(entries)))
     return 0
 
 
 async def cmd_charge(bot: Bot, args: argparse.Namespace) -> int:
-    entries = await LedgerEntry.filter(telegram_payment_charge_id=args.charge_id).order_by("id")
+    entries = await charge_entries(args.charge_id)
     if not entries:
         print(f"charge {args.charge_id} is not on the ledger")
         return 1

@@ -12,8 +12,8 @@ from bot.middlewares import InFlight, ProfileCache, UpdateMiddleware
 from bot.notifier import Notifier
 from bot.texts import text
 from bot.throttle import Throttle
-from models.money import utcnow
-from models.settings import Settings
+from models.infra.settings import Settings
+from models.values import utcnow
 
 log = structlog.get_logger("bot")
 

@@ -12,7 +12,8 @@ from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 
 from bot.lanes import is_payment
-from models.money import Profile, upsert_user
+from models.users import upsert_user
+from models.values import Profile
 
 log = structlog.get_logger("bot")
 USER_UPSERT_TIMEOUT = 5.0

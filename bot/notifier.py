@@ -19,9 +19,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 
 from bot.texts import text
-from models import metrics
-from models.money import utcnow
-from models.tables import Notice
+from models.infra import metrics
+from models.notices import DueNotice, due_notices, mark_sent, reschedule
+from models.values import utcnow
 
 log = structlog.get_logger("bot.notifier")
 MAX_ATTEMPTS = 12
@@ -59,12 +59,7 @@ class Notifier:
                         await self._wake.wait()
 
     async def deliver_due(self, batch: int = 100) -> bool:
-        due = (
-            await Notice.filter(sent_at=None, next_attempt_at__lte=utcnow())
-            .order_by("id")
-            .limit(batch)
-            .prefetch_related("user")
-        )
+        due = await due_notices(batch)
         for notice in due:
             await self._deliver(notice)
         return bool(due)
@@ -83,12 +78,13 @@ class Notifier:
         if len(self._last_chat) > 10_000:
             self._last_chat = {k: v for k, v in self._last_chat.items() if now - v < 5}
 
-    async def _deliver(self, notice: Notice) -> None:
-        user = notice.user
-        body = text(user.language_code, notice.kind, amount=notice.amount, balance=notice.balance)
-        await self._pace(user.id)
+    async def _deliver(self, notice: DueNotice) -> None:
+        body = text(
+            notice.language_code, notice.kind.value, amount=notice.amount, balance=notice.balance
+        )
+        await self._pace(notice.user_id)
         try:
-            await self.bot.send_message(user.id, body)
+            await self.bot.send_message(notice.user_id, body)
         except TelegramRetryAfter as error:
             # A flood wait applies to the whole bot: hold everything, then resend.
             metrics.NOTICES.labels("flood_wait").inc()
@@ -99,8 +95,7 @@ class Notifier:
         except TelegramForbiddenError:
             metrics.NOTICES.labels("blocked").inc()
             log.info("notice.user_blocked_bot", notice_id=notice.id)
-            notice.sent_at = utcnow()
-            await notice.save(update_fields=["sent_at"])
+            await mark_sent(notice.id)
             return
         except Exception as error:
             metrics.NOTICES.labels("retried").inc()
@@ -110,17 +105,18 @@ class Notifier:
             )
             await self._reschedule(notice, delay)
             return
-        notice.sent_at = utcnow()
-        await notice.save(update_fields=["sent_at"])
+        await mark_sent(notice.id)
         metrics.NOTICES.labels("sent").inc()
-        log.info("notice.sent", notice_id=notice.id, kind=notice.kind, user_id=user.id)
+        log.info("notice.sent", notice_id=notice.id, kind=notice.kind, user_id=notice.user_id)
 
-    async def _reschedule(self, notice: Notice, delay: float, count_attempt: bool = True) -> None:
-        if count_attempt:
-            notice.attempts += 1
-        if notice.attempts >= MAX_ATTEMPTS:
+    async def _reschedule(
+        self, notice: DueNotice, delay: float, count_attempt: bool = True
+    ) -> None:
+        attempts = notice.attempts + 1 if count_attempt else notice.attempts
+        abandoned = attempts >= MAX_ATTEMPTS
+        if abandoned:
             metrics.NOTICES.labels("abandoned").inc()
-            log.error("notice.abandoned", notice_id=notice.id, attempts=notice.attempts)
-            notice.sent_at = utcnow()
-        notice.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        await notice.save(update_fields=["attempts", "next_attempt_at", "sent_at"])
+            log.error("notice.abandoned", notice_id=notice.id, attempts=attempts)
+        await reschedule(
+            notice.id, attempts, utcnow() + timedelta(seconds=delay), abandoned=abandoned
+        )

@@ -7,7 +7,7 @@ import asyncio
 import structlog
 from aiogram import Bot
 
-from models import metrics
+from models.infra import metrics
 
 log = structlog.get_logger("bot.own_stars")
 

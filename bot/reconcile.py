@@ -16,7 +16,7 @@ What a pass acts on, and what it leaves alone:
   item that cannot be read or recorded is logged and counted while the pass goes on.
   The cursor never moves past an item that failed to record, so the next pass tries
   it again.
-- Payments made before this database's deployment (models.jobs.deployment_time) are
+- Payments made before this database's deployment (models.infra.jobs.deployment_time) are
   listed, never credited or messaged; neither are their refunds. A payment for one of
   our orders is never from before deployment, whatever its date says.
 - An affiliate-program payment credits what the buyer paid for (bot/transactions.py).
@@ -30,7 +30,7 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,25 +39,27 @@ import structlog
 from aiogram import Bot
 
 from bot.transactions import INVOICE_PAYMENT, PAGE, UNREADABLE, Transaction, read_all, read_page
-from models import metrics
-from models.db import ping
-from models.invariants import TelegramRecord
-from models.jobs import acquire_lease, deployment_time, load_cursor, release_lease, save_cursor
-from models.money import (
-    Charge,
-    CreditResult,
-    CreditStatus,
-    RefundStatus,
-    credit_charge,
-    expire_orders,
-    parse_order_id,
-    record_refund,
+from models.infra import metrics
+from models.infra.db import ping
+from models.infra.jobs import (
+    acquire_lease,
+    deployment_time,
+    load_cursor,
+    release_lease,
+    save_cursor,
 )
-from models.tables import EntryKind, LedgerEntry, TopUpOrder
+from models.ledger.credits import CreditResult, CreditStatus, credit_charge
+from models.ledger.refunds import RefundStatus, record_refund
+from models.notices import NoticeKind
+from models.orders.opening import expire_orders
+from models.queries.charges import on_ledger
+from models.queries.invariants import TelegramRecord
+from models.queries.orders import order_amounts
+from models.tables import EntryKind
+from models.values import Charge, parse_order_id
 
 log = structlog.get_logger("bot.reconcile")
 JOB = "reconcile"
-CHUNK = 500  # ids per IN (…) query
 # This many records failing one after another is not one bad transaction but a
 # database that is down: the pass stops (and the next one starts over).
 FAILURES_IN_A_ROW = 10
@@ -100,13 +102,7 @@ class Deployment:
             for tx in items
             if tx.kind == INVOICE_PAYMENT and (order_id := parse_order_id(tx.payload))
         }
-        orders: dict[uuid.UUID, int] = {}
-        for chunk in _chunks(sorted(ids)):
-            for order_id, amount in await TopUpOrder.filter(id__in=chunk).values_list(
-                "id", "amount"
-            ):
-                orders[uuid.UUID(str(order_id))] = int(amount)
-        return cls(await deployment_time(), orders)
+        return cls(await deployment_time(), await order_amounts(ids))
 
     def order_amount(self, tx: Transaction) -> int | None:
         order_id = parse_order_id(tx.payload)
@@ -124,22 +120,6 @@ class Deployment:
         order_amount = self.order_amount(tx) if tx.affiliate else None
         # A refund's affiliate share may be negative: never a negative credit.
         return max(tx.amount, 0) if order_amount is None else order_amount
-
-
-def _chunks(values: Sequence[object]) -> Iterable[list[object]]:
-    for start in range(0, len(values), CHUNK):
-        yield list(values[start : start + CHUNK])
-
-
-async def on_ledger(charge_ids: Iterable[str]) -> set[tuple[str, str]]:
-    """(charge id, entry kind) of the given charges already on the ledger."""
-    known: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(set(charge_ids))):
-        rows = await LedgerEntry.filter(telegram_payment_charge_id__in=chunk).values_list(
-            "telegram_payment_charge_id", "kind"
-        )
-        known.update((str(charge), str(EntryKind(kind).value)) for charge, kind in rows)
-    return known
 
 
 def _order_of(page: list[Transaction]) -> str | None:
@@ -391,7 +371,7 @@ class Reconciler:
         result = await credit_charge(
             Charge(tx.id, tx.payer_id, amount, tx.payload),
             paid_at=paid_at(tx),
-            notice="recovered",
+            notice=NoticeKind.RECOVERED,
             source="reconciliation",
         )
         if result.status is CreditStatus.CREDITED:
@@ -500,7 +480,7 @@ async def backfill(
             result = await credit_charge(
                 Charge(tx.id, tx.payer_id, tx.amount, tx.payload),
                 paid_at=paid_at(tx),
-                notice="recovered" if notify else None,
+                notice=NoticeKind.RECOVERED if notify else None,
                 source="backfill",
             )
         except Exception as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.i18n import render
+from models.infra.i18n import render
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {

@@ -63,7 +63,7 @@ class GetStarTransactionsRaw(TelegramMethod[dict[str, Any]]):
 
 
 # aiogram builds Response[__returning__] for every answer and pydantic caches such
-# classes only weakly: hold this one (as models.telegram does for aiogram's own).
+# classes only weakly: hold this one (as models.infra.telegram does for aiogram's own).
 _RESPONSE = Response[dict[str, Any]]
 
 

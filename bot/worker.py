@@ -29,11 +29,11 @@ from bot.own_stars import watch_own_balance
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
 from bot.throttle import Throttle
-from models import metrics
-from models.db import apply_migrations, close_database, open_database
-from models.loop import freeze_heap
-from models.settings import Settings
-from models.telegram import make_bot
+from models.infra import metrics
+from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.loop import freeze_heap
+from models.infra.settings import Settings
+from models.infra.telegram import make_bot
 
 log = structlog.get_logger("bot.worker")
 POLLING_TIMEOUT = 25

@@ -1,4 +1,12 @@
-"""The shared core: settings, tables, database set-up and the money rules.
+"""The shared core, in layers (each imports only from the ones below it):
 
-Nothing is imported here, so `models.settings` loads without the ORM.
+- `orders` (opening an order within its limits; the terms a payment is checked
+  against) and `ledger` (credits, refunds, debits, other entries): the money rules,
+  the only code that writes balances, orders and the ledger;
+- `queries`: the read side the API, the bot and the CLI use instead of the tables;
+- `users`, `notices`, `values`: rows and values the rules above share;
+- `tables`: the Tortoise models;
+- `infra`: settings, database set-up, the SQL helper, logging, metrics, job leases.
+
+Nothing is imported here, so `models.infra.settings` loads without the ORM.
 """

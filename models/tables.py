@@ -1,7 +1,7 @@
 """Tortoise models: users, top-up orders, the ledger, outgoing notices and job state.
 
 A balance is a cache of its user's ledger: it changes only in the same transaction as
-the ledger row that explains it (see `models.money`).
+the ledger row that explains it (see `models.ledger`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class TopUpOrder(Model):
     created_at = fields.DatetimeField(db_index=True)
     expires_at = fields.DatetimeField()
     # When a pre-checkout for it was approved: Telegram is taking the Stars, so pressing
-    # Buy again must not give this order back (models.money.open_order).
+    # Buy again must not give this order back (models.orders.opening.open_order).
     checkout_at = fields.DatetimeField(null=True)
     paid_at = fields.DatetimeField(null=True)
     refunded_at = fields.DatetimeField(null=True)

@@ -19,7 +19,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, tortoise_test_context
 
-from models.db import MODEL_MODULES, apply_migrations, tortoise_config
+from models.infra.db import MODEL_MODULES, apply_migrations, tortoise_config
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
 NO_PG_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL cases need a server (CI sets one)"

@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from models.settings import Settings
+from models.infra.settings import Settings
 
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 OTHER_TOKEN = "654321:AAGotAnotherBotTokenForTheTests0123"

@@ -12,9 +12,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, W
 
 from bot.texts import text
 from bot.throttle import Throttle
-from models.money import get_balance
-from models.settings import Settings
-from models.tables import EntryKind, LedgerEntry
+from models.infra.settings import Settings
+from models.queries.accounts import get_balance
+from models.queries.charges import recent_topups_and_refunds
+from models.tables import EntryKind
 
 log = structlog.get_logger("bot.commands")
 RECENT_PAYMENTS = 5
@@ -95,11 +96,7 @@ async def on_balance(message: Message) -> None:
 
 
 async def recent_payments(user_id: int, lang: str | None) -> str:
-    entries = (
-        await LedgerEntry.filter(user_id=user_id, kind__in=[EntryKind.TOPUP, EntryKind.REFUND])
-        .order_by("-created_at", "-id")
-        .limit(RECENT_PAYMENTS * 2)
-    )
+    entries = await recent_topups_and_refunds(user_id, RECENT_PAYMENTS * 2)
     refunded = {e.telegram_payment_charge_id for e in entries if e.kind == EntryKind.REFUND}
     lines = [
         text(

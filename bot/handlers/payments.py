@@ -14,20 +14,14 @@ from aiogram.types import Message, PreCheckoutQuery
 from bot.notifier import Notifier
 from bot.retry import retry_database
 from bot.texts import text
-from models import metrics
-from models.jobs import deployment_time
-from models.money import (
-    Charge,
-    CheckoutVerdict,
-    CreditStatus,
-    check_checkout,
-    credit_charge,
-    find_topup,
-    is_our_order,
-    mark_checkout,
-    parse_order_id,
-    record_refund,
-)
+from models.infra import metrics
+from models.infra.jobs import deployment_time
+from models.ledger.credits import CreditStatus, credit_charge
+from models.ledger.refunds import record_refund
+from models.orders.opening import mark_checkout
+from models.orders.terms import CheckoutVerdict, check_checkout, is_our_order
+from models.queries.charges import find_topup
+from models.values import Charge, parse_order_id
 
 log = structlog.get_logger("bot.payments")
 

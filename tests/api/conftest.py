@@ -7,8 +7,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from api.app import create_app
-from models.settings import Settings
-from models.telegram import make_bot
+from models.infra.settings import Settings
+from models.infra.telegram import make_bot
 from tests.emulator import BotApiEmulator, running_emulator
 from tests.helpers import make_settings
 

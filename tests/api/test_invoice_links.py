@@ -9,8 +9,9 @@ import uuid
 from tortoise import Tortoise
 
 from api.invoice_links import InvoiceLinks
-from models.money import Profile, open_order
+from models.orders.opening import open_order
 from models.tables import TopUpOrder
+from models.values import Profile
 
 ALICE = Profile(1001, "alice", "Alice", "en")
 

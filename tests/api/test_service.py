@@ -12,10 +12,13 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient
 
-from models.invariants import check_ledger
-from models.logs import configure_logging
-from models.money import Profile, apply_entry, get_balance, upsert_user
+from models.infra.logs import configure_logging
+from models.ledger.entries import apply_entry
+from models.queries.accounts import get_balance
+from models.queries.invariants import check_ledger
 from models.tables import Debit, EntryKind
+from models.users import upsert_user
+from models.values import Profile
 from tests.api.conftest import ClientFactory
 from tests.helpers import ALICE, BORIS, TOKEN, metric, tma
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from models.money import Profile, apply_entry, upsert_user
+from models.ledger.entries import apply_entry
 from models.tables import EntryKind
+from models.users import upsert_user
+from models.values import Profile
 from tests.api.conftest import ClientFactory
 from tests.api.test_openapi import answer_fits, described_routes, served_routes
 from tests.helpers import ALICE, tma

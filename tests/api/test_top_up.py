@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from api.keys import invoice_links_key
-from models.money import Charge, credit_charge
+from models.ledger.credits import credit_charge
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
+from models.values import Charge
 from tests.api.conftest import ClientFactory
 from tests.emulator import BotApiEmulator, Fault
 from tests.helpers import ALICE, BORIS, OTHER_TOKEN, TOKEN, tma

@@ -29,9 +29,9 @@ from typing import Any
 import aiohttp
 
 from bot.cli import table
-from models.db import apply_migrations, close_database, open_database
-from models.money import utcnow
+from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
+from models.values import utcnow
 from tests.emulator import BotApiEmulator
 from tests.helpers import TOKEN, tma
 from tests.processes import Child, free_port, start

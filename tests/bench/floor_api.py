@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from models.loop import new_event_loop
+from models.infra.loop import new_event_loop
 
 session_key = web.AppKey("session", aiohttp.ClientSession)
 

@@ -10,7 +10,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, PreCheckoutQuery
 
-from models.loop import run
+from models.infra.loop import run
 
 
 async def main() -> None:

@@ -16,11 +16,12 @@ from aiohttp.test_utils import TestClient
 from api.app import create_app
 from bot.notifier import Notifier
 from bot.worker import Worker
-from models.db import close_database, open_database
-from models.invariants import check_ledger
-from models.money import Profile, open_order
-from models.settings import Settings
-from models.telegram import make_bot
+from models.infra.db import close_database, open_database
+from models.infra.settings import Settings
+from models.infra.telegram import make_bot
+from models.orders.opening import open_order
+from models.queries.invariants import check_ledger
+from models.values import Profile
 from tests.emulator import BotApiEmulator, running_emulator
 from tests.helpers import ALICE, TOKEN, make_settings, tma
 from tests.processes import Child, start

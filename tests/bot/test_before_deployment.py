@@ -7,8 +7,9 @@ import asyncio
 import time
 from typing import Any
 
-from models.money import Profile, open_order
+from models.orders.opening import open_order
 from models.tables import LedgerEntry
+from models.values import Profile
 from tests.bot.conftest import System, start_system
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, BORIS, TOKEN

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from models.db import apply_migrations, close_database, open_database
-from models.money import Charge, credit_charge
+from models.infra.db import apply_migrations, close_database, open_database
+from models.ledger.credits import credit_charge
 from models.tables import TopUpOrder
+from models.values import Charge
 from tests.bot.conftest import invoice_for
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, BORIS, TOKEN

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.db import apply_migrations, close_database, open_database
-from models.money import Charge, credit_charge
-from models.wallet import debit, reverse_debit
+from models.infra.db import apply_migrations, close_database, open_database
+from models.ledger.credits import credit_charge
+from models.ledger.debits import debit, reverse_debit
+from models.values import Charge
 from tests.helpers import ALICE, TOKEN, cid
 from tests.processes import run
 

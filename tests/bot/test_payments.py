@@ -7,8 +7,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from models.money import utcnow
 from models.tables import Anomaly, LedgerEntry, OrderStatus, TopUpOrder
+from models.values import utcnow
 from tests.bot.conftest import System
 from tests.emulator import Fault
 from tests.helpers import ALICE, BORIS, TOKEN

@@ -15,11 +15,13 @@ from tortoise import Tortoise
 
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from bot.transactions import parse
-from models import metrics
-from models.invariants import check_ledger
-from models.money import Profile, get_balance, open_order
+from models.infra import metrics
+from models.infra.telegram import make_bot
+from models.orders.opening import open_order
+from models.queries.accounts import get_balance
+from models.queries.invariants import check_ledger
 from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
-from models.telegram import make_bot
+from models.values import Profile
 from tests.emulator import BotApiEmulator, running_emulator
 from tests.helpers import ALICE, BORIS, TOKEN, cid, make_settings, metric
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.money import apply_entry
+from models.ledger.entries import apply_entry
 from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
 from tests.bot.conftest import System
 from tests.emulator import Fault

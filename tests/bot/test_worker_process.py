@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.db import apply_migrations, close_database, open_database
+from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import LedgerEntry
 from tests.bot.conftest import invoice_for, start_worker
 from tests.conftest import (

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from models.money import expire_orders, utcnow
+from models.orders.opening import expire_orders
+from models.values import utcnow
 from tests.bot.conftest import System
 from tests.browser.conftest import (
     ARTIFACTS,

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from models.invariants import check_ledger
-from models.money import Profile
+from models.queries.invariants import check_ledger
+from models.values import Profile
 
 ALICE = Profile(id=1001, username="alice", first_name="Alice", language_code="en")
 BOB = Profile(id=1002, username="bob", first_name="Bob", language_code="ru")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.jobs import acquire_lease, load_cursor, release_lease, save_cursor
+from models.infra.jobs import acquire_lease, load_cursor, release_lease, save_cursor
 
 # A Kubernetes pod name is up to 63 characters; the holder is "<host>:<pid>".
 POD_HOLDER = "stars-bot-" + "a" * 53 + ":4194304"

@@ -8,7 +8,7 @@ import logging
 import pytest
 import structlog
 
-from models.logs import configure_logging
+from models.infra.logs import configure_logging
 from tests.helpers import OTHER_TOKEN, TOKEN
 
 

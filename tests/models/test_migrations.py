@@ -13,19 +13,21 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise
 
-from models.db import MIGRATIONS_DIR, apply_migrations, close_database, dialect, open_database
-from models.invariants import check_ledger
-from models.money import (
-    Charge,
-    CreditStatus,
-    credit_charge,
-    find_topup,
-    record_refund,
-    utcnow,
+from models.infra.db import (
+    MIGRATIONS_DIR,
+    apply_migrations,
+    close_database,
+    dialect,
+    open_database,
 )
-from models.sql import execute
+from models.infra.sql import execute
+from models.ledger.credits import CreditStatus, credit_charge
+from models.ledger.debits import debit
+from models.ledger.refunds import record_refund
+from models.queries.charges import find_topup
+from models.queries.invariants import check_ledger
 from models.tables import Debit, JobState, LedgerEntry, Notice, TopUpOrder, User
-from models.wallet import debit
+from models.values import Charge, utcnow
 from tests.helpers import cid
 from tests.processes import ROOT, child_env
 
@@ -69,7 +71,7 @@ async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> Non
 @BACKENDS
 async def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
     script = (
-        "import asyncio, json; from models.db import apply_migrations; "
+        "import asyncio, json; from models.infra.db import apply_migrations; "
         f"print(json.dumps(asyncio.run(apply_migrations({empty_db_url!r}))))"
     )
     processes = [
@@ -131,7 +133,7 @@ async def at_migration(
     for name in committed_migrations(db_url)[:count]:
         shutil.copy(MIGRATIONS_DIR / dialect(db_url) / "models" / name, copy)
     with monkeypatch.context() as patched:
-        patched.setattr("models.db.MIGRATIONS_DIR", folder)
+        patched.setattr("models.infra.db.MIGRATIONS_DIR", folder)
         await apply_migrations(db_url)
     await open_database(db_url)
     try:

@@ -9,28 +9,17 @@ from datetime import datetime, timedelta
 import pytest
 from tortoise.transactions import in_transaction
 
-from models.invariants import check_ledger
-from models.money import (
-    PAYING_WINDOW,
-    Charge,
-    CheckoutVerdict,
-    CreditStatus,
-    Profile,
-    RateLimited,
-    RefundStatus,
-    apply_entry,
-    check_checkout,
-    credit_charge,
-    expire_orders,
-    fail_order,
-    get_balance,
-    mark_checkout,
-    open_order,
-    record_refund,
-    utcnow,
-)
-from models.sql import execute
+from models.infra.sql import execute
+from models.ledger.credits import CreditStatus, credit_charge
+from models.ledger.entries import apply_entry
+from models.ledger.refunds import RefundStatus, record_refund
+from models.orders.limits import PAYING_WINDOW, RateLimited
+from models.orders.opening import expire_orders, fail_order, mark_checkout, open_order
+from models.orders.terms import CheckoutVerdict, check_checkout
+from models.queries.accounts import get_balance
+from models.queries.invariants import check_ledger
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
+from models.values import Charge, Profile, utcnow
 from tests.helpers import cid
 from tests.models.conftest import ALICE, BOB
 

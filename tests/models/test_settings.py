@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.settings import Settings, load_settings
+from models.infra.settings import Settings, load_settings
 from tests.helpers import TOKEN, make_settings
 from tests.processes import ROOT, run
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.settings import load_settings
+from models.infra.settings import load_settings
 from tests.helpers import TOKEN
 from tests.processes import run
 

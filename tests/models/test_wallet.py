@@ -8,20 +8,8 @@ import uuid
 
 import pytest
 
-from models.history import InvalidCursor, get_account, ledger_page
-from models.invariants import check_ledger
-from models.money import (
-    Charge,
-    Profile,
-    apply_entry,
-    credit_charge,
-    get_balance,
-    record_refund,
-    upsert_user,
-)
-from models.tables import Debit as DebitRow
-from models.tables import EntryKind, LedgerEntry
-from models.wallet import (
+from models.ledger.credits import credit_charge
+from models.ledger.debits import (
     DebitNotFound,
     IdempotencyKeyReused,
     InsufficientBalance,
@@ -30,6 +18,15 @@ from models.wallet import (
     debit,
     reverse_debit,
 )
+from models.ledger.entries import apply_entry
+from models.ledger.refunds import record_refund
+from models.queries.accounts import get_balance
+from models.queries.history import InvalidCursor, get_account, ledger_page
+from models.queries.invariants import check_ledger
+from models.tables import Debit as DebitRow
+from models.tables import EntryKind, LedgerEntry
+from models.users import upsert_user
+from models.values import Charge, Profile
 from tests.helpers import cid
 from tests.models.conftest import ALICE, BOB
 

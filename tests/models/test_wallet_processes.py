@@ -9,16 +9,17 @@ import json
 import sys
 from pathlib import Path
 
-from models.db import apply_migrations, close_database, open_database
-from models.invariants import check_ledger
-from models.money import apply_entry, get_balance
+from models.infra.db import apply_migrations, close_database, open_database
+from models.ledger.entries import apply_entry
+from models.queries.accounts import get_balance
+from models.queries.invariants import check_ledger
 from models.tables import Debit, EntryKind
 from tests.processes import ROOT, child_env
 
 SCRIPT = """
 import asyncio, json, sys
-from models.db import open_database, close_database
-from models.wallet import InsufficientBalance, debit
+from models.infra.db import open_database, close_database
+from models.ledger.debits import InsufficientBalance, debit
 
 async def main(url, name):
     await open_database(url)

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from bot.texts import text
-from models.db import apply_migrations, close_database, open_database
+from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import EntryKind, LedgerEntry
 from tests.conftest import (
     create_pg_database,

@@ -1,4 +1,4 @@
-"""Open a top-up order in one round trip (see models.money.open_order)."""
+"""Open a top-up order in one round trip (see models.orders.opening.open_order)."""
 
 from tortoise import BaseDBAsyncClient
 

@@ -1,5 +1,5 @@
 """Buying again for an amount with an open order gives that order back, and opening one
-past the limit retires the oldest (see models.money.open_order, whose SQLite path takes
+past the limit retires the oldest (see models.orders.opening.open_order, whose SQLite path takes
 the same steps: change both together). `checkout_at` marks an order whose payment
 Telegram is taking, which is neither given back nor retired.
 

@@ -1,7 +1,7 @@
 """Telegram decides charge ids, names and links, and the host decides lease holders:
 TEXT, not VARCHAR(n) (real Stars charge ids run past 128 characters; see models.tables).
 SQLite never enforced those lengths, so only the model state records that. `checkout_at`
-marks an order whose payment Telegram is taking (see models.money.open_order).
+marks an order whose payment Telegram is taking (see models.orders.opening.open_order).
 """
 
 from tortoise import BaseDBAsyncClient

@@ -7,9 +7,9 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from models.money import utcnow
-from models.sql import as_datetime
+from models.infra.sql import as_datetime
 from models.tables import JobState, LedgerEntry, TopUpOrder
+from models.values import utcnow
 
 
 async def acquire_lease(name: str, holder: str, seconds: float) -> bool:

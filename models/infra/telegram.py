@@ -12,7 +12,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TEST, TelegramAPIServer
 from aiogram.methods.base import Response, TelegramMethod
 
-from models.settings import Settings
+from models.infra.settings import Settings
 
 
 def api_server(settings: Settings) -> TelegramAPIServer:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from tortoise import Tortoise
 
-from models.sql import as_datetime, execute
+from models.infra.sql import as_datetime, execute
 from models.tables import EntryKind
 
 DEFAULT_PAGE = 50

@@ -55,7 +55,7 @@ RECONCILE_BEFORE_DEPLOYMENT = Counter(
     "never credited by reconciliation (run_bot.py backfill credits them)",
     ["kind"],
 )
-DEBITS = Counter("stars_debits", "Debits recorded (models.wallet)")
+DEBITS = Counter("stars_debits", "Debits recorded (models.ledger.debits)")
 DEBITED_STARS = Counter("stars_debited_stars", "Stars taken from balances by debits")
 DEBIT_REFUSALS = Counter(
     "stars_debit_refusals",

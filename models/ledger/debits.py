@@ -20,7 +20,7 @@ service (`api/service.py`) is a thin adapter over them.
 - A reversal credits the amount back, once per debit, whatever the balance is now: a
   user below zero gets it all the same (it only raises the balance).
 - Debits and reversals are ledger rows (`debit`, `debit_reversal`) with the balance
-  after them, like every other balance change (`models.money._post`).
+  after them, like every other balance change (`models.ledger.entries.post`).
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import metrics
-from models.money import _insert_entry, _post, utcnow
-from models.sql import as_datetime, execute
+from models.infra import metrics
+from models.infra.sql import as_datetime, execute
+from models.ledger.entries import insert_entry, post
 from models.tables import EntryKind
+from models.values import utcnow
 
 MAX_AMOUNT = 1_000_000
 MAX_REASON = 200
@@ -192,9 +193,7 @@ async def debit(
             if not rows:
                 raise _Refused
             balance = int(rows[0]["stars_balance"])
-            await _insert_entry(
-                conn, user_id, -amount, EntryKind.DEBIT, balance, debit_id=debit_id
-            )
+            await insert_entry(conn, user_id, -amount, EntryKind.DEBIT, balance, debit_id=debit_id)
     except _Refused:
         current = await _balance(user_id)
         raise _refused(
@@ -295,7 +294,7 @@ async def reverse_debit(
             debit_id,
         )
         if rows:
-            balance = await _post(
+            balance = await post(
                 conn,
                 int(rows[0]["user_id"]),
                 int(rows[0]["amount"]),

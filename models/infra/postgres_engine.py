@@ -8,7 +8,7 @@ session advisory locks, cursors, LISTEN or SET; the migration lock uses a connec
 of its own), so that query would always find nothing to undo. asyncpg still rolls
 back a transaction left open before the connection goes back.
 
-Named as the Tortoise engine for PostgreSQL URLs in `models.db.tortoise_config`.
+Named as the Tortoise engine for PostgreSQL URLs in `models.infra.db.tortoise_config`.
 """
 
 from __future__ import annotations

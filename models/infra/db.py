@@ -21,7 +21,7 @@ import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 MODEL_MODULES = ["models.tables", "aerich.models"]
 # Any constant works; it only has to be the same in every process of this project.
 MIGRATION_LOCK_KEY = 0x57A25_70B0
@@ -32,7 +32,7 @@ def dialect(db_url: str) -> str:
 
 
 def _connection(db_url: str, maxsize: int) -> str | dict[str, Any]:
-    """SQLite as given; PostgreSQL on `models.postgres_engine`, with a pool of `maxsize`
+    """SQLite as given; PostgreSQL on `models.infra.postgres_engine`, with a pool of `maxsize`
     connections unless the URL sets its own (minsize/maxsize parameters)."""
     if dialect(db_url) != "postgres":
         return db_url
@@ -42,7 +42,7 @@ def _connection(db_url: str, maxsize: int) -> str | dict[str, Any]:
     query.setdefault("minsize", str(maxsize))
     query.setdefault("maxsize", str(maxsize))
     config = expand_db_url(urlunsplit(parts._replace(query=urlencode(query))))
-    return {**config, "engine": "models.postgres_engine"}
+    return {**config, "engine": "models.infra.postgres_engine"}
 
 
 def tortoise_config(db_url: str, *, pool_size: int = 10) -> dict[str, Any]:
@@ -105,6 +105,10 @@ async def _apply_migrations(db_url: str) -> list[str]:
     from aerich import Command  # imported late: it patches asyncio policy on import
 
     location = MIGRATIONS_DIR / dialect(db_url)
+    # aerich finds nothing to apply in a folder that is not there and says nothing: a
+    # package laid out wrong must stop start-up, not serve an empty database.
+    if not (location / "models").is_dir():
+        raise RuntimeError(f"no migrations at {location}")
     async with _migration_lock(db_url):
         command = Command(
             tortoise_config=tortoise_config(db_url, pool_size=2),

@@ -1,0 +1,96 @@
+"""Posting to the ledger: the balance move and the row that explains it, in the
+caller's transaction; and the entries that carry no charge (development credits,
+manual adjustments)."""
+
+from __future__ import annotations
+
+import uuid
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from models.infra.sql import execute
+from models.tables import Anomaly, EntryKind
+from models.users import ensure_user
+from models.values import utcnow
+
+
+async def post(
+    conn: BaseDBAsyncClient,
+    user_id: int,
+    amount: int,
+    kind: EntryKind,
+    *,
+    order_id: uuid.UUID | None = None,
+    charge_id: str | None = None,
+    debit_id: uuid.UUID | None = None,
+    anomaly: Anomaly | None = None,
+    note: str | None = None,
+) -> int:
+    """Move the balance and write the ledger row that explains it; returns the new balance.
+
+    The unique (charge, kind) and (debit, kind) keys make the insert fail for something
+    already posted (see the module docstring for why the balance moves first).
+    """
+    _, rows = await execute(
+        conn,
+        "UPDATE users SET stars_balance = stars_balance + $1 WHERE id = $2 "
+        "RETURNING stars_balance",
+        amount,
+        user_id,
+    )
+    balance = int(rows[0]["stars_balance"])
+    await insert_entry(
+        conn,
+        user_id,
+        amount,
+        kind,
+        balance,
+        order_id=order_id,
+        charge_id=charge_id,
+        debit_id=debit_id,
+        anomaly=anomaly,
+        note=note,
+    )
+    return balance
+
+
+async def insert_entry(
+    conn: BaseDBAsyncClient,
+    user_id: int,
+    amount: int,
+    kind: EntryKind,
+    balance_after: int,
+    *,
+    order_id: uuid.UUID | None = None,
+    charge_id: str | None = None,
+    debit_id: uuid.UUID | None = None,
+    anomaly: Anomaly | None = None,
+    note: str | None = None,
+) -> None:
+    """The ledger row of a balance move just made in this transaction."""
+    await execute(
+        conn,
+        "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
+        "telegram_payment_charge_id, debit_id, anomaly, note, stars_balance_after, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        user_id,
+        amount,
+        kind.value,
+        order_id,
+        charge_id,
+        debit_id,
+        anomaly.value if anomaly else None,
+        note,
+        balance_after,
+        utcnow(),
+    )
+
+
+async def apply_entry(user_id: int, amount: int, kind: EntryKind, note: str | None = None) -> int:
+    """A development credit or a manual adjustment; returns the new balance."""
+    if kind in (EntryKind.TOPUP, EntryKind.REFUND):
+        raise ValueError("top-ups and refunds carry a charge id: use credit_charge/record_refund")
+    async with in_transaction() as conn:
+        await ensure_user(conn, user_id)
+        return await post(conn, user_id, amount, kind, note=note)
