@@ -33,11 +33,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from aiogram import Bot
 
+from bot.scan_cursor import Order, ScanCursor
 from bot.transactions import INVOICE_PAYMENT, PAGE, UNREADABLE, Transaction, read_all, read_page
 from models.infra import metrics
 from models.infra.db import ping
@@ -122,7 +122,7 @@ class Deployment:
         return max(tx.amount, 0) if order_amount is None else order_amount
 
 
-def _order_of(page: list[Transaction]) -> str | None:
+def _order_of(page: list[Transaction]) -> Order | None:
     dates = [tx.date for tx in page if tx.date]
     if len(dates) < 2 or dates[0] == dates[-1]:
         return None
@@ -154,7 +154,7 @@ class Reconciler:
             log.info("reconcile.skipped_lease_held")
             return None
         try:
-            cursor = await load_cursor(JOB)
+            cursor = ScanCursor.load(await load_cursor(JOB))
             summary = await self._scan(cursor, full=full)
         finally:
             await release_lease(JOB, self.holder)
@@ -163,22 +163,22 @@ class Reconciler:
         log.info("reconcile.pass", **summary.log_fields())
         return summary
 
-    async def _scan(self, cursor: dict[str, Any], *, full: bool = False) -> PassSummary:
+    async def _scan(self, cursor: ScanCursor, *, full: bool = False) -> PassSummary:
         summary = PassSummary()
-        watermark = int(cursor.get("watermark", 0))
+        watermark = cursor.watermark
         stop_at = 0 if full else watermark  # newest first: read down to this date
         first = await read_page(self.bot, 0)
         summary.pages = 1
-        order = _order_of(first) or cursor.get("order")
+        order = _order_of(first) or cursor.order
         offset, page = 0, first
         fresh_from: int | None = None  # oldest first: where the items new to us start
-        if order == "asc" and len(first) == PAGE and cursor.get("count") and not full:
-            count = int(cursor["count"])
+        if order == "asc" and len(first) == PAGE and cursor.count and not full:
+            count = cursor.count
             start = max(0, count - PAGE)
             candidate = await read_page(self.bot, start)
             summary.pages += 1
             index = count - 1 - start
-            if 0 <= index < len(candidate) and candidate[index].key == cursor.get("anchor"):
+            if 0 <= index < len(candidate) and tuple(candidate[index].key) == cursor.anchor:
                 offset, page, fresh_from = start, candidate, count
             else:
                 log.warning("reconcile.cursor_mismatch_full_scan", count=count)
@@ -205,37 +205,35 @@ class Reconciler:
             return position >= fresh_from if fresh_from is not None else tx.date > watermark
 
         failed = self._hold_for(await self._apply(seen, summary, fresh), cursor)
-        new_cursor: dict[str, Any] = {
-            "order": order,
-            "watermark": watermark,
-            "failing": {"|".join(tx.key): n for tx, n in failed.values()},
-        }
+        new_watermark = watermark
         if summary.complete:
-            new_cursor["watermark"] = max([watermark, *(tx.date for _, tx in seen)])
+            new_watermark = max([watermark, *(tx.date for _, tx in seen)])
         held = [(p, tx) for p, (tx, n) in failed.items() if n < self.give_up_after]
         if held:  # the next pass must reach the first failure again
-            earliest = min(tx.date for _, tx in held)
-            new_cursor["watermark"] = min(new_cursor["watermark"], earliest - 1)
+            new_watermark = min(new_watermark, min(tx.date for _, tx in held) - 1)
+        new_cursor = ScanCursor(
+            order=order,
+            watermark=new_watermark,
+            failing={"|".join(tx.key): n for tx, n in failed.values()},
+        )
         if order == "asc" and seen:
             count = min([offset, *(position for position, _ in held)])
             before = dict(seen).get(count - 1)
-            if before is None:  # nothing read before it to anchor on: a full scan
-                new_cursor.update(count=0, anchor=None)
-            else:
-                new_cursor.update(count=count, anchor=before.key)
-        await save_cursor(JOB, self.holder, new_cursor)
+            # With nothing read before it to anchor on, the next pass scans in full.
+            if before is not None:
+                new_cursor = new_cursor.resumed_at(count, tuple(before.key))
+        await save_cursor(JOB, self.holder, new_cursor.dump())
         return summary
 
     def _hold_for(
-        self, failed: list[tuple[int, Transaction]], cursor: dict[str, Any]
+        self, failed: list[tuple[int, Transaction]], cursor: ScanCursor
     ) -> dict[int, tuple[Transaction, int]]:
         """Each failed item with the number of passes in a row it has failed. One that
         keeps failing stops holding the cursor back after `give_up_after` passes: else a
         row the database always refuses would stall every later recovery. `check` then
         lists it as missing; once its cause is fixed, `reconcile --full` reads it again."""
-        before = cursor.get("failing") or {}
         counted = {
-            position: (tx, int(before.get("|".join(tx.key), 0)) + 1) for position, tx in failed
+            position: (tx, cursor.failing.get("|".join(tx.key), 0) + 1) for position, tx in failed
         }
         for tx, attempts in counted.values():
             if attempts == self.give_up_after:
