@@ -5,6 +5,9 @@ the polling loop acquires before it hands out the next update: with the semaphor
 slow commands, a pre-checkout query fetched behind them does not even start, and
 Telegram's 10-second deadline runs out. Instead every update becomes a task at once and
 waits for a slot in its own lane: payments in one, everything else in the other.
+
+Memory is bounded by shedding, not by pausing: a worker that stopped fetching while
+commands piled up would leave the pre-checkout queries behind them at Telegram too.
 """
 
 from __future__ import annotations
@@ -14,15 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from aiogram import BaseMiddleware, Bot
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
+from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.methods import GetUpdates, TelegramMethod
-from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update
+
+from models.infra import metrics
 
 log = structlog.get_logger("bot")
 
@@ -40,10 +39,11 @@ class Lanes(BaseMiddleware):
     """Outer middleware: each update runs once its lane has a free slot.
 
     Commands are bounded twice: `commands` run at once (database pool, memory), and at
-    most `backlog` are held in the process; beyond that `PollingBrake` stops fetching
-    until they drain. Payments are only bounded in concurrency: Telegram sends one per
-    purchase attempt, and each needs an invoice our API handed out under its own rate
-    limits, whereas anyone can send commands for free.
+    most `backlog` are held in the process; a command arriving beyond that is dropped
+    unanswered (counted in `stars_commands_shed`), and the sender may simply send it
+    again. Payments are only bounded in concurrency: Telegram sends one per purchase
+    attempt, and each needs an invoice our API handed out under its own rate limits,
+    whereas anyone can send commands for free.
     """
 
     def __init__(self, *, payments: int, commands: int, backlog: int) -> None:
@@ -51,8 +51,7 @@ class Lanes(BaseMiddleware):
         self._commands = asyncio.Semaphore(commands)
         self.backlog = backlog
         self.held = 0  # commands taken from Telegram and not finished
-        self.room = asyncio.Event()
-        self.room.set()
+        self.shed = 0  # commands dropped since the backlog last had room
         self.closed = False
         self.skipped = 0
 
@@ -66,9 +65,16 @@ class Lanes(BaseMiddleware):
         if is_payment(event):
             async with self._payments:
                 return await handler(event, data)
-        self.held += 1
         if self.held >= self.backlog:
-            self.room.clear()
+            self.shed += 1
+            metrics.COMMANDS_SHED.inc()
+            if self.shed == 1:
+                log.warning("commands.shedding", commands_held=self.held)
+            return UNHANDLED
+        if self.shed:
+            log.warning("commands.shed", count=self.shed)
+            self.shed = 0
+        self.held += 1
         try:
             async with self._commands:
                 if self.closed:
@@ -79,31 +85,7 @@ class Lanes(BaseMiddleware):
                 return await handler(event, data)
         finally:
             self.held -= 1
-            if self.held < self.backlog:
-                self.room.set()
 
     def close(self) -> None:
         """Let commands still waiting for a slot go unhandled (payments still run)."""
         self.closed = True
-
-
-class PollingBrake(BaseRequestMiddleware):
-    """Holds getUpdates while the commands' backlog is full, so memory stays bounded.
-
-    Only the next fetch waits: updates already taken keep running in their lanes.
-    """
-
-    def __init__(self, lanes: Lanes) -> None:
-        self.lanes = lanes
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates) and not self.lanes.room.is_set():
-            log.warning("polling.paused", commands_held=self.lanes.held)
-            await self.lanes.room.wait()
-            log.info("polling.resumed", commands_held=self.lanes.held)
-        return await make_request(bot, method)

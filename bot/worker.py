@@ -22,7 +22,7 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
-from bot.lanes import Lanes, PollingBrake
+from bot.lanes import Lanes
 from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
 from bot.own_stars import watch_own_balance
@@ -156,7 +156,6 @@ class Worker:
             payments=PAYMENT_CONCURRENCY, commands=COMMAND_CONCURRENCY, backlog=COMMAND_BACKLOG
         )
         self.bot.session.middleware(PollingWatch())
-        self.bot.session.middleware(PollingBrake(self.lanes))
         self.inflight = InFlight()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)

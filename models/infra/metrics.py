@@ -66,6 +66,9 @@ DEBIT_REPLAYS = Counter(
     "stars_debit_replays", "Debit requests answered with the first answer of their key"
 )
 DEBIT_REVERSALS = Counter("stars_debit_reversals", "Debits reversed (credited back)")
+COMMANDS_SHED = Counter(
+    "stars_commands_shed", "Commands dropped unanswered because the backlog was full"
+)
 NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
 LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
 LAST_RECONCILE = Gauge(
