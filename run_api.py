@@ -21,7 +21,7 @@ def serve(reuse_port: bool) -> int:
     from models.infra.logs import configure_logging, log_failure
     from models.infra.loop import freeze_heap, new_event_loop
 
-    configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     app = create_app(settings, migrate=True)
 
     async def started(_app: web.Application) -> None:

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.infra.logs import configure_logging, log_failure
     from models.infra.loop import run
 
-    configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     command = args.command or "run"
     try:
         if command == "run":

@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         return [key.get_secret_value() for key in self.service_api_keys]
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """What the logs must never show (models/infra/logs.py redacts each)."""
+        return (self.token, *self.service_keys)
+
+    @property
     def is_postgres(self) -> bool:
         return not self.database_url.startswith("sqlite")
 

@@ -42,6 +42,24 @@ def test_the_token_is_redacted_from_messages_fields_and_tracebacks(lines) -> Non
     assert "<redacted-token>" in events[2]["exception"]
 
 
+def test_any_configured_secret_is_redacted_whatever_its_shape(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    service_key = "k" * 40  # no colon, nothing like a bot token
+    configure_logging("INFO", "json", secrets=(TOKEN, service_key))
+    try:
+        structlog.get_logger("api").warning(
+            "auth.odd", header=f"Bearer {service_key}", nested=[{"key": service_key}]
+        )
+        logging.getLogger("aiohttp.server").warning("GET /x?key=%s", service_key)
+        text = capsys.readouterr().err
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert service_key not in text
+    assert text.count("<redacted-token>") == 3
+
+
 def test_context_is_bound_per_update_or_request(lines) -> None:  # type: ignore[no-untyped-def]
     with structlog.contextvars.bound_contextvars(update_id=7, user_id=42):
         structlog.get_logger("bot").info("payment.credited", amount=100)
