@@ -137,7 +137,7 @@ class Reconciler:
         holder: str | None = None,
         max_pages: int = 200,
         overlap: int = 600,
-        lease_seconds: float = 300,
+        lease_seconds: float = 30,
         give_up_after: int = 5,
     ) -> None:
         self.bot = bot
@@ -153,15 +153,33 @@ class Reconciler:
         if not await acquire_lease(JOB, self.holder, self.lease_seconds):
             log.info("reconcile.skipped_lease_held")
             return None
+        # A short lease kept alive while the pass runs: a process killed mid-pass holds
+        # up the next one for `lease_seconds` at most, however long passes take.
+        renewal = asyncio.create_task(self._keep_lease())
         try:
             cursor = ScanCursor.load(await load_cursor(JOB))
             summary = await self._scan(cursor, full=full)
         finally:
+            renewal.cancel()
             await release_lease(JOB, self.holder)
         metrics.RECONCILE_PASSES.labels("complete" if summary.complete else "partial").inc()
         metrics.LAST_RECONCILE.set(time.time())
         log.info("reconcile.pass", **summary.log_fields())
         return summary
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease every third of its length. A renewal that fails is only
+        logged: the lease saves work, it does not guard money (every record is
+        idempotent), and the cursor is saved only by its holder."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                renewed = await acquire_lease(JOB, self.holder, self.lease_seconds)
+            except Exception as error:
+                log.warning("reconcile.lease_renewal_failed", error=repr(error))
+                continue
+            if not renewed:
+                log.warning("reconcile.lease_lost")
 
     async def _scan(self, cursor: ScanCursor, *, full: bool = False) -> PassSummary:
         summary = PassSummary()

@@ -4,6 +4,7 @@ is older than the database."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,13 +17,14 @@ from tortoise import Tortoise
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from bot.transactions import parse
 from models.infra import metrics
+from models.infra.jobs import acquire_lease
 from models.infra.telegram import make_bot
 from models.orders.opening import open_order
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
 from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from models.values import Profile
-from tests.emulator import BotApiEmulator, running_emulator
+from tests.emulator import BotApiEmulator, Fault, running_emulator
 from tests.helpers import ALICE, BORIS, TOKEN, cid, make_settings, metric
 
 CAROL = {"id": 1003, "first_name": "Carol", "language_code": "en"}
@@ -464,3 +466,24 @@ def test_each_transaction_is_read_on_its_own(item: dict[str, Any], kind: str, de
     assert tx.kind == kind
     if detail:
         assert tx.detail == detail
+
+
+async def test_a_pass_longer_than_its_lease_keeps_it_and_a_dead_holder_blocks_briefly(
+    db: str, emulator: BotApiEmulator, bot: Bot
+) -> None:
+    """The lease is short and renewed while a pass runs: a second process never runs a
+    pass alongside a slow one, and a process killed mid-pass (its lease never released)
+    holds the next pass up for one lease length, not minutes."""
+    emulator.set_fault("getStarTransactions", Fault("slow", delay=1.5))
+    slow = Reconciler(bot, holder="slow:1", lease_seconds=0.6)
+    other = Reconciler(bot, holder="other:2", lease_seconds=0.6)
+    running = asyncio.create_task(slow.run_pass())
+    await asyncio.sleep(1.0)  # past the first lease length: renewed by now
+    assert await other.run_pass() is None
+    assert await running is not None
+    emulator.clear_faults()
+
+    assert await acquire_lease("reconcile", "killed:3", 0.6)  # and never released
+    assert await other.run_pass() is None
+    await asyncio.sleep(0.7)
+    assert await other.run_pass() is not None
