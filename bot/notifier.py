@@ -20,7 +20,7 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 
 from bot.texts import text
 from models.infra import metrics
-from models.notices import DueNotice, due_notices, mark_sent, reschedule
+from models.notices import DueNotice, backlog, due_notices, mark_sent, reschedule
 from models.values import utcnow
 
 log = structlog.get_logger("bot.notifier")
@@ -29,11 +29,18 @@ MAX_ATTEMPTS = 12
 
 class Notifier:
     def __init__(
-        self, bot: Bot, *, per_second: float = 25.0, per_chat_interval: float = 1.0
+        self,
+        bot: Bot,
+        *,
+        per_second: float = 25.0,
+        per_chat_interval: float = 1.0,
+        measure_interval: float = 10.0,
     ) -> None:
         self.bot = bot
         self.interval = 1.0 / per_second
         self.per_chat_interval = per_chat_interval
+        self.measure_interval = measure_interval
+        self._measured_at: float | None = None
         self._wake = asyncio.Event()
         self._last_global = 0.0
         self._last_chat: dict[int, float] = {}
@@ -42,21 +49,42 @@ class Notifier:
         self._wake.set()
 
     async def run(self, idle: float = 2.0) -> None:
-        while True:
-            try:
-                sent_any = await self.deliver_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # database away: try again later
-                log.warning("notifier.pass_failed", error=repr(error))
-                sent_any = False
-            if not sent_any:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
-                    # cancellation that lands as the event is set, and shutdown hangs.
-                    async with asyncio.timeout(idle):
-                        await self._wake.wait()
+        try:
+            while True:
+                try:
+                    await self._measure_now_and_then()
+                    sent_any = await self.deliver_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # database away: try again later
+                    log.warning("notifier.pass_failed", error=repr(error))
+                    sent_any = False
+                if not sent_any:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                        # cancellation that lands as the event is set, and shutdown hangs.
+                        async with asyncio.timeout(idle):
+                            await self._wake.wait()
+        finally:
+            # A process that no longer sends reports nothing owed, as one that never
+            # did: the alert rules take the max over processes, i.e. the sender's view.
+            metrics.NOTICES_PENDING.set(0)
+            metrics.NOTICES_OLDEST_PENDING.set(0)
+
+    async def _measure_now_and_then(self) -> None:
+        now = time.monotonic()
+        if self._measured_at is None or now - self._measured_at >= self.measure_interval:
+            self._measured_at = now
+            await self.measure_backlog()
+
+    async def measure_backlog(self) -> None:
+        """Notices not sent yet (due or waiting for a retry) and the age of the oldest,
+        for the alert rules: one aggregate read."""
+        pending, oldest = await backlog()
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        metrics.NOTICES_PENDING.set(pending)
+        metrics.NOTICES_OLDEST_PENDING.set(max(age, 0.0))
 
     async def deliver_due(self, batch: int = 100) -> bool:
         due = await due_notices(batch)

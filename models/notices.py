@@ -8,8 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Count, Min
 
-from models.infra.sql import execute
+from models.infra.sql import as_datetime, execute
 from models.tables import Notice
 from models.values import utcnow
 
@@ -77,6 +78,18 @@ async def due_notices(batch: int) -> list[DueNotice]:
         )
         for row in rows
     ]
+
+
+async def backlog() -> tuple[int, datetime | None]:
+    """How many notices are not sent yet (due or waiting for a retry), and when the
+    oldest of them was written; one aggregate read."""
+    rows = (
+        await Notice.filter(sent_at=None)
+        .annotate(pending=Count("id"), oldest=Min("created_at"))
+        .values("pending", "oldest")
+    )
+    oldest = rows[0]["oldest"]
+    return int(rows[0]["pending"]), as_datetime(oldest) if oldest is not None else None
 
 
 async def mark_sent(notice_id: int) -> None:

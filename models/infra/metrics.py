@@ -70,6 +70,13 @@ COMMANDS_SHED = Counter(
     "stars_commands_shed", "Commands dropped unanswered because the backlog was full"
 )
 NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
+NOTICES_PENDING = Gauge(
+    "stars_notices_pending", "Messages to users not sent yet (due or waiting for a retry)"
+)
+NOTICES_OLDEST_PENDING = Gauge(
+    "stars_notices_oldest_pending_seconds",
+    "Age of the oldest message to a user not sent yet (0 when none)",
+)
 LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
 LAST_RECONCILE = Gauge(
     "stars_last_reconcile_timestamp_seconds", "When a reconciliation pass last completed"
@@ -79,6 +86,19 @@ BOT_BALANCE = Gauge(
     "stars_bot_balance",
     "The bot's own Telegram Stars (getMyStarBalance) when last read; refunds draw on them",
 )
+
+# A labelled series exists only once touched, and the alert rules (alerts.yml) take
+# increase() of these: a series first seen at 1 shows no increase, so the first lost
+# payment after a start would never alert. They start at 0 instead.
+for _outcome in ("complete", "partial", "failed"):
+    RECONCILE_PASSES.labels(_outcome)
+for _kind in ("payment", "refund"):
+    RECONCILE_RECOVERED.labels(_kind)
+RECONCILE_FAILED.labels("given_up")
+PRECHECKOUTS.labels("approved", "ok")
+PRECHECKOUTS.labels("rejected", "check_failed")
+for _reason in ("refused", "unreachable", "flood_wait"):
+    INVOICE_FAILURES.labels(_reason)
 
 
 def render() -> tuple[bytes, str]:
