@@ -32,6 +32,9 @@ def create_dispatcher(
     support_throttle: Throttle,
 ) -> Dispatcher:
     dispatcher = Dispatcher(
+        # No handler keeps conversation state: without the FSM middleware an update
+        # skips its storage lookups and the per-chat lock around them.
+        disable_fsm=True,
         settings=settings,
         notifier=notifier,
         support_throttle=support_throttle,
