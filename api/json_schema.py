@@ -107,7 +107,10 @@ def schema_of(hint: Any, named: list[type]) -> dict[str, Any]:
         present = [arg for arg in args if arg is not type(None)]
         if len(present) != 1 or len(args) != 2:
             raise TypeError(f"only `X | None` unions have a schema here, not {hint!r}")
-        return {**schema_of(present[0], named), **extra, "nullable": True}
+        schema = schema_of(present[0], named)
+        if "$ref" in schema:  # OpenAPI 3.0 ignores whatever stands beside a $ref
+            raise TypeError(f"a reference cannot be nullable: {hint!r}")
+        return {**schema, **extra, "nullable": True}
     if is_typeddict(hint):
         if extra:  # OpenAPI 3.0 ignores whatever stands beside a $ref
             raise TypeError(f"a reference to {hint.__name__} cannot carry {extra}")

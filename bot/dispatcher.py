@@ -32,8 +32,9 @@ def create_dispatcher(
     support_throttle: Throttle,
 ) -> Dispatcher:
     dispatcher = Dispatcher(
-        # No handler keeps conversation state: without the FSM middleware an update
-        # skips its storage lookups and the per-chat lock around them.
+        # No handler keeps conversation state. The FSM middleware would look up a
+        # context for every update, and its MemoryStorage keeps a record for every
+        # chat it has seen for the life of the process.
         disable_fsm=True,
         settings=settings,
         notifier=notifier,
