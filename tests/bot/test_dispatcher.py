@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiogram.fsm.storage.memory import MemoryStorage
 
-from tests.bot.conftest import System
 from tests.helpers import ALICE, BORIS
+from tests.system import System
 
 
 async def test_users_leave_no_state_behind(system: System) -> None:
