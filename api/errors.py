@@ -10,6 +10,8 @@ import asyncpg
 from aiohttp import web
 from tortoise.exceptions import BaseORMException, IntegrityError
 
+from api.shapes import Error
+
 # Statuses aiohttp raises by itself (routing, body size) and what we call them.
 HTTP_CODES = {
     400: ("bad_request", "The request could not be understood."),
@@ -54,9 +56,8 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers
-    )
+    answer: Error = {"error": {"code": code, "message": message}}
+    return web.json_response(answer, status=status, headers=headers)
 
 
 def from_http_exception(error: web.HTTPException) -> web.Response:

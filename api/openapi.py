@@ -6,25 +6,30 @@ route exists, and responses match their schemas.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, is_typeddict
 
 from aiohttp import web
 
+from api import shapes
+from api.json_schema import components, ref
 from api.keys import settings_key
+from models.ledger.debits import MAX_IDEMPOTENCY_KEY
+from models.queries.history import DEFAULT_PAGE, MAX_PAGE
+
+# Every TypedDict in api.shapes, in the order declared there: the views build these.
+SCHEMAS = components(*(item for item in vars(shapes).values() if is_typeddict(item)))
+
+
+def _json(shape: type) -> dict[str, Any]:
+    return {"application/json": {"schema": ref(shape)}}
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+    return {"description": description, "content": _json(shapes.Error)}
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
+def _ok(description: str, shape: type) -> dict[str, Any]:
+    return {"description": description, "content": _json(shape)}
 
 
 AUTH_ERRORS = {
@@ -35,10 +40,7 @@ BODY_ERRORS = {
     "408": _error("The body did not arrive within 5 seconds (request_timeout)"),
     "413": _error("Body over 64 KiB"),
 }
-AMOUNT_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AmountRequest"}}},
-}
+AMOUNT_BODY = {"required": True, "content": _json(shapes.AmountRequest)}
 
 
 SERVICE_ERRORS = {
@@ -65,8 +67,8 @@ PAGE_PARAMS = [
     {
         "name": "limit",
         "in": "query",
-        "description": "Entries per page (default 50)",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+        "description": f"Entries per page (default {DEFAULT_PAGE})",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
     },
     {
         "name": "before",
@@ -87,7 +89,7 @@ def _service_paths() -> dict[str, Any]:
                 "security": SERVICE_SECURITY,
                 "parameters": [TELEGRAM_ID],
                 "responses": {
-                    "200": _ok("The user", "Account"),
+                    "200": _ok("The user", shapes.Account),
                     "404": _error("user_not_found"),
                     **SERVICE_ERRORS,
                 },
@@ -107,21 +109,19 @@ def _service_paths() -> dict[str, Any]:
                         "name": "Idempotency-Key",
                         "in": "header",
                         "required": True,
-                        "description": "1 to 128 printable ASCII characters, unique per debit",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                        "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
+                        "unique per debit",
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_IDEMPOTENCY_KEY,
+                        },
                     },
                 ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/DebitRequest"}
-                        }
-                    },
-                },
+                "requestBody": {"required": True, "content": _json(shapes.DebitRequest)},
                 "responses": {
                     "201": {
-                        **_ok("Debited (or the first answer of this key, replayed)", "Debit"),
+                        **_ok("Debited (or the first answer of this key, replayed)", shapes.Debit),
                         "headers": {
                             "Idempotent-Replayed": {
                                 "description": "'true' when this is the first answer again",
@@ -150,17 +150,12 @@ def _service_paths() -> dict[str, Any]:
                 "parameters": [
                     _path_param("debit_id", "The debit's id", type="string", format="uuid")
                 ],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/ReversalRequest"}
-                        }
-                    },
-                },
+                "requestBody": {"required": False, "content": _json(shapes.ReversalRequest)},
                 "responses": {
-                    "201": _ok("Reversed now; stars_balance is the balance after it", "Debit"),
-                    "200": _ok("Reversed before: the same answer, nothing changed", "Debit"),
+                    "201": _ok(
+                        "Reversed now; stars_balance is the balance after it", shapes.Debit
+                    ),
+                    "200": _ok("Reversed before: the same answer, nothing changed", shapes.Debit),
                     "400": _error("invalid_json, invalid_body, invalid_reason"),
                     "404": _error("debit_not_found"),
                     "413": _error("Body over 64 KiB"),
@@ -174,7 +169,7 @@ def _service_paths() -> dict[str, Any]:
                 "security": SERVICE_SECURITY,
                 "parameters": [TELEGRAM_ID, *PAGE_PARAMS],
                 "responses": {
-                    "200": _ok("A page", "LedgerPage"),
+                    "200": _ok("A page", shapes.LedgerPage),
                     "404": _error("user_not_found"),
                     **PAGE_ERRORS,
                     **SERVICE_ERRORS,
@@ -184,101 +179,6 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
-_NULLABLE_TEXT = {"type": "string", "nullable": True}
-WALLET_SCHEMAS: dict[str, Any] = {
-    "Account": {
-        "type": "object",
-        "required": [
-            "telegram_id",
-            "stars_balance",
-            "username",
-            "first_name",
-            "language_code",
-            "created_at",
-        ],
-        "properties": {
-            "telegram_id": {"type": "integer"},
-            "stars_balance": {"type": "integer"},
-            "username": _NULLABLE_TEXT,
-            "first_name": _NULLABLE_TEXT,
-            "language_code": _NULLABLE_TEXT,
-            "created_at": {"type": "string", "format": "date-time"},
-        },
-    },
-    "DebitRequest": {
-        "type": "object",
-        "required": ["amount", "reason"],
-        "properties": {
-            "amount": {"type": "integer", "minimum": 1, "maximum": 1000000},
-            "reason": {"type": "string", "minLength": 1, "maxLength": 200},
-        },
-    },
-    "ReversalRequest": {
-        "type": "object",
-        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 200}},
-    },
-    "Debit": {
-        "type": "object",
-        "required": [
-            "debit_id",
-            "telegram_id",
-            "amount",
-            "reason",
-            "stars_balance",
-            "created_at",
-            "reversed",
-        ],
-        "properties": {
-            "debit_id": {"type": "string", "format": "uuid"},
-            "telegram_id": {"type": "integer"},
-            "amount": {"type": "integer"},
-            "reason": {"type": "string"},
-            "stars_balance": {
-                "type": "integer",
-                "description": "The balance right after the debit (after the reversal, for one)",
-            },
-            "created_at": {"type": "string", "format": "date-time"},
-            "reversed": {"type": "boolean"},
-        },
-    },
-    "LedgerEntry": {
-        "type": "object",
-        "required": ["id", "kind", "amount", "stars_balance_after", "created_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "kind": {
-                "type": "string",
-                "enum": [
-                    "topup",
-                    "refund",
-                    "debit",
-                    "debit_reversal",
-                    "dev_credit",
-                    "adjustment",
-                ],
-            },
-            "amount": {"type": "integer", "description": "Signed: credits are positive"},
-            "stars_balance_after": {"type": "integer"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "order_id": {"type": "string", "format": "uuid"},
-            "charge_id": {"type": "string"},
-            "debit_id": {"type": "string", "format": "uuid"},
-            "idempotency_key": {"type": "string"},
-            "reason": {"type": "string"},
-            "anomaly": {"type": "string"},
-        },
-    },
-    "LedgerPage": {
-        "type": "object",
-        "required": ["entries", "next"],
-        "properties": {
-            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerEntry"}},
-            "next": {"type": "string", "nullable": True},
-        },
-    },
-}
-
-
 def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/health": {
@@ -286,8 +186,8 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                 "summary": "Liveness and database check",
                 "security": [],
                 "responses": {
-                    "200": _ok("The database answers", "Health"),
-                    "503": _ok("The database does not answer", "Health"),
+                    "200": _ok("The database answers", shapes.Health),
+                    "503": _ok("The database does not answer", shapes.Health),
                 },
             }
         },
@@ -341,13 +241,13 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
             "get": {
                 "summary": "The Stars packages on offer",
                 "security": [],
-                "responses": {"200": _ok("Packages", "Packages")},
+                "responses": {"200": _ok("Packages", shapes.Packages)},
             }
         },
         "/me": {
             "get": {
                 "summary": "The caller's Telegram id and Stars balance",
-                "responses": {"200": _ok("Balance", "Me"), **AUTH_ERRORS},
+                "responses": {"200": _ok("Balance", shapes.Me), **AUTH_ERRORS},
             }
         },
         "/me/ledger": {
@@ -355,7 +255,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                 "summary": "The caller's own ledger, newest first, a page at a time",
                 "parameters": PAGE_PARAMS,
                 "responses": {
-                    "200": _ok("A page", "LedgerPage"),
+                    "200": _ok("A page", shapes.LedgerPage),
                     **PAGE_ERRORS,
                     **AUTH_ERRORS,
                 },
@@ -367,11 +267,12 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                 "requestBody": AMOUNT_BODY,
                 "responses": {
                     "201": _ok(
-                        "Order created; open invoice_url with Telegram.WebApp.openInvoice", "TopUp"
+                        "Order created; open invoice_url with Telegram.WebApp.openInvoice",
+                        shapes.TopUp,
                     ),
                     "200": _ok(
                         "The caller's open order of this amount, given back with its link",
-                        "TopUp",
+                        shapes.TopUp,
                     ),
                     "400": _error(
                         "Malformed or unreadable body, wrong types or an amount not offered"
@@ -405,7 +306,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                     }
                 ],
                 "responses": {
-                    "200": _ok("The order", "Payment"),
+                    "200": _ok("The order", shapes.Payment),
                     "404": _error("Unknown, malformed or another user's order"),
                     **AUTH_ERRORS,
                 },
@@ -418,7 +319,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                 "summary": "Development only: credit the caller through the ledger",
                 "requestBody": AMOUNT_BODY,
                 "responses": {
-                    "200": _ok("New balance", "Me"),
+                    "200": _ok("New balance", shapes.Me),
                     "400": _error("Malformed or unreadable body, or a wrong amount"),
                     **BODY_ERRORS,
                     **AUTH_ERRORS,
@@ -427,7 +328,6 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
         }
     if service:
         paths.update(_service_paths())
-    status = ["pending", "paid", "refunded", "expired", "failed"]
     return {
         "openapi": "3.0.3",
         "info": {
@@ -453,72 +353,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                     "description": "One of SERVICE_API_KEYS (the app's backend only).",
                 },
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "stars_balance": {
-                                    "type": "integer",
-                                    "description": "insufficient_balance: the balance now",
-                                },
-                            },
-                        }
-                    },
-                },
-                "AmountRequest": {
-                    "type": "object",
-                    "required": ["amount"],
-                    "properties": {"amount": {"type": "integer"}},
-                },
-                "TopUp": {
-                    "type": "object",
-                    "required": ["payment_id", "invoice_url", "amount", "status", "expires_at"],
-                    "properties": {
-                        "payment_id": {"type": "string", "format": "uuid"},
-                        "invoice_url": {"type": "string"},
-                        "amount": {"type": "integer"},
-                        "status": {"type": "string", "enum": status},
-                        "expires_at": {"type": "string", "format": "date-time"},
-                    },
-                },
-                "Payment": {
-                    "type": "object",
-                    "required": ["payment_id", "amount", "status", "created_at", "paid_at"],
-                    "properties": {
-                        "payment_id": {"type": "string", "format": "uuid"},
-                        "amount": {"type": "integer"},
-                        "status": {"type": "string", "enum": status},
-                        "created_at": {"type": "string", "format": "date-time"},
-                        "paid_at": {"type": "string", "format": "date-time", "nullable": True},
-                    },
-                },
-                "Me": {
-                    "type": "object",
-                    "required": ["telegram_id", "stars_balance"],
-                    "properties": {
-                        "telegram_id": {"type": "integer"},
-                        "stars_balance": {"type": "integer"},
-                    },
-                },
-                "Packages": {
-                    "type": "object",
-                    "required": ["packages"],
-                    "properties": {"packages": {"type": "array", "items": {"type": "integer"}}},
-                },
-                **WALLET_SCHEMAS,
-                "Health": {
-                    "type": "object",
-                    "required": ["status"],
-                    "properties": {"status": {"type": "string"}},
-                },
-            },
+            "schemas": SCHEMAS,
         },
     }
 

@@ -9,11 +9,11 @@ when SERVICE_API_KEYS is set, so without it each of those paths is a 404.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import structlog
 from aiohttp import web
 
+from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
 from api.service_auth import authenticate_service, key_digests, service_key_digests_key
@@ -47,16 +47,15 @@ _MAX_ID = 2**63 - 1
 def _refusal(error: WalletError) -> web.Response:
     """A refusal of the core as an error answer; extra facts ride inside `error`."""
     status = 409
-    extra: dict[str, Any] = {}
+    detail: shapes.ErrorDetail = {"code": error.code, "message": error.message}
     if isinstance(error, InvalidRequest):
         status = 400
     elif isinstance(error, UserNotFound | DebitNotFound):
         status = 404
     elif isinstance(error, InsufficientBalance):
-        extra["stars_balance"] = error.stars_balance
-    return web.json_response(
-        {"error": {"code": error.code, "message": error.message, **extra}}, status=status
-    )
+        detail["stars_balance"] = error.stars_balance
+    answer: shapes.Error = {"error": detail}
+    return web.json_response(answer, status=status)
 
 
 def _telegram_id(request: web.Request) -> int:
@@ -68,7 +67,7 @@ def _telegram_id(request: web.Request) -> int:
     raise ApiError(404, "user_not_found", "There is no such user.")
 
 
-def _debit_body(item: Debit) -> dict[str, Any]:
+def _debit_body(item: Debit) -> shapes.Debit:
     return {
         "debit_id": str(item.id),
         "telegram_id": item.user_id,
@@ -80,23 +79,27 @@ def _debit_body(item: Debit) -> dict[str, Any]:
     }
 
 
-def _entry_body(entry: LedgerLine) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def _entry_body(entry: LedgerLine) -> shapes.LedgerEntry:
+    """What the entry came from rides along only where it applies."""
+    body: shapes.LedgerEntry = {
         "id": entry.id,
-        "kind": entry.kind.value,
+        "kind": entry.kind,
         "amount": entry.amount,
         "stars_balance_after": entry.stars_balance_after,
         "created_at": iso(entry.created_at),
     }
-    origins = {
-        "order_id": entry.order_id,
-        "charge_id": entry.charge_id,
-        "debit_id": entry.debit_id,
-        "idempotency_key": entry.idempotency_key,
-        "reason": entry.reason,
-        "anomaly": entry.anomaly,
-    }
-    body.update((name, value) for name, value in origins.items() if value is not None)
+    if entry.order_id is not None:
+        body["order_id"] = entry.order_id
+    if entry.charge_id is not None:
+        body["charge_id"] = entry.charge_id
+    if entry.debit_id is not None:
+        body["debit_id"] = entry.debit_id
+    if entry.idempotency_key is not None:
+        body["idempotency_key"] = entry.idempotency_key
+    if entry.reason is not None:
+        body["reason"] = entry.reason
+    if entry.anomaly is not None:
+        body["anomaly"] = entry.anomaly
     return body
 
 
@@ -121,7 +124,7 @@ async def _page(request: web.Request, user_id: int) -> LedgerPage:
     return await ledger_page(user_id, limit=limit, before=before)
 
 
-def _page_body(page: LedgerPage) -> dict[str, Any]:
+def _page_body(page: LedgerPage) -> shapes.LedgerPage:
     return {"entries": [_entry_body(e) for e in page.entries], "next": page.next}
 
 
@@ -130,16 +133,15 @@ async def get_user(request: web.Request) -> web.Response:
     account = await get_account(_telegram_id(request))
     if account is None:
         raise ApiError(404, "user_not_found", "There is no such user.")
-    return web.json_response(
-        {
-            "telegram_id": account.telegram_id,
-            "stars_balance": account.stars_balance,
-            "username": account.username,
-            "first_name": account.first_name,
-            "language_code": account.language_code,
-            "created_at": iso(account.created_at),
-        }
-    )
+    answer: shapes.Account = {
+        "telegram_id": account.telegram_id,
+        "stars_balance": account.stars_balance,
+        "username": account.username,
+        "first_name": account.first_name,
+        "language_code": account.language_code,
+        "created_at": iso(account.created_at),
+    }
+    return web.json_response(answer)
 
 
 async def post_debit(request: web.Request) -> web.Response:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from datetime import datetime
 
 import structlog
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import LabeledPrice
 from aiohttp import web
 
+from api import shapes
 from api.auth import authenticate
 from api.bodies import read_amount
 from api.errors import ApiError
@@ -26,7 +27,7 @@ from models.orders.opening import NewOrder, fail_order, open_order
 from models.orders.terms import visible_status
 from models.queries.accounts import get_balance
 from models.queries.orders import find_order
-from models.tables import EntryKind
+from models.tables import EntryKind, OrderStatus
 from models.users import upsert_user
 from models.values import Profile
 
@@ -35,8 +36,8 @@ TELEGRAM_TIMEOUT = 5
 MAX_DEV_CREDIT = 1_000_000
 
 
-def iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def iso(value: datetime) -> str:
+    return value.isoformat()
 
 
 def caller(request: web.Request) -> Profile:
@@ -87,16 +88,14 @@ async def _top_up(request: web.Request) -> web.Response:
         request.app[invoice_links_key].add(order.id, invoice_url)
     if order.reused:
         log.info("topup.order_reused")
-    return web.json_response(
-        {
-            "payment_id": str(order.id),
-            "invoice_url": invoice_url,
-            "amount": amount,
-            "status": "pending",
-            "expires_at": iso(order.expires_at),
-        },
-        status=200 if order.reused else 201,
-    )
+    answer: shapes.TopUp = {
+        "payment_id": str(order.id),
+        "invoice_url": invoice_url,
+        "amount": amount,
+        "status": OrderStatus.PENDING,
+        "expires_at": iso(order.expires_at),
+    }
+    return web.json_response(answer, status=200 if order.reused else 201)
 
 
 async def create_invoice(request: web.Request, order: NewOrder, profile: Profile) -> str:
@@ -163,27 +162,26 @@ async def get_payment(request: web.Request) -> web.Response:
     order = await find_order(order_id, user_id=profile.id) if order_id else None
     if order is None:  # someone else's order is as unknown to this caller as a made-up id
         raise ApiError(404, "payment_not_found", "There is no such payment for this user.")
-    return web.json_response(
-        {
-            "payment_id": str(order.id),
-            "amount": order.amount,
-            "status": visible_status(order).value,
-            "created_at": iso(order.created_at),
-            "paid_at": iso(order.paid_at),
-        }
-    )
+    answer: shapes.Payment = {
+        "payment_id": str(order.id),
+        "amount": order.amount,
+        "status": visible_status(order),
+        "created_at": iso(order.created_at),
+        "paid_at": iso(order.paid_at) if order.paid_at is not None else None,
+    }
+    return web.json_response(answer)
 
 
 async def me(request: web.Request) -> web.Response:
     profile = caller(request)
     await upsert_user(profile)
-    return web.json_response(
-        {"telegram_id": profile.id, "stars_balance": await get_balance(profile.id)}
-    )
+    answer: shapes.Me = {"telegram_id": profile.id, "stars_balance": await get_balance(profile.id)}
+    return web.json_response(answer)
 
 
 async def packages(request: web.Request) -> web.Response:
-    return web.json_response({"packages": request.app[settings_key].star_packages})
+    answer: shapes.Packages = {"packages": request.app[settings_key].star_packages}
+    return web.json_response(answer)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -192,8 +190,10 @@ async def health(request: web.Request) -> web.Response:
             await ping()
     except Exception as error:
         log.warning("health.database_down", error=repr(error))
-        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
-    return web.json_response({"status": "ok"})
+        down: shapes.Health = {"status": "unavailable", "database": "down"}
+        return web.json_response(down, status=503)
+    up: shapes.Health = {"status": "ok"}
+    return web.json_response(up)
 
 
 async def dev_add_stars(request: web.Request) -> web.Response:
@@ -204,18 +204,14 @@ async def dev_add_stars(request: web.Request) -> web.Response:
     await upsert_user(profile)
     balance = await apply_entry(profile.id, amount, EntryKind.DEV_CREDIT, note="/dev/add-stars")
     log.warning("dev.credit", amount=amount)
-    return web.json_response({"telegram_id": profile.id, "stars_balance": balance})
-
-
-async def prometheus(request: web.Request) -> web.Response:
-    body, content_type = metrics.render()
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    answer: shapes.Me = {"telegram_id": profile.id, "stars_balance": balance}
+    return web.json_response(answer)
 
 
 def setup_routes(app: web.Application, *, development: bool) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/metrics", metrics.serve)
     # GET /me records the caller's profile: no HEAD there, a HEAD never writes (405).
     app.router.add_get("/me", me, allow_head=False)
     app.router.add_post("/payments/top-up", top_up)

@@ -32,6 +32,10 @@ def create_dispatcher(
     support_throttle: Throttle,
 ) -> Dispatcher:
     dispatcher = Dispatcher(
+        # No handler keeps conversation state. The FSM middleware would look up a
+        # context for every update, and its MemoryStorage keeps a record for every
+        # chat it has seen for the life of the process.
+        disable_fsm=True,
         settings=settings,
         notifier=notifier,
         support_throttle=support_throttle,

@@ -1,92 +1,33 @@
-"""Shared fixtures: a fresh database per test on SQLite and, when given, PostgreSQL.
-
-PostgreSQL tests need `TEST_POSTGRES_URL` (for example
-`postgres://postgres@127.0.0.1:5432/postgres`); `.ci/run` always sets it. Each test
-gets its own database, created and dropped around it.
-"""
+"""Shared fixtures: a fresh database per test on SQLite and, when given, PostgreSQL
+(tests.databases), and a Bot API emulator."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, tortoise_test_context
 
-from models.infra.db import MODEL_MODULES, apply_migrations, tortoise_config
+from models.infra.db import MODEL_MODULES, tortoise_config
+from tests.databases import (
+    NO_PG_REASON,
+    PG_URL,
+    create_migrated_pg_database,
+    create_pg_database,
+    drop_migrated_template,
+    drop_pg_database,
+    pg_database_url,
+)
+from tests.emulator import BotApiEmulator, running_emulator
 
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
-NO_PG_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL cases need a server (CI sets one)"
 BACKENDS = ["sqlite", "postgres"]
 
 
-def _dsn(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(scheme="postgresql", path=f"/{database}", query=""))
-
-
-def pg_database_url(name: str) -> str:
-    parts = urlsplit(PG_URL)
-    return urlunsplit(parts._replace(scheme="postgres", path=f"/{name}"))
-
-
-def pg_address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 5432
-
-
-def with_port(url: str, port: int) -> str:
-    """The same database reached through another port (a TcpProxy in front of it)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
-    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(parts._replace(netloc=f"{auth}{host}:{port}"))
-
-
-async def create_pg_database(template: str | None = None) -> str:
-    """A new PostgreSQL database, empty or a copy of `template`; returns its name."""
-    name = f"stars_test_{uuid.uuid4().hex[:12]}"
-    copy = f' TEMPLATE "{template}"' if template else ""
-    conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
-    finally:
-        await conn.close()
-    return name
-
-
-async def drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(_dsn(PG_URL, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-_migrated_template: str | None = None
-
-
-async def create_migrated_pg_database() -> str:
-    """A new PostgreSQL database holding the committed migrations (PostgreSQL's schema
-    has more than the models: the `open_topup_order` function). Copied from a template
-    migrated on first use, which is dropped when the run ends."""
-    global _migrated_template
-    if _migrated_template is None:
-        template = await create_pg_database()
-        await apply_migrations(pg_database_url(template))
-        _migrated_template = template
-    return await create_pg_database(template=_migrated_template)
-
-
 def pytest_sessionfinish() -> None:
-    if _migrated_template is not None:
-        asyncio.run(drop_pg_database(_migrated_template))
+    asyncio.run(drop_migrated_template())
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +70,9 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
             await Tortoise.close_connections()
     finally:
         await drop_pg_database(name)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with running_emulator() as running:
+        yield running

@@ -1,4 +1,4 @@
-"""Small builders shared by the tests: settings, signed initData, users."""
+"""Small builders shared by the tests: settings, signed initData, users and chats."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,11 @@ OTHER_TOKEN = "654321:AAGotAnotherBotTokenForTheTests0123"
 ADMIN = {"id": 9000, "first_name": "Ada", "language_code": "en"}
 ALICE = {"id": 1001, "first_name": "Alice", "username": "alice", "language_code": "en"}
 BORIS = {"id": 1002, "first_name": "Борис", "username": "boris", "language_code": "ru"}
+GROUP = {"id": -1001234567890, "type": "supergroup", "title": "Stars fans"}
 
+
+# The `make_client` fixture (tests/api/conftest.py): settings overrides in, a TestClient out.
+ClientFactory = Callable[..., Any]
 
 CHARGE_ID_LENGTH = 131  # the longest Stars charge ids seen in public code
 

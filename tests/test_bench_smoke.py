@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NO_PG_REASON, PG_URL
+from tests.databases import NO_PG_REASON, PG_URL
 from tests.processes import run
 
 

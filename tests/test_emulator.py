@@ -14,12 +14,6 @@ from tests.helpers import ALICE, TOKEN
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with running_emulator() as running:
-        yield running
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session

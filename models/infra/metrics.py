@@ -6,6 +6,7 @@ BOT_METRICS_PORT. Labels only take values from small fixed sets (never user ids)
 
 from __future__ import annotations
 
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 ORDERS_OPENED = Counter("stars_orders_opened", "Top-up orders opened by the API")
@@ -103,3 +104,9 @@ for _reason in ("refused", "unreachable", "flood_wait"):
 
 def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+async def serve(_: web.Request) -> web.Response:
+    """GET /metrics, the same in both processes: the API's route and the worker's server."""
+    body, content_type = render()
+    return web.Response(body=body, headers={"Content-Type": content_type})

@@ -1,6 +1,7 @@
+"""The API's fixtures: a real aiohttp server per test, the test owning the database."""
+
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -9,16 +10,8 @@ from aiohttp.test_utils import TestClient
 from api.app import create_app
 from models.infra.settings import Settings
 from models.infra.telegram import make_bot
-from tests.emulator import BotApiEmulator, running_emulator
-from tests.helpers import make_settings
-
-ClientFactory = Callable[..., Any]
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with running_emulator() as running:
-        yield running
+from tests.emulator import BotApiEmulator
+from tests.helpers import ClientFactory, make_settings
 
 
 @pytest.fixture

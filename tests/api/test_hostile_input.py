@@ -17,10 +17,9 @@ from aiohttp.test_utils import TestClient
 
 from models.tables import TopUpOrder, User
 from tests.api import raw_http
-from tests.api.conftest import ClientFactory
 from tests.api.raw_http import Answer, connection, raw_request, read_answer
 from tests.api.test_top_up import error_of
-from tests.helpers import ALICE, sign_init_data, tma
+from tests.helpers import ALICE, ClientFactory, sign_init_data, tma
 
 
 async def send(client: TestClient, request: bytes) -> Answer:

@@ -6,8 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ClientFactory
-from tests.helpers import ALICE, tma
+from tests.helpers import ALICE, ClientFactory, tma
 
 
 def served_routes(client: TestClient) -> set[tuple[str, str]]:

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.api.raw_http import connection, raw_request, send
-from tests.conftest import (
+from tests.databases import (
     NO_PG_REASON,
     PG_URL,
     create_pg_database,

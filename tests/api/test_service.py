@@ -19,8 +19,7 @@ from models.queries.invariants import check_ledger
 from models.tables import Debit, EntryKind
 from models.users import upsert_user
 from models.values import Profile
-from tests.api.conftest import ClientFactory
-from tests.helpers import ALICE, BORIS, TOKEN, metric, tma
+from tests.helpers import ALICE, BORIS, TOKEN, ClientFactory, metric, tma
 
 KEY = "svc_" + "k" * 40
 OLD_KEY = "svc_" + "o" * 40

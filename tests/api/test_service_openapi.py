@@ -9,9 +9,8 @@ from models.ledger.entries import apply_entry
 from models.tables import EntryKind
 from models.users import upsert_user
 from models.values import Profile
-from tests.api.conftest import ClientFactory
 from tests.api.test_openapi import answer_fits, described_routes, served_routes
-from tests.helpers import ALICE, tma
+from tests.helpers import ALICE, ClientFactory, tma
 
 KEY = "svc_" + "k" * 40
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -14,9 +14,8 @@ from api.keys import invoice_links_key
 from models.ledger.credits import credit_charge
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
 from models.values import Charge
-from tests.api.conftest import ClientFactory
 from tests.emulator import BotApiEmulator, Fault
-from tests.helpers import ALICE, BORIS, OTHER_TOKEN, TOKEN, tma
+from tests.helpers import ALICE, BORIS, OTHER_TOKEN, TOKEN, ClientFactory, tma
 
 
 async def error_of(response: Any, status: int) -> str:

@@ -38,7 +38,7 @@ from tests.processes import Child, free_port, start
 
 os.environ.setdefault("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
-from tests.conftest import create_pg_database, drop_pg_database, pg_database_url
+from tests.databases import create_pg_database, drop_pg_database, pg_database_url
 
 
 @dataclass

@@ -10,9 +10,9 @@ from typing import Any
 from models.orders.opening import open_order
 from models.tables import LedgerEntry
 from models.values import Profile
-from tests.bot.conftest import System, start_system
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, BORIS, TOKEN
+from tests.system import System, start_system
 
 
 async def running(aiohttp_client: Any, emulator: BotApiEmulator) -> tuple[System, Any, Any]:

@@ -14,10 +14,10 @@ from models.infra.db import apply_migrations, close_database, open_database
 from models.ledger.credits import credit_charge
 from models.tables import TopUpOrder
 from models.values import Charge
-from tests.bot.conftest import invoice_for
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, BORIS, TOKEN
 from tests.processes import free_port, run
+from tests.system import invoice_for
 
 
 def log_events(stderr: str) -> list[dict[str, Any]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from models.tables import User
-from tests.bot.conftest import GROUP, System, start_system
 from tests.emulator import BotApiEmulator, Fault
-from tests.helpers import ADMIN, ALICE, BORIS, TOKEN
+from tests.helpers import ADMIN, ALICE, BORIS, GROUP, TOKEN
+from tests.system import System, start_system
 
 START = {"en": "Hi! This bot tops up", "ru": "Привет! Этот бот пополняет"}
 PRIVACY = {"en": "Privacy policy", "ru": "Политика конфиденциальности"}

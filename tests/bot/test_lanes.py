@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.bot.conftest import System, start_system
 from tests.emulator import BotApiEmulator, Fault
 from tests.helpers import ALICE, TOKEN
+from tests.system import System, start_system
 
 FLOOD = 1500
 

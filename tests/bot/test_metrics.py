@@ -7,10 +7,10 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bot.conftest import invoice_for, start_worker
 from tests.emulator import BotApiEmulator
 from tests.helpers import ADMIN, ALICE, BORIS, TOKEN, metric
 from tests.processes import free_port
+from tests.system import invoice_for, start_worker
 
 
 async def scrape(url: str) -> str:

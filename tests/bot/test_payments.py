@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from models.tables import Anomaly, LedgerEntry, OrderStatus, TopUpOrder
 from models.values import utcnow
-from tests.bot.conftest import System
 from tests.emulator import Fault
 from tests.helpers import ALICE, BORIS, TOKEN
+from tests.system import System
 
 
 async def test_a_full_purchase_credits_the_balance_and_confirms_it(system: System) -> None:

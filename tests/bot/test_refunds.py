@@ -6,9 +6,9 @@ import pytest
 
 from models.ledger.entries import apply_entry
 from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
-from tests.bot.conftest import System
 from tests.emulator import Fault
 from tests.helpers import ADMIN, ALICE, BORIS, TOKEN
+from tests.system import System
 
 
 async def paid(system: System, user: dict = ALICE, amount: int = 100) -> tuple[str, str]:

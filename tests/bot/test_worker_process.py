@@ -11,8 +11,7 @@ import pytest
 
 from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import LedgerEntry
-from tests.bot.conftest import invoice_for, start_worker
-from tests.conftest import (
+from tests.databases import (
     PG_URL,
     create_pg_database,
     drop_pg_database,
@@ -22,6 +21,7 @@ from tests.conftest import (
 )
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, TOKEN
+from tests.system import invoice_for, start_worker
 from tests.tcp_proxy import TcpProxy
 
 

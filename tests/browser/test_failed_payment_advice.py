@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.bot.conftest import System
-from tests.browser.conftest import ARTIFACTS, NEEDS_A_BROWSER, playwright, remembered, sandbox_url
+from tests.browser.sandbox import ARTIFACTS, NEEDS_A_BROWSER, playwright, remembered, sandbox_url
 from tests.helpers import ALICE, BORIS
+from tests.system import System
 
 pytestmark = [NEEDS_A_BROWSER, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
 expect = playwright.expect

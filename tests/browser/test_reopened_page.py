@@ -13,8 +13,7 @@ import pytest
 
 from models.orders.opening import expire_orders
 from models.values import utcnow
-from tests.bot.conftest import System
-from tests.browser.conftest import (
+from tests.browser.sandbox import (
     ARTIFACTS,
     CLOUD_STORAGE,
     NEEDS_A_BROWSER,
@@ -26,6 +25,7 @@ from tests.browser.conftest import (
 )
 from tests.emulator import Fault
 from tests.helpers import ALICE, BORIS
+from tests.system import System
 
 pytestmark = [NEEDS_A_BROWSER, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
 expect = playwright.expect

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.bot.conftest import System
-from tests.browser.conftest import ARTIFACTS, NEEDS_A_BROWSER, playwright, sandbox_url
+from tests.browser.sandbox import ARTIFACTS, NEEDS_A_BROWSER, playwright, sandbox_url
 from tests.emulator import Fault
 from tests.helpers import ALICE, BORIS
+from tests.system import System
 
 pytestmark = [NEEDS_A_BROWSER, pytest.mark.parametrize("db", ["sqlite"], indirect=True)]
 expect = playwright.expect

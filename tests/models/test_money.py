@@ -21,7 +21,7 @@ from models.queries.invariants import check_ledger
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from models.values import Charge, Profile, utcnow
 from tests.helpers import cid
-from tests.models.conftest import ALICE, BOB
+from tests.models.buyers import ALICE, BOB
 
 
 async def new_order(

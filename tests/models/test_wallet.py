@@ -28,7 +28,7 @@ from models.tables import EntryKind, LedgerEntry
 from models.users import upsert_user
 from models.values import Charge, Profile
 from tests.helpers import cid
-from tests.models.conftest import ALICE, BOB
+from tests.models.buyers import ALICE, BOB
 
 pytestmark = pytest.mark.usefixtures("ledger_holds")
 

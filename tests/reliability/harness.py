@@ -18,7 +18,7 @@ import aiohttp
 from bot.texts import text
 from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import EntryKind, LedgerEntry
-from tests.conftest import (
+from tests.databases import (
     create_pg_database,
     drop_pg_database,
     pg_address,

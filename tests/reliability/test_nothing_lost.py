@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NO_PG_REASON, PG_URL
-from tests.emulator import BotApiEmulator, Fault, running_emulator
+from tests.databases import NO_PG_REASON, PG_URL
+from tests.emulator import BotApiEmulator, Fault
 from tests.helpers import TOKEN
 from tests.reliability.harness import Stack, buyer
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not PG_URL, reason=NO_PG_REASON)]
 PACKAGES = [50, 100, 250, 500]
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with running_emulator() as running:
-        yield running
 
 
 async def assert_exactly_once(stack: Stack, timeout: float = 30) -> None:

@@ -1,0 +1,120 @@
+"""Every JSON body the API reads or writes, declared once.
+
+The views build their answers as these TypedDicts (so mypy checks each key and
+type), and api.openapi generates the document's schemas from them (api.json_schema):
+a field changed here changes both. Class names are the schemas' names in
+/openapi.json; docstrings and Meta(...) are their descriptions.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, NotRequired, TypedDict
+
+from api.json_schema import Meta
+from models.ledger.debits import MAX_AMOUNT, MAX_REASON
+from models.tables import EntryKind, OrderStatus
+
+Uuid = Annotated[str, Meta(format="uuid")]
+Timestamp = Annotated[str, Meta(format="date-time")]  # ISO 8601 with its UTC offset
+Reason = Annotated[str, Meta(min_length=1, max_length=MAX_REASON)]
+
+
+class ErrorDetail(TypedDict):
+    code: str
+    message: str
+    stars_balance: NotRequired[
+        Annotated[int, Meta(description="insufficient_balance: the balance now")]
+    ]
+
+
+class Error(TypedDict):
+    """Every failure: a stable snake_case `code` for programs, a `message` for people."""
+
+    error: ErrorDetail
+
+
+class Health(TypedDict):
+    status: Literal["ok", "unavailable"]
+    database: NotRequired[Literal["down"]]
+
+
+class Packages(TypedDict):
+    packages: list[int]
+
+
+class Me(TypedDict):
+    telegram_id: int
+    stars_balance: int
+
+
+class AmountRequest(TypedDict):
+    amount: int
+
+
+class TopUp(TypedDict):
+    payment_id: Uuid
+    invoice_url: str
+    amount: int
+    status: OrderStatus
+    expires_at: Timestamp
+
+
+class Payment(TypedDict):
+    payment_id: Uuid
+    amount: int
+    status: OrderStatus
+    created_at: Timestamp
+    paid_at: Timestamp | None
+
+
+class Account(TypedDict):
+    telegram_id: int
+    stars_balance: int
+    username: str | None
+    first_name: str | None
+    language_code: str | None
+    created_at: Timestamp
+
+
+class DebitRequest(TypedDict):
+    amount: Annotated[int, Meta(minimum=1, maximum=MAX_AMOUNT)]
+    reason: Reason
+
+
+class ReversalRequest(TypedDict):
+    reason: NotRequired[Reason]
+
+
+class Debit(TypedDict):
+    debit_id: Uuid
+    telegram_id: int
+    amount: int
+    reason: str
+    stars_balance: Annotated[
+        int, Meta(description="The balance right after the debit (after the reversal, for one)")
+    ]
+    created_at: Timestamp
+    reversed: bool
+
+
+class LedgerEntry(TypedDict):
+    """One ledger row; the keys after `created_at` are there only when they apply."""
+
+    id: int
+    kind: EntryKind
+    amount: Annotated[int, Meta(description="Signed: credits are positive")]
+    stars_balance_after: int
+    created_at: Timestamp
+    order_id: NotRequired[Uuid]
+    charge_id: NotRequired[str]
+    debit_id: NotRequired[Uuid]
+    idempotency_key: NotRequired[str]
+    reason: NotRequired[str]
+    anomaly: NotRequired[str]
+
+
+class LedgerPage(TypedDict):
+    entries: list[LedgerEntry]
+    next: Annotated[
+        str | None, Meta(description="Pass as `before` for the next (older) page; null: no more")
+    ]
