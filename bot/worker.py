@@ -80,13 +80,8 @@ async def metrics_server(host: str, port: int | None) -> AsyncIterator[None]:
     if port is None:
         yield
         return
-
-    async def serve(_: web.Request) -> web.Response:
-        body, content_type = metrics.render()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
     app = web.Application()
-    app.router.add_get("/metrics", serve)
+    app.router.add_get("/metrics", metrics.serve)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
