@@ -38,6 +38,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SERVICE_KEY = "svc_browser_" + "k" * 32  # for tests that spend as an app's backend would
 CLOUD_STORAGE = "8.0"  # a client version with CloudStorage (6.9+)
 NO_CLOUD_STORAGE = "6.1"  # the oldest with openInvoice: the page falls back to localStorage
 
@@ -65,7 +66,9 @@ async def page() -> AsyncIterator[Any]:
 async def system(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> AsyncIterator[System]:
     """The worker and the API running, the emulator ready to sign sandbox initData."""
     emulator.sandbox_token = TOKEN
-    running, stop, task = await start_system(aiohttp_client, emulator)
+    running, stop, task = await start_system(
+        aiohttp_client, emulator, service_api_keys=[SERVICE_KEY]
+    )
     yield running
     stop.set()
     await task
