@@ -23,4 +23,6 @@ async def test_the_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
     assert any(m.startswith("payments credited per second") for m in measures)
     assert any(m.startswith("top-ups per second") for m in measures)
     assert any(m.startswith("top-up p99 at") for m in measures)
+    assert any(m.startswith("debits per second") and "PostgreSQL" in m for m in measures)
+    assert any(m.startswith("debits per second") and "SQLite" in m for m in measures)
     assert "errors: 0" in out
