@@ -87,14 +87,13 @@ async def check_ours(db_url: str, answered: int) -> None:
         mine = {"user_id__gte": OURS_FIRST, "user_id__lt": OURS_FIRST + USERS}
         debits = await Debit.filter(**mine).count()
         entries = await LedgerEntry.filter(**mine, kind=EntryKind.DEBIT).count()
-        balances = await User.filter(id__gte=OURS_FIRST, id__lt=OURS_FIRST + USERS).values_list(
-            "stars_balance", flat=True
-        )
+        users = await User.filter(id__gte=OURS_FIRST, id__lt=OURS_FIRST + USERS)
     finally:
         await close_database()
     expected = USERS * BALANCE - answered * AMOUNT
     assert debits == entries == answered, (debits, entries, answered)
-    assert sum(balances) == expected, (sum(balances), expected)
+    total = sum(user.stars_balance for user in users)
+    assert total == expected, (total, expected)
 
 
 async def serve(bench: Bench, script: str, db_url: str) -> tuple[Child, str]:
