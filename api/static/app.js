@@ -1,7 +1,8 @@
-// The reference Mini App: balance, packages, Buy, and the user's recent history. The invoice's own callback is only a
-// hint (some clients report it wrongly), so after it the page asks the backend. The order
-// being paid is remembered until it ends, so a page closed or reloaded in the middle of a
-// payment can tell, when it opens again, how that payment ended.
+// The reference Mini App: balance, packages, Buy, and the user's recent history. The
+// invoice's own callback is only a hint (some clients report it wrongly), so after it the
+// page asks the backend. The order being paid is remembered until it ends, so a page
+// closed or reloaded in the middle of a payment can tell, when it opens again, how that
+// payment ended.
 "use strict";
 const tg = window.Telegram.WebApp;
 const API = new URL("..", location.href).href.replace(/\/$/, "");
@@ -198,7 +199,8 @@ function entryRow(entry) {
   const date = textElement("time", "when", valid ? dateFormat.format(at) : "");
   if (valid) date.dateTime = entry.created_at;
   what.append(date);
-  const amount = textElement("span", `amount ${entry.amount < 0 ? "minus" : "plus"}`, signed(entry.amount));
+  const sign = entry.amount < 0 ? "minus" : "plus";
+  const amount = textElement("span", `amount ${sign}`, signed(entry.amount));
   const money = document.createElement("div");
   money.className = "money";
   money.append(amount, textElement("span", "after", t("after", entry.stars_balance_after)));
