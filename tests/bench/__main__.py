@@ -6,7 +6,7 @@
 Needs PostgreSQL (`TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
 Each figure is printed next to its floor, measured in the same run on the same machine:
 a bare aiogram bot (tests/bench/floor_bot.py) and a bare aiohttp pass-through
-(tests/bench/floor_api.py), and for debits a bare debit transaction (tests/bench/debits.py).
+(tests/bench/floor_api.py), and for debits a bare debit transaction (tests/bench/floor_debits.py).
 It prints figures; it asserts nothing about time.
 """
 
