@@ -78,7 +78,9 @@ async def start(script: str, log_path: Path, *args: str, **env: Any) -> Child:
     return Child(process, log_path)
 
 
-async def run(script: str, *args: str, cwd: Path, **env: Any) -> tuple[int, str, str]:
+async def run(
+    script: str, *args: str, cwd: Path, timeout: float = 120, **env: Any
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *_command(script),
@@ -89,5 +91,10 @@ async def run(script: str, *args: str, cwd: Path, **env: Any) -> tuple[int, str,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()  # not left running behind a failed test
+        await process.wait()
+        raise
     return process.returncode or 0, out.decode(), err.decode()

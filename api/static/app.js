@@ -1,7 +1,8 @@
-// The reference Mini App: balance, packages, Buy. The invoice's own callback is only a
-// hint (some clients report it wrongly), so after it the page asks the backend. The order
-// being paid is remembered until it ends, so a page closed or reloaded in the middle of a
-// payment can tell, when it opens again, how that payment ended.
+// The reference Mini App: balance, packages, Buy, and the user's recent history. The
+// invoice's own callback is only a hint (some clients report it wrongly), so after it the
+// page asks the backend. The order being paid is remembered until it ends, so a page
+// closed or reloaded in the middle of a payment can tell, when it opens again, how that
+// payment ended.
 "use strict";
 const tg = window.Telegram.WebApp;
 const API = new URL("..", location.href).href.replace(/\/$/, "");
@@ -10,6 +11,7 @@ const POLL_FOR_MS = 60000;
 const RECHECK_FOR_MS = 3000; // a reopened page waits this long before calling an order open
 const REMEMBER_MS = 24 * 60 * 60 * 1000; // the default invoice TTL
 const CLOUD_WAIT_MS = 3000;
+const HISTORY_SIZE = 10;
 
 const TEXTS = {
   en: {
@@ -28,6 +30,11 @@ const TEXTS = {
     open: "Your payment of {n} ⭐ is still open.",
     slow: "The payment is still being confirmed. Your balance will update by itself.",
     outside: "Open this page from the bot in Telegram.", network: "No connection to the server. Please try again.",
+    history: "Recent activity", historyEmpty: "Nothing here yet. Your top-ups and purchases will show up here.",
+    historyError: "Your history could not be loaded just now.", after: "Balance: {n} ⭐",
+    kind_topup: "Top-up", kind_refund: "Payment refunded", kind_debit: "Spent",
+    kind_debit_reversal: "Returned", kind_dev_credit: "Test credit", kind_adjustment: "Adjustment",
+    kind_other: "Other",
   },
   ru: {
     balance: "Ваш баланс", choose: "Пополнить звёздами Telegram", buy: "{n} ⭐",
@@ -45,6 +52,11 @@ const TEXTS = {
     open: "Ваш платёж на {n} ⭐ ещё не завершён.",
     slow: "Платёж ещё подтверждается. Баланс обновится сам.",
     outside: "Откройте эту страницу из бота в Telegram.", network: "Нет связи с сервером. Попробуйте ещё раз.",
+    history: "Последние операции", historyEmpty: "Здесь пока пусто. Пополнения и покупки появятся здесь.",
+    historyError: "Не удалось загрузить историю. Попробуйте позже.", after: "Баланс: {n} ⭐",
+    kind_topup: "Пополнение", kind_refund: "Возврат платежа", kind_debit: "Списание",
+    kind_debit_reversal: "Отмена списания", kind_dev_credit: "Тестовое зачисление",
+    kind_adjustment: "Корректировка", kind_other: "Операция",
   },
 };
 const lang = (tg.initDataUnsafe.user?.language_code || "").startsWith("ru") ? "ru" : "en";
@@ -158,6 +170,63 @@ async function refreshBalance() {
   $("balance").textContent = me.stars_balance;
 }
 
+// History. Everything in an entry is put on the page as text: a debit's reason comes from
+// the app's backend, which may pass on whatever its users typed.
+const dateFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+
+function textElement(tag, className, text) {
+  const el = document.createElement(tag);
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+// New kinds may appear in the ledger before this page knows them: they get a neutral name.
+const known = (key) => Object.prototype.hasOwnProperty.call(TEXTS[lang], key);
+const kindName = (kind) => t(known(`kind_${kind}`) ? `kind_${kind}` : "kind_other");
+const signed = (amount) => `${amount > 0 ? "+" : amount < 0 ? "−" : ""}${Math.abs(amount)} ⭐`;
+
+function entryRow(entry) {
+  const row = document.createElement("li");
+  row.className = "entry";
+  row.dataset.kind = entry.kind;
+  const what = document.createElement("div");
+  what.className = "what";
+  what.append(textElement("span", "kind", kindName(entry.kind)));
+  if (typeof entry.reason === "string") what.append(textElement("span", "reason", entry.reason));
+  const at = new Date(entry.created_at);
+  const valid = !Number.isNaN(at.getTime());
+  const date = textElement("time", "when", valid ? dateFormat.format(at) : "");
+  if (valid) date.dateTime = entry.created_at;
+  what.append(date);
+  const sign = entry.amount < 0 ? "minus" : "plus";
+  const amount = textElement("span", `amount ${sign}`, signed(entry.amount));
+  const money = document.createElement("div");
+  money.className = "money";
+  money.append(amount, textElement("span", "after", t("after", entry.stars_balance_after)));
+  row.append(what, money);
+  return row;
+}
+
+// Never throws: a history that cannot be loaded says so in its own place, and the
+// balance and the packages work as before. Only the newest load writes to the page.
+let historyLoad = 0;
+async function refreshHistory() {
+  const mine = ++historyLoad;
+  $("history").hidden = false;
+  let rows = null;
+  try {
+    const { entries } = await api(`/me/ledger?limit=${HISTORY_SIZE}`);
+    rows = entries.map(entryRow);
+  } catch (error) {
+    console.warn("history:", error.message);
+  }
+  if (mine !== historyLoad) return;
+  $("entries").replaceChildren(...(rows || []));
+  $("history-empty").hidden = rows === null || rows.length > 0;
+  $("history-error").hidden = rows !== null;
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitForPayment(id, forMs, mine) {
@@ -217,7 +286,7 @@ async function conclude(order, status, closed) {
   else if (closed === "cancelled") show(t("cancelled"));
   else show(t("slow")); // Telegram said paid; the bot has not confirmed yet: keep remembering
   if (status !== "pending" || closed === "cancelled" || closed === "failed") await forget();
-  await refreshBalance();
+  await Promise.all([refreshBalance(), refreshHistory()]);
 }
 
 // A failed Stars payment is nearly always a buyer with too few Stars whom Telegram would not
@@ -271,6 +340,7 @@ async function start() {
     show(t("outside"), "error");
     return;
   }
+  refreshHistory(); // on its own: its failure is shown in its place and stops nothing else
   try {
     const [{ packages }] = await Promise.all([api("/payments/packages"), refreshBalance()]);
     packageButtons = packages.map((amount) => {

@@ -3,7 +3,7 @@ at a time. Nothing here writes.
 
 Each ledger row carries the balance right after it, so a page is a statement on its
 own. Pages are keyed by entry id (the order of each user's chain, see
-`models.money`): the cursor `next` is the id of the page's last entry, and a new
+`models.ledger`): the cursor `next` is the id of the page's last entry, and a new
 entry never shifts the pages behind it.
 """
 

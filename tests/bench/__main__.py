@@ -6,7 +6,8 @@
 Needs PostgreSQL (`TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
 Each figure is printed next to its floor, measured in the same run on the same machine:
 a bare aiogram bot (tests/bench/floor_bot.py) and a bare aiohttp pass-through
-(tests/bench/floor_api.py). It prints figures; it asserts nothing about time.
+(tests/bench/floor_api.py), and for debits a bare debit transaction (tests/bench/floor_debits.py).
+It prints figures; it asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot.cli import table
 from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
 from models.values import utcnow
+from tests.bench import debits
 from tests.emulator import BotApiEmulator
 from tests.helpers import TOKEN, tma
 from tests.processes import Child, free_port, start
@@ -83,7 +85,7 @@ def cpu_seconds(pid: int) -> float:
 
 WARM_UP = 50
 BUYERS = 10_000
-PARTS = ["precheckout", "crediting", "topups", "open-loop"]
+PARTS = ["precheckout", "crediting", "topups", "open-loop", "debits"]
 FULL = Sizes(checkouts=500, payments=2000, seconds=5.0, clients=32, rate=200)
 QUICK = Sizes(checkouts=40, payments=100, seconds=1.0, clients=8, rate=50)
 
@@ -432,6 +434,10 @@ class Bench:
                 print("4. top-up latency at a fixed rate", flush=True)
                 await self.open_loop(pg, "PostgreSQL")
                 await self.open_loop(sqlite, "SQLite")
+            if "debits" in parts:
+                print("5. debits per second", flush=True)
+                await debits.measure(self, pg, "PostgreSQL")
+                await debits.measure(self, sqlite, "SQLite")
         finally:
             await self.emulator.stop()
             await drop_pg_database(name)

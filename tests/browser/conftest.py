@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.sandbox import CHROMIUM, FLAGS, SDK, playwright
+from tests.browser.sandbox import CHROMIUM, FLAGS, SDK, SERVICE_KEY, playwright
 from tests.emulator import BotApiEmulator
 from tests.helpers import TOKEN
 from tests.system import System, start_system
@@ -41,7 +41,9 @@ async def page() -> AsyncIterator[Any]:
 async def system(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> AsyncIterator[System]:
     """The worker and the API running, the emulator ready to sign sandbox initData."""
     emulator.sandbox_token = TOKEN
-    running, stop, task = await start_system(aiohttp_client, emulator)
+    running, stop, task = await start_system(
+        aiohttp_client, emulator, service_api_keys=[SERVICE_KEY]
+    )
     yield running
     stop.set()
     await task

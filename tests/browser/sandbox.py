@@ -63,3 +63,6 @@ async def remembered(page: Any, user: dict[str, Any]) -> dict[str, Any] | None:
         assert in_cloud is None
         found = in_local
     return json.loads(found) if found else None
+
+
+SERVICE_KEY = "svc_browser_" + "k" * 32  # for tests that spend as an app's backend would

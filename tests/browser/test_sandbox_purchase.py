@@ -60,9 +60,12 @@ async def test_the_page_speaks_russian_and_explains_when_opened_outside_telegram
 ) -> None:
     await page.goto(str(system.api.make_url("/app/")))
     await expect(page.locator("#status")).to_have_text("Open this page from the bot in Telegram.")
+    await expect(page.locator("#history")).to_be_hidden()  # nobody to show a history of
     await page.goto(sandbox_url(system, BORIS, "ru"))
     app = page.frame_locator("#app")
-    await expect(app.locator("h2")).to_have_text("Пополнить звёздами Telegram", timeout=15000)
+    await expect(app.locator("h2[data-text='choose']")).to_have_text(
+        "Пополнить звёздами Telegram", timeout=15000
+    )
     await app.locator("button[data-amount='50']").click()
     await page.locator("#pay").click()
     await expect(app.locator("#status")).to_have_text(
