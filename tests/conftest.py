@@ -3,6 +3,11 @@
 PostgreSQL tests need `TEST_POSTGRES_URL` (for example
 `postgres://postgres@127.0.0.1:5432/postgres`); `.ci/run` always sets it. Each test
 gets its own database, created and dropped around it.
+
+A third backend, `pgbouncer`, is that PostgreSQL reached through a real PgBouncer in
+transaction mode (`tests/pgbouncer.py`), as production often reaches it. Tests opt in
+with `@through_pgbouncer`; every PostgreSQL test running there too would double the
+suite's time for paths that share all their database code.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -20,10 +25,13 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, tortoise_test_context
 
 from models.infra.db import MODEL_MODULES, apply_migrations, tortoise_config
+from tests.pgbouncer import PgBouncer
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
 NO_PG_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL cases need a server (CI sets one)"
 BACKENDS = ["sqlite", "postgres"]
+# The `db` (or `empty_db_url`) fixture of a test on every backend, PgBouncer included.
+through_pgbouncer = pytest.mark.parametrize("db", [*BACKENDS, "pgbouncer"], indirect=True)
 
 
 def _dsn(url: str, database: str) -> str:
@@ -96,6 +104,27 @@ def _fresh_query_cache() -> None:
     EXECUTOR_CACHE.clear()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
+    """One PgBouncer in transaction mode for the whole run, started on first use."""
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    if not PgBouncer.available():
+        pytest.skip("pgbouncer is not installed (Debian's package; .ci/run installs it)")
+    bouncer = PgBouncer(PG_URL, tmp_path_factory.mktemp("pgbouncer"))
+    bouncer.start()
+    yield bouncer
+    bouncer.stop()
+
+
+def database_url(request: pytest.FixtureRequest, backend: str, name: str) -> str:
+    """The URL of PostgreSQL database `name`, directly or through the run's PgBouncer."""
+    if backend == "pgbouncer":
+        bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+        return bouncer.url(name)
+    return pg_database_url(name)
+
+
 @pytest.fixture
 async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
     """The URL of an empty database of the parametrised backend (no schema)."""
@@ -107,14 +136,15 @@ async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
         pytest.skip(NO_PG_REASON)
     name = await create_pg_database()
     try:
-        yield pg_database_url(name)
+        yield database_url(request, backend, name)
     finally:
         await drop_pg_database(name)
 
 
 @pytest.fixture(params=BACKENDS)
 async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """An initialised ORM context with the schema, on SQLite and PostgreSQL."""
+    """An initialised ORM context with the schema, on SQLite and PostgreSQL (directly, or
+    through PgBouncer where a test asks for it); gives the backend's name."""
     if request.param == "sqlite":
         async with tortoise_test_context(MODEL_MODULES, db_url="sqlite://:memory:"):
             yield "sqlite"
@@ -123,9 +153,10 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         pytest.skip(NO_PG_REASON)
     name = await create_migrated_pg_database()
     try:
+        url = database_url(request, request.param, name)
         async with TortoiseContext() as context:
-            await context.init(config=tortoise_config(pg_database_url(name), pool_size=5))
-            yield "postgres"
+            await context.init(config=tortoise_config(url, pool_size=5))
+            yield request.param
             await Tortoise.close_connections()
     finally:
         await drop_pg_database(name)
