@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-SERVER_POOL = 8  # server connections per database: fewer than one worker's 20 clients
+SERVER_POOL = 4  # server connections per database: far fewer than one worker's 20 clients
 
 
 def _free_port() -> int:

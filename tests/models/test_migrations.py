@@ -32,6 +32,10 @@ from tests.helpers import cid
 from tests.processes import ROOT, child_env
 
 BACKENDS = pytest.mark.parametrize("empty_db_url", ["sqlite", "postgres"], indirect=True)
+# Migrating through a transaction-mode pooler, with no direct URL to take a session on.
+WITH_PGBOUNCER = pytest.mark.parametrize(
+    "empty_db_url", ["sqlite", "postgres", "pgbouncer"], indirect=True
+)
 
 
 def committed_migrations(db_url: str) -> list[str]:
@@ -49,7 +53,7 @@ async def table_columns(table: str) -> set[str]:
     return {row["column_name"] for row in rows}
 
 
-@BACKENDS
+@WITH_PGBOUNCER
 async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> None:
     first = await apply_migrations(empty_db_url)
     assert first == committed_migrations(empty_db_url)
@@ -68,7 +72,7 @@ async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> Non
         await close_database()
 
 
-@BACKENDS
+@WITH_PGBOUNCER
 async def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
     script = (
         "import asyncio, json; from models.infra.db import apply_migrations; "
