@@ -29,7 +29,9 @@ from tests.pgbouncer import PgBouncer
 from tests.processes import Child, free_port, run, start
 from tests.tcp_proxy import TcpProxy
 
-MIGRATIONS = len(list((Path(__file__).parent.parent / "migrations/postgres/models").glob("*_*.py")))
+MIGRATIONS = len(
+    list((Path(__file__).parent.parent / "migrations/postgres/models").glob("*_*.py"))
+)
 
 
 def migrated(child: Child) -> list[str]:

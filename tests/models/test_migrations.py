@@ -28,7 +28,9 @@ from models.queries.charges import find_topup
 from models.queries.invariants import check_ledger
 from models.tables import Debit, JobState, LedgerEntry, Notice, TopUpOrder, User
 from models.values import Charge, utcnow
+from tests.conftest import NO_PG_REASON, PG_URL, create_pg_database, drop_pg_database
 from tests.helpers import cid
+from tests.pgbouncer import PgBouncer
 from tests.processes import ROOT, child_env
 
 BACKENDS = pytest.mark.parametrize("empty_db_url", ["sqlite", "postgres"], indirect=True)
@@ -72,11 +74,11 @@ async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> Non
         await close_database()
 
 
-@WITH_PGBOUNCER
-async def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
+async def migrate_in_processes(db_url: str, count: int) -> list[int]:
+    """`count` processes applying the migrations at once; how many each applied."""
     script = (
         "import asyncio, json; from models.infra.db import apply_migrations; "
-        f"print(json.dumps(asyncio.run(apply_migrations({empty_db_url!r}))))"
+        f"print(json.dumps(asyncio.run(apply_migrations({db_url!r}))))"
     )
     processes = [
         await asyncio.create_subprocess_exec(
@@ -88,12 +90,37 @@ async def test_processes_starting_together_migrate_once(empty_db_url: str) -> No
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        for _ in range(3)
+        for _ in range(count)
     ]
     outputs = [await asyncio.wait_for(p.communicate(), 60) for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], [o[1].decode()[-500:] for o in outputs]
-    applied = sorted(len(json.loads(out.decode().strip().splitlines()[-1])) for out, _ in outputs)
+    assert [p.returncode for p in processes] == [0] * count, [
+        o[1].decode()[-500:] for o in outputs
+    ]
+    return sorted(len(json.loads(out.decode().strip().splitlines()[-1])) for out, _ in outputs)
+
+
+@WITH_PGBOUNCER
+async def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
+    applied = await migrate_in_processes(empty_db_url, 3)
     assert applied == [0, 0, len(committed_migrations(empty_db_url))]
+
+
+@pytest.mark.skipif(not PG_URL, reason=NO_PG_REASON)
+@pytest.mark.skipif(not PgBouncer.available(), reason="pgbouncer is not installed")
+async def test_processes_waiting_to_migrate_hold_no_connection_of_a_small_pooler(
+    tmp_path: Path,
+) -> None:
+    """Two server connections: the lock's transaction and the migrating one. Waiting
+    for the lock inside a transaction would take the second and wait forever."""
+    bouncer = PgBouncer(PG_URL, tmp_path / "pgbouncer", pool_size=2)
+    bouncer.start()
+    name = await create_pg_database()
+    try:
+        applied = await migrate_in_processes(bouncer.url(name), 3)
+        assert applied == [0, 0, len(committed_migrations(bouncer.url(name)))]
+    finally:
+        await drop_pg_database(name)
+        bouncer.stop()
 
 
 async def old_post(user_id: int, amount: int, kind: str, charge_id: str | None = None) -> None:
