@@ -12,7 +12,8 @@ another client, so nothing may outlive a transaction on it:
   execution, so nothing depends on the server connection staying the same;
 - no session state (session advisory locks, SET, LISTEN, temporary tables): the
   migration lock is a transaction-level advisory lock held by an open transaction
-  (`models.infra.db`), which a pooler keeps on one server connection until it ends.
+  (`models.infra.db`), which a pooler keeps on one server connection until it ends;
+  asyncpg's own SET around its type look-ups is turned off (`PooledConnection`).
 
 asyncpg does not know the flag, so it is removed before the URL reaches asyncpg or
 Tortoise.
@@ -23,10 +24,33 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
+
+
+# asyncpg ships no type information: its Connection is Any to the checker.
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg looks up in the catalog each type it has no codec for (an array of
+    UUIDs, an enum) and, on servers with JIT, wraps that query in `set_config('jit',
+    'off', false)` and a second call that restores it: session settings, sent as
+    separate statements that a pooler may hand to three server connections, leaving
+    JIT off (or on) for whoever gets them next. Told the server has no JIT, it sends
+    the look-up alone; that costs a JIT compilation (about 0.15 s on PostgreSQL 15),
+    once per connection and type."""
+
+    _server_caps: Any  # asyncpg's own (a named tuple), set in its __init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server_caps = self._server_caps._replace(jit=False)
+
+
 POOLER_FLAG = "pgbouncer"
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 # What asyncpg is told on a pooled URL.
-POOLED_OPTIONS: dict[str, Any] = {"statement_cache_size": 0}
+POOLED_OPTIONS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "connection_class": PooledConnection,
+}
 
 
 def _flag(db_url: str) -> str | None:

@@ -5,13 +5,19 @@ marked `through_pgbouncer`; this is how the settings read them."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
 from pydantic import ValidationError
+from tortoise import Tortoise
+from tortoise.transactions import in_transaction
 
 from models.infra.db import tortoise_config
 from models.infra.pooler import is_pooled, without_flag
 from models.infra.settings import describe_error
 from tests.helpers import make_settings
+from tests.pgbouncer import SERVER_POOL
 
 POOLED = "postgres://stars:hunter2@db.internal:6432/stars?pgbouncer=true&maxsize=4"
 DIRECT = "postgres://stars:hunter2@db.internal:5432/stars"
@@ -79,3 +85,24 @@ def test_a_pooler_setting_that_cannot_work_is_refused_without_quoting_the_url(
     line = describe_error(refused.value)
     assert line.startswith(f"configuration error: {message}")
     assert "hunter2" not in line
+
+
+@pytest.mark.parametrize("db", ["pgbouncer"], indirect=True)
+async def test_a_type_asyncpg_looks_up_leaves_no_setting_on_any_server_connection(
+    db: str,
+) -> None:
+    """asyncpg looks up types it has no codec for (here uuid[]) in the catalog, and by
+    default turns JIT off for that with a session SET and back after: statements a
+    pooler may send to different server connections, which keep the setting."""
+    conn = Tortoise.get_connection("default")
+    await conn.execute_query("SELECT $1::uuid[] AS ids", [[uuid.uuid4()]])
+    arrived = asyncio.Barrier(SERVER_POOL)
+
+    async def jit_source() -> str:
+        async with in_transaction() as tx:  # all at once: each on its own server connection
+            _, rows = await tx.execute_query("SELECT source FROM pg_settings WHERE name = 'jit'")
+            await arrived.wait()
+            return str(rows[0]["source"])
+
+    sources = await asyncio.gather(*(jit_source() for _ in range(SERVER_POOL)))
+    assert "session" not in sources, sources
