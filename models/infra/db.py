@@ -88,6 +88,9 @@ async def _migration_lock(db_url: str) -> AsyncIterator[None]:
                 transaction = conn.transaction()
                 await transaction.start()
                 if await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", MIGRATION_LOCK_KEY):
+                    # It sits idle while the migrations run on other connections; a
+                    # server-wide limit on idle transactions must not end it early.
+                    await conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                     break
                 await transaction.rollback()
                 await asyncio.sleep(MIGRATION_LOCK_POLL)

@@ -53,8 +53,8 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr
     database_url: str = "sqlite://data/stars.sqlite3"
-    # A direct PostgreSQL connection (not through a pooler) for the migrations, when
-    # DATABASE_URL leads through a transaction-mode pooler (`?pgbouncer=true`).
+    # A direct PostgreSQL connection (not through a pooler) the migrations run on when
+    # set: for a DATABASE_URL that leads through a pooler (`?pgbouncer=true`).
     database_direct_url: str | None = None
     telegram_api_url: str | None = None
     telegram_test_env: bool = False

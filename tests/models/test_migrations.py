@@ -9,8 +9,12 @@ import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
+from aerich import Command
 from tortoise import Tortoise
 
 from models.infra.db import (
@@ -121,6 +125,30 @@ async def test_processes_waiting_to_migrate_hold_no_connection_of_a_small_pooler
     finally:
         await drop_pg_database(name)
         bouncer.stop()
+
+
+@pytest.mark.parametrize("empty_db_url", ["postgres", "pgbouncer"], indirect=True)
+async def test_a_limit_on_idle_transactions_does_not_end_the_migration_lock_early(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock's transaction sits idle while the migrations run; managed databases
+    often end idle transactions after a while, and migrations can take longer."""
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        database = urlsplit(empty_db_url).path.lstrip("/")
+        await admin.execute(
+            f'ALTER DATABASE "{database}" SET idle_in_transaction_session_timeout = 300'
+        )
+    finally:
+        await admin.close()
+    upgrade = Command.upgrade
+
+    async def slow_upgrade(self: Command, *args: Any, **kwargs: Any) -> list[str]:
+        await asyncio.sleep(0.8)  # a migration that takes its time
+        return await upgrade(self, *args, **kwargs)
+
+    monkeypatch.setattr(Command, "upgrade", slow_upgrade)
+    assert await apply_migrations(empty_db_url) == committed_migrations(empty_db_url)
 
 
 async def old_post(user_id: int, amount: int, kind: str, charge_id: str | None = None) -> None:
