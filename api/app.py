@@ -46,13 +46,13 @@ def create_app(
 
 
 async def _orm_context(app: web.Application) -> AsyncIterator[None]:
-    database_url = app[settings_key].database_url
+    settings = app[settings_key]
     if app[migrate_key]:
-        applied = await apply_migrations(database_url)
+        applied = await apply_migrations(settings.migration_url)
         log.info("database.migrated", applied=applied)
     # Request handlers run in tasks that did not inherit this task's context, so the
     # ORM is also made the process-wide fallback.
-    await open_database(database_url, global_fallback=True)
+    await open_database(settings.database_url, global_fallback=True)
     yield
     await close_database()
 

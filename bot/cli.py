@@ -277,7 +277,7 @@ HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], Awaitable[int]]] = {
 
 
 async def run_command(settings: Settings, args: argparse.Namespace) -> int:
-    await apply_migrations(settings.database_url)
+    await apply_migrations(settings.migration_url)
     await open_database(settings.database_url, pool_size=2)
     bot = make_bot(settings)
     try:

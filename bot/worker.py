@@ -216,7 +216,7 @@ class Worker:
 
 
 async def run_worker(settings: Settings) -> None:
-    applied = await apply_migrations(settings.database_url)
+    applied = await apply_migrations(settings.migration_url)
     log.info("database.migrated", applied=applied)
     # Up to 150 updates are handled at once (both lanes), most of them waiting on
     # Telegram rather than the database; 20 connections keep them from queueing for one

@@ -1,10 +1,16 @@
 """Shared fixtures: a fresh database per test on SQLite and, when given, PostgreSQL
-(tests.databases), and a Bot API emulator."""
+(tests.databases), and a Bot API emulator.
+
+A third backend, `pgbouncer`, is that PostgreSQL reached through a real PgBouncer in
+transaction mode (`tests/pgbouncer.py`), as production often reaches it. Tests opt in
+with `@through_pgbouncer` (tests.databases); every PostgreSQL test running there too
+would double the suite's time for paths that share all their database code.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from tortoise import Tortoise
@@ -13,6 +19,7 @@ from tortoise.context import TortoiseContext, tortoise_test_context
 
 from models.infra.db import MODEL_MODULES, tortoise_config
 from tests.databases import (
+    BACKENDS,
     NO_PG_REASON,
     PG_URL,
     create_migrated_pg_database,
@@ -22,8 +29,7 @@ from tests.databases import (
     pg_database_url,
 )
 from tests.emulator import BotApiEmulator, running_emulator
-
-BACKENDS = ["sqlite", "postgres"]
+from tests.pgbouncer import PgBouncer
 
 
 def pytest_sessionfinish() -> None:
@@ -37,6 +43,27 @@ def _fresh_query_cache() -> None:
     EXECUTOR_CACHE.clear()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
+    """One PgBouncer in transaction mode for the whole run, started on first use."""
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    if not PgBouncer.available():
+        pytest.skip("pgbouncer is not installed (Debian's package; .ci/run installs it)")
+    bouncer = PgBouncer(PG_URL, tmp_path_factory.mktemp("pgbouncer"))
+    bouncer.start()
+    yield bouncer
+    bouncer.stop()
+
+
+def database_url(request: pytest.FixtureRequest, backend: str, name: str) -> str:
+    """The URL of PostgreSQL database `name`, directly or through the run's PgBouncer."""
+    if backend == "pgbouncer":
+        bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+        return bouncer.url(name)
+    return pg_database_url(name)
+
+
 @pytest.fixture
 async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
     """The URL of an empty database of the parametrised backend (no schema)."""
@@ -48,14 +75,15 @@ async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
         pytest.skip(NO_PG_REASON)
     name = await create_pg_database()
     try:
-        yield pg_database_url(name)
+        yield database_url(request, backend, name)
     finally:
         await drop_pg_database(name)
 
 
 @pytest.fixture(params=BACKENDS)
 async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """An initialised ORM context with the schema, on SQLite and PostgreSQL."""
+    """An initialised ORM context with the schema, on SQLite and PostgreSQL (directly, or
+    through PgBouncer where a test asks for it); gives the backend's name."""
     if request.param == "sqlite":
         async with tortoise_test_context(MODEL_MODULES, db_url="sqlite://:memory:"):
             yield "sqlite"
@@ -64,9 +92,10 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         pytest.skip(NO_PG_REASON)
     name = await create_migrated_pg_database()
     try:
+        url = database_url(request, request.param, name)
         async with TortoiseContext() as context:
-            await context.init(config=tortoise_config(pg_database_url(name), pool_size=5))
-            yield "postgres"
+            await context.init(config=tortoise_config(url, pool_size=5))
+            yield request.param
             await Tortoise.close_connections()
     finally:
         await drop_pg_database(name)

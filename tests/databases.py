@@ -12,11 +12,15 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
 
 from models.infra.db import apply_migrations
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "")
 NO_PG_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL cases need a server (CI sets one)"
+BACKENDS = ["sqlite", "postgres"]
+# The `db` (or `empty_db_url`) fixture of a test on every backend, PgBouncer included.
+through_pgbouncer = pytest.mark.parametrize("db", [*BACKENDS, "pgbouncer"], indirect=True)
 
 
 def _dsn(url: str, database: str) -> str:

@@ -11,6 +11,7 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self.mode = "open"
+        self.connections = 0  # accepted so far: who came this way
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -49,6 +50,7 @@ class TcpProxy:
         self._writers.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         if self.mode == "cut":
             writer.close()
             return

@@ -3,6 +3,7 @@ never what they are: timings are not test outcomes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,21 @@ async def test_the_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
     assert any(m.startswith("debits per second") and "PostgreSQL" in m for m in measures)
     assert any(m.startswith("debits per second") and "SQLite" in m for m in measures)
     assert "errors: 0" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason=NO_PG_REASON)
+async def test_the_quick_pooler_benchmark_prints_every_route(tmp_path: Path) -> None:
+    code, out, err = await run(
+        "tests.bench.pooler", "--quick", cwd=tmp_path, TEST_POSTGRES_URL=PG_URL
+    )
+    assert code == 0, err[-3000:]
+    table = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
+    routes = ["direct", "direct, no statement cache", "PgBouncer", "PgBouncer/direct"]
+    header = table.index(["measure", *routes])
+    assert [row[0] for row in table[header + 2 :]] == [
+        "one read (1 statement), one client",
+        "one credit (a read + a transaction of 4), one client",
+        "reads per second, 32 clients",
+        "credits per second, 32 clients",
+    ]

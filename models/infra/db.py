@@ -3,7 +3,8 @@
 aerich writes raw SQL in the dialect it ran on, so there is one migration set per
 dialect (`migrations/postgres`, `migrations/sqlite`), picked from the URL. Both
 processes apply pending migrations at start-up; a PostgreSQL advisory lock or a file
-lock next to the SQLite file lets them start at the same moment.
+lock next to the SQLite file lets them start at the same moment. A PostgreSQL URL
+marked `?pgbouncer=true` leads through a transaction-mode pooler (`models.infra.pooler`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
+from models.infra.pooler import POOLED_OPTIONS, is_pooled, without_flag
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 MODEL_MODULES = ["models.tables", "aerich.models"]
 # Any constant works; it only has to be the same in every process of this project.
 MIGRATION_LOCK_KEY = 0x57A25_70B0
+MIGRATION_LOCK_POLL = 0.1  # seconds between tries while another process migrates
 
 
 def dialect(db_url: str) -> str:
@@ -33,15 +37,18 @@ def dialect(db_url: str) -> str:
 
 def _connection(db_url: str, maxsize: int) -> str | dict[str, Any]:
     """SQLite as given; PostgreSQL on `models.infra.postgres_engine`, with a pool of `maxsize`
-    connections unless the URL sets its own (minsize/maxsize parameters)."""
+    connections unless the URL sets its own (minsize/maxsize parameters), and without
+    named prepared statements when the URL leads through a pooler."""
     if dialect(db_url) != "postgres":
         return db_url
-    parts = urlsplit(db_url)
+    parts = urlsplit(without_flag(db_url))
     query = dict(parse_qsl(parts.query))
     # Opened up front: a sales spike should not pay for connection set-up.
     query.setdefault("minsize", str(maxsize))
     query.setdefault("maxsize", str(maxsize))
     config = expand_db_url(urlunsplit(parts._replace(query=urlencode(query))))
+    if is_pooled(db_url):
+        config["credentials"].update(POOLED_OPTIONS)
     return {**config, "engine": "models.infra.postgres_engine"}
 
 
@@ -66,14 +73,31 @@ def _asyncpg_dsn(db_url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def _migration_lock(db_url: str) -> AsyncIterator[None]:
+    """One migrating process at a time. On PostgreSQL a transaction-level advisory lock,
+    held by a transaction left open on a connection of its own while the migrations run:
+    a transaction-mode pooler keeps an open transaction on one server connection (a
+    session-level lock would land on whatever server connection each statement got).
+    It is tried rather than waited for, so that processes waiting for it hold no server
+    connection of a pooler that the one migrating needs. The lock ends with the
+    transaction: at the end, or when this process dies and its connection closes."""
     if dialect(db_url) == "postgres":
-        conn = await asyncpg.connect(_asyncpg_dsn(db_url), timeout=10)
+        # No statement cache: one statement, on a connection that may reach a pooler.
+        conn = await asyncpg.connect(_asyncpg_dsn(db_url), timeout=10, statement_cache_size=0)
         try:
-            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            while True:
+                transaction = conn.transaction()
+                await transaction.start()
+                if await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", MIGRATION_LOCK_KEY):
+                    # It sits idle while the migrations run on other connections; a
+                    # server-wide limit on idle transactions must not end it early.
+                    await conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                    break
+                await transaction.rollback()
+                await asyncio.sleep(MIGRATION_LOCK_POLL)
             try:
                 yield
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+                await transaction.rollback()  # releases the lock; it changed nothing
         finally:
             await conn.close()
         return

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from models.infra.pooler import flag_problem, is_pooled
 
 TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
 HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr
     database_url: str = "sqlite://data/stars.sqlite3"
+    # A direct PostgreSQL connection (not through a pooler) the migrations run on when
+    # set: for a DATABASE_URL that leads through a pooler (`?pgbouncer=true`).
+    database_direct_url: str | None = None
     telegram_api_url: str | None = None
     telegram_test_env: bool = False
     environment: Environment = Environment.PRODUCTION
@@ -97,6 +102,25 @@ class Settings(BaseSettings):
                 f"has unsupported kind {scheme or 'none'!r}; use sqlite://path or "
                 "postgres://user:pass@host:port/db"
             )
+        if problem := flag_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("database_direct_url")
+    @classmethod
+    def _direct_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if str(info.data.get("database_url", "")).startswith("sqlite"):
+            raise ValueError("is set but DATABASE_URL is SQLite: leave it out, or use PostgreSQL")
+        scheme = urlsplit(value).scheme
+        if scheme not in {"postgres", "postgresql", "asyncpg"}:
+            raise ValueError(
+                f"has unsupported kind {scheme or 'none'!r}; use "
+                "postgres://user:pass@host:port/db (not through a pooler)"
+            )
+        if flag_problem(value) or is_pooled(value):
+            raise ValueError("must be a direct connection, without pgbouncer=true")
         return value
 
     @field_validator("telegram_api_url")
@@ -186,6 +210,13 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return not self.database_url.startswith("sqlite")
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations run: the direct connection when there is one. Through a
+        pooler they are safe too (their lock is transaction-level), but they hold two
+        of its server connections while they run."""
+        return self.database_direct_url or self.database_url
 
 
 def describe_error(error: ValidationError) -> str:

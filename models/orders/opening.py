@@ -168,11 +168,13 @@ async def attach_invoices(links: Mapping[uuid.UUID, str]) -> None:
     """
     conn = Tortoise.get_connection("default")
     if conn.capabilities.dialect == "postgres":
+        # Ids as text[]: asyncpg has a codec for it, while uuid[] it would first look up
+        # in the catalog on each connection (see models.infra.pooler.PooledConnection).
         await execute(
             conn,
             "UPDATE topup_orders AS o SET invoice_url = v.url "
-            "FROM unnest($1::uuid[], $2::text[]) AS v(id, url) WHERE o.id = v.id",
-            list(links),
+            "FROM unnest($1::text[], $2::text[]) AS v(id, url) WHERE o.id = v.id::uuid",
+            [str(order_id) for order_id in links],
             list(links.values()),
         )
         return

@@ -14,6 +14,7 @@ from api.keys import invoice_links_key
 from models.ledger.credits import credit_charge
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
 from models.values import Charge
+from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator, Fault
 from tests.helpers import ALICE, BORIS, OTHER_TOKEN, TOKEN, ClientFactory, tma
 
@@ -260,6 +261,7 @@ class TestTelegramFailures:
 
 
 class TestAbandonedInvoices:
+    @through_pgbouncer
     async def test_buy_again_gives_back_the_open_order_and_its_link(
         self, client: TestClient, emulator: BotApiEmulator
     ) -> None:
@@ -284,6 +286,7 @@ class TestAbandonedInvoices:
         assert again["payment_id"] == first["payment_id"]
         assert emulator.invoice(again["invoice_url"])["payload"] == first["payment_id"]
 
+    @through_pgbouncer
     async def test_past_the_open_limit_the_oldest_order_is_retired(
         self, make_client: ClientFactory
     ) -> None:
@@ -301,6 +304,7 @@ class TestAbandonedInvoices:
 
 
 class TestRateLimits:
+    @through_pgbouncer
     async def test_too_many_requests_a_minute_says_the_real_wait(
         self, make_client: ClientFactory
     ) -> None:

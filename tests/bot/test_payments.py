@@ -9,11 +9,13 @@ from datetime import timedelta
 
 from models.tables import Anomaly, LedgerEntry, OrderStatus, TopUpOrder
 from models.values import utcnow
+from tests.databases import through_pgbouncer
 from tests.emulator import Fault
 from tests.helpers import ALICE, BORIS, TOKEN
 from tests.system import System
 
 
+@through_pgbouncer
 async def test_a_full_purchase_credits_the_balance_and_confirms_it(system: System) -> None:
     order = await system.order(ALICE, 250)
     outcome = await system.emulator.pay(order["invoice_url"], ALICE)
@@ -122,6 +124,7 @@ class TestPreCheckout:
 
 
 class TestCrediting:
+    @through_pgbouncer
     async def test_five_deliveries_of_one_payment_credit_once(self, system: System) -> None:
         order = await system.order(ALICE, 100)
         outcome = await system.emulator.pay(order["invoice_url"], ALICE, repeat=5)

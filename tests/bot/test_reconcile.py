@@ -24,6 +24,7 @@ from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
 from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from models.values import Profile
+from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator, Fault, running_emulator
 from tests.helpers import ALICE, BORIS, TOKEN, cid, make_settings, metric
 
@@ -135,6 +136,7 @@ OTHER_KINDS: list[dict[str, Any]] = [
 ]
 
 
+@through_pgbouncer
 async def test_a_mixed_history_credits_every_lost_payment_and_nothing_else(
     db: str, emulator: BotApiEmulator, bot: Bot
 ) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from models.ledger.entries import apply_entry
 from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+from tests.databases import through_pgbouncer
 from tests.emulator import Fault
 from tests.helpers import ADMIN, ALICE, BORIS, TOKEN
 from tests.system import System
@@ -25,6 +26,7 @@ async def refund_entries(charge_id: str) -> int:
     ).count()
 
 
+@through_pgbouncer
 async def test_an_admin_refund_debits_once_and_marks_the_order(system: System) -> None:
     order_id, charge_id = await paid(system)
     system.say(ADMIN, f"/refund {charge_id}")
@@ -41,6 +43,7 @@ async def test_an_admin_refund_debits_once_and_marks_the_order(system: System) -
     assert await system.status(ALICE, order_id) == "refunded"
 
 
+@through_pgbouncer
 async def test_the_service_message_first_then_the_command_debits_once(system: System) -> None:
     _, charge_id = await paid(system)
     system.emulator.refund_elsewhere(TOKEN, charge_id)

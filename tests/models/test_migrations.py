@@ -9,8 +9,12 @@ import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
+from aerich import Command
 from tortoise import Tortoise
 
 from models.infra.db import (
@@ -28,10 +32,16 @@ from models.queries.charges import find_topup
 from models.queries.invariants import check_ledger
 from models.tables import Debit, JobState, LedgerEntry, Notice, TopUpOrder, User
 from models.values import Charge, utcnow
+from tests.databases import NO_PG_REASON, PG_URL, create_pg_database, drop_pg_database
 from tests.helpers import cid
+from tests.pgbouncer import PgBouncer
 from tests.processes import ROOT, child_env
 
 BACKENDS = pytest.mark.parametrize("empty_db_url", ["sqlite", "postgres"], indirect=True)
+# Migrating through a transaction-mode pooler, with no direct URL to take a session on.
+WITH_PGBOUNCER = pytest.mark.parametrize(
+    "empty_db_url", ["sqlite", "postgres", "pgbouncer"], indirect=True
+)
 
 
 def committed_migrations(db_url: str) -> list[str]:
@@ -49,7 +59,7 @@ async def table_columns(table: str) -> set[str]:
     return {row["column_name"] for row in rows}
 
 
-@BACKENDS
+@WITH_PGBOUNCER
 async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> None:
     first = await apply_migrations(empty_db_url)
     assert first == committed_migrations(empty_db_url)
@@ -68,11 +78,11 @@ async def test_migrations_build_the_models_schema_once(empty_db_url: str) -> Non
         await close_database()
 
 
-@BACKENDS
-async def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
+async def migrate_in_processes(db_url: str, count: int) -> list[int]:
+    """`count` processes applying the migrations at once; how many each applied."""
     script = (
         "import asyncio, json; from models.infra.db import apply_migrations; "
-        f"print(json.dumps(asyncio.run(apply_migrations({empty_db_url!r}))))"
+        f"print(json.dumps(asyncio.run(apply_migrations({db_url!r}))))"
     )
     processes = [
         await asyncio.create_subprocess_exec(
@@ -84,12 +94,61 @@ async def test_processes_starting_together_migrate_once(empty_db_url: str) -> No
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        for _ in range(3)
+        for _ in range(count)
     ]
     outputs = [await asyncio.wait_for(p.communicate(), 60) for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], [o[1].decode()[-500:] for o in outputs]
-    applied = sorted(len(json.loads(out.decode().strip().splitlines()[-1])) for out, _ in outputs)
+    assert [p.returncode for p in processes] == [0] * count, [
+        o[1].decode()[-500:] for o in outputs
+    ]
+    return sorted(len(json.loads(out.decode().strip().splitlines()[-1])) for out, _ in outputs)
+
+
+@WITH_PGBOUNCER
+async def test_processes_starting_together_migrate_once(empty_db_url: str) -> None:
+    applied = await migrate_in_processes(empty_db_url, 3)
     assert applied == [0, 0, len(committed_migrations(empty_db_url))]
+
+
+@pytest.mark.skipif(not PG_URL, reason=NO_PG_REASON)
+@pytest.mark.skipif(not PgBouncer.available(), reason="pgbouncer is not installed")
+async def test_processes_waiting_to_migrate_hold_no_connection_of_a_small_pooler(
+    tmp_path: Path,
+) -> None:
+    """Two server connections: the lock's transaction and the migrating one. Waiting
+    for the lock inside a transaction would take the second and wait forever."""
+    bouncer = PgBouncer(PG_URL, tmp_path / "pgbouncer", pool_size=2)
+    bouncer.start()
+    name = await create_pg_database()
+    try:
+        applied = await migrate_in_processes(bouncer.url(name), 3)
+        assert applied == [0, 0, len(committed_migrations(bouncer.url(name)))]
+    finally:
+        await drop_pg_database(name)
+        bouncer.stop()
+
+
+@pytest.mark.parametrize("empty_db_url", ["postgres", "pgbouncer"], indirect=True)
+async def test_a_limit_on_idle_transactions_does_not_end_the_migration_lock_early(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock's transaction sits idle while the migrations run; managed databases
+    often end idle transactions after a while, and migrations can take longer."""
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        database = urlsplit(empty_db_url).path.lstrip("/")
+        await admin.execute(
+            f'ALTER DATABASE "{database}" SET idle_in_transaction_session_timeout = 300'
+        )
+    finally:
+        await admin.close()
+    upgrade = Command.upgrade
+
+    async def slow_upgrade(self: Command, *args: Any, **kwargs: Any) -> list[str]:
+        await asyncio.sleep(0.8)  # a migration that takes its time
+        return await upgrade(self, *args, **kwargs)
+
+    monkeypatch.setattr(Command, "upgrade", slow_upgrade)
+    assert await apply_migrations(empty_db_url) == committed_migrations(empty_db_url)
 
 
 async def old_post(user_id: int, amount: int, kind: str, charge_id: str | None = None) -> None:

@@ -20,6 +20,7 @@ from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
 from models.tables import Anomaly, EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from models.values import Charge, Profile, utcnow
+from tests.databases import through_pgbouncer
 from tests.helpers import cid
 from tests.models.buyers import ALICE, BOB
 
@@ -34,6 +35,7 @@ async def new_order(
 pytestmark = pytest.mark.usefixtures("ledger_holds")
 
 
+@through_pgbouncer
 async def test_a_paid_order_credits_its_payer_and_is_marked_paid(db: str) -> None:
     order = await new_order()
     result = await credit_charge(Charge(cid("1"), ALICE.id, 100, str(order.id)))
@@ -47,6 +49,7 @@ async def test_a_paid_order_credits_its_payer_and_is_marked_paid(db: str) -> Non
     assert await Notice.filter(user_id=ALICE.id, kind="credited").count() == 1
 
 
+@through_pgbouncer
 async def test_fifty_concurrent_deliveries_of_one_charge_credit_once(db: str) -> None:
     order = await new_order()
     charge = Charge(cid("dup"), ALICE.id, 100, str(order.id))
@@ -59,6 +62,7 @@ async def test_fifty_concurrent_deliveries_of_one_charge_credit_once(db: str) ->
     assert await Notice.filter(telegram_payment_charge_id=cid("dup")).count() == 1
 
 
+@through_pgbouncer
 async def test_two_hundred_concurrent_charges_for_one_user_all_land(db: str) -> None:
     charges = [Charge(cid(f"{i}"), ALICE.id, i + 1, f"no-order-{i}") for i in range(200)]
     results = await asyncio.gather(*(credit_charge(c) for c in charges))
@@ -109,6 +113,7 @@ async def test_payment_of_an_expired_order_is_credited_and_flagged(db: str) -> N
     assert order.status is OrderStatus.PAID
 
 
+@through_pgbouncer
 async def test_a_refund_is_recorded_once_however_often_it_is_reported(db: str) -> None:
     order = await new_order()
     await credit_charge(Charge(cid("r"), ALICE.id, 100, str(order.id)))
@@ -122,6 +127,7 @@ async def test_a_refund_is_recorded_once_however_often_it_is_reported(db: str) -
     assert order.refunded_at is not None
 
 
+@through_pgbouncer
 async def test_a_refund_of_a_charge_never_seen_records_the_payment_first(db: str) -> None:
     result = await record_refund(cid("lost"), user_id=BOB.id, amount=250, payload="whatever")
     assert result.status is RefundStatus.RECORDED
@@ -224,6 +230,7 @@ async def test_development_credit_and_adjustment_are_ledger_rows(db: str) -> Non
 
 
 class TestCheckout:
+    @through_pgbouncer
     async def test_a_pending_order_of_its_owner_is_approved(self, db: str) -> None:
         order = await new_order()
         assert await check_checkout(str(order.id), ALICE.id, "XTR", 100) is CheckoutVerdict.OK
@@ -338,6 +345,7 @@ class TestOrderLimits:
         await fail_order(first.id, first.expires_at)  # the first press's link failed
         assert (await TopUpOrder.get(id=first.id)).status is OrderStatus.PENDING
 
+    @through_pgbouncer
     async def test_an_order_a_payment_is_locking_is_not_given_back(self, db: str) -> None:
         """PostgreSQL re-checks only the outer WHERE of an UPDATE that waited for a lock:
         here the failed invoice link of another request is marking the order."""
@@ -362,11 +370,13 @@ class TestOrderLimits:
         await order.refresh_from_db()
         assert order.status is OrderStatus.FAILED
 
+    @through_pgbouncer
     async def test_concurrent_requests_for_one_amount_make_one_order(self, db: str) -> None:
         orders = await asyncio.gather(*(new_order(max_pending=5) for _ in range(20)))
         assert len({order.id for order in orders}) == 1
         assert await TopUpOrder.filter(user_id=ALICE.id).count() == 1
 
+    @through_pgbouncer
     async def test_concurrent_requests_cannot_race_past_the_open_limit(self, db: str) -> None:
         await asyncio.gather(*(new_order(amount=a, max_pending=5) for a in range(1, 21)))
         pending = await TopUpOrder.filter(user_id=ALICE.id, status=OrderStatus.PENDING).count()

@@ -20,6 +20,14 @@ BAD = [
         {"BOT_TOKEN": TOKEN, "DATABASE_URL": "mysql://root@localhost/db"},
         "DATABASE_URL has unsupported kind 'mysql'",
     ),
+    (
+        {
+            "BOT_TOKEN": TOKEN,
+            "DATABASE_URL": "sqlite://stars.sqlite3",
+            "DATABASE_DIRECT_URL": "postgres://stars:hunter2@db/stars",
+        },
+        "DATABASE_DIRECT_URL is set but DATABASE_URL is SQLite",
+    ),
     ({"BOT_TOKEN": TOKEN, "ENVIRONMENT": "staging"}, "ENVIRONMENT is invalid"),
     ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS is invalid"),
     ({"BOT_TOKEN": TOKEN, "STAR_PACKAGES": "100,-5"}, "STAR_PACKAGES amounts must be whole Stars"),

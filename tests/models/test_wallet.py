@@ -27,6 +27,7 @@ from models.tables import Debit as DebitRow
 from models.tables import EntryKind, LedgerEntry
 from models.users import upsert_user
 from models.values import Charge, Profile
+from tests.databases import through_pgbouncer
 from tests.helpers import cid
 from tests.models.buyers import ALICE, BOB
 
@@ -58,6 +59,7 @@ async def test_a_debit_takes_stars_and_writes_a_ledger_row_with_the_balance_afte
     assert (await DebitRow.get(id=result.debit.id)).idempotency_key == "key-1"
 
 
+@through_pgbouncer
 async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred_make_exactly_fifty(
     db: str,
 ) -> None:
@@ -84,6 +86,7 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred_make_exac
     assert afters == list(range(0, 500, 10))
 
 
+@through_pgbouncer
 async def test_forty_concurrent_requests_with_one_key_make_one_debit(db: str) -> None:
     await funded(ALICE, 1000)
     results = await asyncio.gather(*(debit(ALICE.id, 25, "a gift", "one-key") for _ in range(40)))
@@ -216,6 +219,7 @@ async def test_a_reversal_credits_once_and_answers_the_same_after(db: str) -> No
     assert (row.amount, row.stars_balance_after) == (30, 100)
 
 
+@through_pgbouncer
 async def test_twenty_concurrent_reversals_of_one_debit_credit_once(db: str) -> None:
     await funded(ALICE, 100)
     spent = await debit(ALICE.id, 30, "a gift", "racing-reversals")
