@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.lanes import Lanes, PollingBrake
+from bot.leadership import Leadership, LeaseGate, LeaseTimes
 from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
 from bot.own_stars import watch_own_balance
@@ -66,7 +67,7 @@ class PollingWatch(BaseRequestMiddleware):
                     "polling.conflict",
                     error=error.message,
                     hint="another process is polling this bot token, or a webhook is set; "
-                    "only one bot worker may run per token",
+                    "workers take turns only when they share one DATABASE_URL",
                 )
             raise
         if isinstance(method, GetUpdates):
@@ -149,14 +150,14 @@ class Worker:
         bot: Bot | None = None,
         polling_timeout: int = POLLING_TIMEOUT,
         notifier: Notifier | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.settings = settings
         self.bot = bot or make_bot(settings)
         self.lanes = Lanes(
             payments=PAYMENT_CONCURRENCY, commands=COMMAND_CONCURRENCY, backlog=COMMAND_BACKLOG
         )
-        self.bot.session.middleware(PollingWatch())
-        self.bot.session.middleware(PollingBrake(self.lanes))
+        self.duties: list[asyncio.Task[Any]] = []
         self.inflight = InFlight()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
@@ -170,41 +171,18 @@ class Worker:
         )
         self.reconciler = Reconciler(self.bot)
         self.polling_timeout = polling_timeout
+        self.leadership = leadership or Leadership(LeaseTimes(settings.leader_lease))
+        self.bot.session.middleware(PollingWatch())
+        self.bot.session.middleware(PollingBrake(self.lanes))
+        # Last, so it runs next to the wire: after the brake's wait, not before it.
+        self.bot.session.middleware(LeaseGate(self.leadership))
 
     async def run(self, stop: asyncio.Event) -> None:
-        background: list[asyncio.Task[Any]] = []
         try:
             if not await prepare_bot(self.bot, stop):
                 return
-            background = [
-                asyncio.create_task(self.notifier.run(), name="notifier"),
-                asyncio.create_task(
-                    self.reconciler.run_forever(self.settings.reconcile_interval),
-                    name="reconciler",
-                ),
-                asyncio.create_task(
-                    watch_own_balance(self.bot, self.settings.reconcile_interval),
-                    name="own-stars",
-                ),
-            ]
-            polling = asyncio.create_task(
-                self.dispatcher.start_polling(
-                    self.bot,
-                    allowed_updates=ALLOWED_UPDATES,
-                    polling_timeout=self.polling_timeout,
-                    handle_signals=False,
-                    close_bot_session=False,
-                    # No tasks_concurrency_limit: the lanes bound concurrency instead.
-                ),
-                name="polling",
-            )
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait([polling, stopper], return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not polling.done():
-                log.info("worker.stopping")
-                await self.dispatcher.stop_polling()
-            await polling
+            while await self.leadership.acquire(stop):
+                await self._lead(stop)
         finally:
             # Handlers in flight may be crediting a payment: let them finish before
             # the caller closes the database.
@@ -215,10 +193,71 @@ class Worker:
             if left:
                 log.error("shutdown.handlers_abandoned", count=left)
             self.profiles.cancel()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await self._stop_duties(timeout=DRAIN_TIMEOUT)
+            self.leadership.abandon()
             await self.bot.session.close()
+
+    def _start_duties(self) -> None:
+        """The loops that talk to users and to Telegram's ledger: the leader's alone."""
+        self.duties += [
+            asyncio.create_task(self.notifier.run(), name="notifier"),
+            asyncio.create_task(
+                self.reconciler.run_forever(self.settings.reconcile_interval),
+                name="reconciler",
+            ),
+            asyncio.create_task(
+                watch_own_balance(self.bot, self.settings.reconcile_interval),
+                name="own-stars",
+            ),
+        ]
+
+    async def _stop_duties(self, timeout: float) -> None:
+        """Cancel the loops; one stuck on a hung database is left behind, not waited for."""
+        for task in self.duties:
+            task.cancel()
+        if self.duties:
+            await asyncio.wait(self.duties, timeout=timeout)
+        self.duties = [task for task in self.duties if not task.done()]
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Poll and run the duties while the lease is ours; then stop polling, and give
+        the lease back unless it was lost."""
+        self._start_duties()
+        polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot,
+                allowed_updates=ALLOWED_UPDATES,
+                polling_timeout=self.polling_timeout,
+                handle_signals=False,
+                close_bot_session=False,
+                # No tasks_concurrency_limit: the lanes bound concurrency instead.
+            ),
+            name="polling",
+        )
+        keeper = asyncio.create_task(self.leadership.keep(), name="lease")
+        stopper = asyncio.create_task(stop.wait())
+        metrics.WORKER_LEADER.set(1)
+        try:
+            await asyncio.wait([polling, keeper, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                log.info("worker.stopping")
+            await self._stop_polling(polling)
+        finally:
+            metrics.WORKER_LEADER.set(0)
+            lost = keeper.done() and not keeper.cancelled()
+            keeper.cancel()
+            stopper.cancel()
+            await self._stop_duties(timeout=1.0)
+            if not lost:
+                await self.leadership.release()
+        await polling  # a polling loop that failed on its own fails the worker
+
+    async def _stop_polling(self, polling: asyncio.Task[None]) -> None:
+        """Stop polling, cancelling the long poll in flight. `stop_polling` does nothing
+        to a run that has not started yet, so it is repeated until the run has ended."""
+        while not polling.done():
+            await self.dispatcher.stop_polling()
+            await asyncio.wait({polling}, timeout=0.05)
 
 
 async def run_worker(settings: Settings) -> None:

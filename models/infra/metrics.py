@@ -67,6 +67,10 @@ DEBIT_REPLAYS = Counter(
 )
 DEBIT_REVERSALS = Counter("stars_debit_reversals", "Debits reversed (credited back)")
 NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
+WORKER_LEADER = Gauge(
+    "stars_worker_leader",
+    "1 while this worker holds the polling lease and polls Telegram, else 0 (standing by)",
+)
 LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
 LAST_RECONCILE = Gauge(
     "stars_last_reconcile_timestamp_seconds", "When a reconciliation pass last completed"

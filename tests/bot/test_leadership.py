@@ -1,0 +1,129 @@
+"""Leadership in one process: who may poll, and when a leader must stop.
+
+The real processes are in test_standby_worker.py; these pin down the timing rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import asyncpg
+import pytest
+from aiogram.methods import GetUpdates
+
+from bot.leadership import Leadership, LeaseGate, LeaseNotHeld, LeaseTimes
+from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.telegram import make_bot
+from tests.conftest import PG_URL, create_pg_database, drop_pg_database, pg_address, with_port
+from tests.conftest import pg_database_url as pg_url
+from tests.emulator import BotApiEmulator, running_emulator
+from tests.helpers import ALICE, TOKEN, make_settings
+from tests.tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    async with running_emulator() as running:
+        yield running
+
+
+async def test_a_standby_takes_over_a_tenth_of_a_lease_after_the_leader_releases(
+    db: str,
+) -> None:
+    times = LeaseTimes(lease=2.0)
+    leader, standby = Leadership(times, holder="a:1"), Leadership(times, holder="b:1")
+    stop = asyncio.Event()
+    assert await leader.acquire(stop)
+    assert leader.may_poll()
+    waiting = asyncio.create_task(standby.acquire(stop))
+    await asyncio.sleep(1.0)
+    assert not waiting.done()
+    assert not standby.may_poll()
+    await leader.release()
+    released = time.monotonic()
+    assert await asyncio.wait_for(waiting, 5)
+    assert time.monotonic() - released <= times.retry_every + 0.15
+    assert standby.may_poll()
+    assert not leader.may_poll()
+
+
+async def test_a_standby_told_to_stop_gives_up_waiting(db: str) -> None:
+    times = LeaseTimes(lease=2.0)
+    stop = asyncio.Event()
+    assert await Leadership(times, holder="a:1").acquire(stop)
+    waiting = asyncio.create_task(Leadership(times, holder="b:1").acquire(stop))
+    await asyncio.sleep(0.3)
+    stop.set()
+    assert await asyncio.wait_for(waiting, 1) is False
+
+
+async def test_getupdates_goes_out_only_under_the_lease_and_a_late_answer_is_dropped_unconfirmed(
+    db: str, emulator: BotApiEmulator
+) -> None:
+    times = LeaseTimes(lease=2.0)  # polling must stop 1.5 s after the last renewal
+    leadership = Leadership(times, holder="a:1")
+    bot = make_bot(make_settings(telegram_api_url=emulator.url))
+    bot.session.middleware(LeaseGate(leadership))
+    state = emulator.bot(TOKEN)
+    try:
+        with pytest.raises(LeaseNotHeld):  # not acquired yet: nothing is sent
+            await bot(GetUpdates(timeout=0))
+        assert state.polls == []
+        assert await leadership.acquire(asyncio.Event())  # and never renewed
+        asyncio.get_running_loop().call_later(1.8, emulator.send_text, TOKEN, ALICE, "/x")
+        with pytest.raises(LeaseNotHeld):  # the answer came after the deadline
+            await bot(GetUpdates(timeout=3), request_timeout=10)
+        [poll] = state.polls
+        assert (poll.outcome, poll.updates) == ("answered", 1)
+        with pytest.raises(LeaseNotHeld):
+            await bot(GetUpdates(timeout=0))
+        assert len(state.polls) == 1
+        assert len(state.updates) == 1  # never confirmed: the next leader gets it
+    finally:
+        await bot.session.close()
+
+
+async def test_a_leader_cut_off_from_the_database_stops_before_its_lease_expires() -> None:
+    if not PG_URL:
+        pytest.skip("needs TEST_POSTGRES_URL: the database is made to hang")
+    name = await create_pg_database()
+    direct = pg_url(name)
+    await apply_migrations(direct)
+    proxy = TcpProxy(*pg_address(direct))
+    await open_database(with_port(direct, await proxy.start()), pool_size=2)
+    times = LeaseTimes(lease=3.0)
+    leadership = Leadership(times, holder="a:1")
+    try:
+        assert await leadership.acquire(asyncio.Event())
+        keeping = asyncio.create_task(leadership.keep())
+        await asyncio.sleep(times.renew_every * 2.5)  # renewed twice meanwhile
+        assert not keeping.done()
+        proxy.hang()
+        until = await lease_until(direct)
+        await asyncio.wait_for(keeping, times.lease)
+        stopped = time.time()
+        assert not leadership.may_poll()
+        margin = until.timestamp() - stopped
+        # The last renewal that got through was sent up to renew_every before the
+        # hang; polling stops fence_after after that, well inside the lease.
+        assert margin >= times.lease - times.fence_after - 0.2, margin
+        print(f"\nstopped {margin:.2f} s before the lease expired in the database")
+    finally:
+        proxy.restore()
+        leadership.abandon()
+        await close_database()
+        await proxy.stop()
+        await drop_pg_database(name)
+
+
+async def lease_until(direct_url: str) -> datetime:
+    conn = await asyncpg.connect(direct_url.replace("postgres://", "postgresql://", 1))
+    try:
+        value = await conn.fetchval("SELECT lease_until FROM job_state WHERE name = 'worker'")
+    finally:
+        await conn.close()
+    assert isinstance(value, datetime)
+    return value
