@@ -27,11 +27,13 @@ from bot.leadership import Leadership, LeaseGate, LeaseTimes
 from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
 from bot.own_stars import watch_own_balance
+from bot.reconcile import JOB as RECONCILE_JOB
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
 from bot.throttle import Throttle
 from models.infra import metrics
 from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.leases import free_if_held_by
 from models.infra.loop import freeze_heap
 from models.infra.settings import Settings
 from models.infra.telegram import make_bot
@@ -47,6 +49,8 @@ COMMAND_BACKLOG = 5_000
 # One request to the admins per user in this window: /paysupport forwards whatever
 # follows it, and nobody should be able to flood the admins' chats.
 SUPPORT_WINDOW = 300.0
+# Names the reconciliation lease while a leading worker holds it.
+LEADER_PREFIX = "leader:"
 
 
 class PollingWatch(BaseRequestMiddleware):
@@ -169,9 +173,9 @@ class Worker:
             lanes=self.lanes,
             support_throttle=Throttle(SUPPORT_WINDOW),
         )
-        self.reconciler = Reconciler(self.bot)
         self.polling_timeout = polling_timeout
         self.leadership = leadership or Leadership(LeaseTimes(settings.leader_lease))
+        self.reconciler = Reconciler(self.bot, holder=LEADER_PREFIX + self.leadership.holder)
         self.bot.session.middleware(PollingWatch())
         self.bot.session.middleware(PollingBrake(self.lanes))
         # Last, so it runs next to the wire: after the brake's wait, not before it.
@@ -201,15 +205,23 @@ class Worker:
         """The loops that talk to users and to Telegram's ledger: the leader's alone."""
         self.duties += [
             asyncio.create_task(self.notifier.run(), name="notifier"),
-            asyncio.create_task(
-                self.reconciler.run_forever(self.settings.reconcile_interval),
-                name="reconciler",
-            ),
+            asyncio.create_task(self._reconcile(), name="reconciler"),
             asyncio.create_task(
                 watch_own_balance(self.bot, self.settings.reconcile_interval),
                 name="own-stars",
             ),
         ]
+
+    async def _reconcile(self) -> None:
+        # A leader killed in the middle of a pass left the reconciliation lease behind,
+        # and it lasts minutes; only the leader reconciles, so a worker holding it is gone
+        # (or fenced, its pass cancelled). `run_bot.py reconcile` holds it under another name.
+        try:
+            if await free_if_held_by(RECONCILE_JOB, LEADER_PREFIX):
+                log.info("reconcile.lease_taken_over")
+        except Exception as error:  # the pass itself retries; so will the next leader
+            log.warning("reconcile.lease_takeover_failed", error=repr(error))
+        await self.reconciler.run_forever(self.settings.reconcile_interval)
 
     async def _stop_duties(self, timeout: float) -> None:
         """Cancel the loops; one stuck on a hung database is left behind, not waited for."""

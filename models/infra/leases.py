@@ -59,3 +59,12 @@ async def holder_of(name: str) -> str | None:
     """Who holds `name` now (or held it last, if it expired unreleased)."""
     rows = await JobState.filter(name=name).values_list("holder", flat=True)
     return str(rows[0]) if rows and rows[0] else None
+
+
+async def free_if_held_by(name: str, prefix: str) -> bool:
+    """Free the lease `name` if its holder's name starts with `prefix`: for a new leader
+    taking over a job only leaders run, from a predecessor that died holding it."""
+    freed = await JobState.filter(name=name, holder__startswith=prefix).update(
+        holder=None, lease_until=None
+    )
+    return freed > 0

@@ -8,15 +8,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 from aiogram.methods import GetUpdates
 
 from bot.leadership import Leadership, LeaseGate, LeaseNotHeld, LeaseTimes
+from bot.worker import LEADER_PREFIX
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.telegram import make_bot
+from models.orders.opening import open_order
+from models.tables import JobState, LedgerEntry
+from models.values import Profile, utcnow
+from tests.bot.conftest import start_system
 from tests.conftest import PG_URL, create_pg_database, drop_pg_database, pg_address, with_port
 from tests.conftest import pg_database_url as pg_url
 from tests.emulator import BotApiEmulator, running_emulator
@@ -117,6 +123,31 @@ async def test_a_leader_cut_off_from_the_database_stops_before_its_lease_expires
         await close_database()
         await proxy.stop()
         await drop_pg_database(name)
+
+
+async def test_a_new_leader_takes_over_reconciliation_from_a_leader_that_died_in_a_pass(
+    db: str, emulator: BotApiEmulator, aiohttp_client: Any
+) -> None:
+    # Killed in the middle of a pass: its lease would hold reconciliation off for minutes.
+    await JobState.create(
+        name="reconcile",
+        holder=LEADER_PREFIX + "gone-host:7:0a0b0c",
+        lease_until=utcnow() + timedelta(minutes=5),
+        cursor={},
+    )
+    order = await open_order(Profile(ALICE["id"]), 100, ttl=3600, max_pending=9, per_minute=9)
+    link = emulator.add_invoice(TOKEN, str(order.id), 100)
+    charge_id = emulator.charge(link, ALICE, deliver=False)  # its update was lost
+    system, stop, task = await start_system(aiohttp_client, emulator)
+    try:
+        for _ in range(200):
+            if await LedgerEntry.filter(telegram_payment_charge_id=charge_id).exists():
+                break
+            await asyncio.sleep(0.05)
+        assert await system.balance(ALICE) == 100
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
 
 
 async def lease_until(direct_url: str) -> datetime:

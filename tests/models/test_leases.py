@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from models.infra.jobs import release_lease
-from models.infra.leases import claim, holder_of
+from models.infra.leases import claim, free_if_held_by, holder_of
 from models.tables import JobState
 
 
@@ -37,3 +37,13 @@ async def test_a_claim_leaves_the_cursor_of_a_job_alone(db: str) -> None:
     row = await JobState.get(name="reconcile")
     assert row.cursor == {"watermark": 7}
     assert row.holder == "host:1"
+
+
+async def test_a_lease_is_freed_by_prefix_only_from_holders_so_named(db: str) -> None:
+    assert await claim("reconcile", "host:1", 300)  # an operator's command
+    assert not await free_if_held_by("reconcile", "leader:")
+    assert await holder_of("reconcile") == "host:1"
+    await release_lease("reconcile", "host:1")
+    assert await claim("reconcile", "leader:host:2:abc", 300)  # a worker that died
+    assert await free_if_held_by("reconcile", "leader:")
+    assert await claim("reconcile", "leader:host:3:def", 300)
