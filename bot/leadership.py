@@ -24,6 +24,7 @@ import os
 import secrets
 import socket
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -93,10 +94,12 @@ class Leadership:
         """Wait until this worker holds the lease (True), or `stop` is set (False)."""
         standing_by = unreachable = False
         while not stop.is_set():
-            held = await self._claim(self.times.lease)
+            held = await self._claim(self.times.lease, stop)
             if held:
                 log.info("worker.leader_acquired", holder=self.holder, lease=self.times.lease)
                 return True
+            if stop.is_set():
+                break
             if held is None and not unreachable:
                 log.warning("worker.lease_unreachable", holder=self.holder, error=self._error)
             elif held is False and not standing_by:
@@ -141,35 +144,51 @@ class Leadership:
 
     async def release(self) -> None:
         """Give the lease back after polling stopped, so a standby takes over at once."""
+        if await self._give_back():
+            log.info("worker.lease_released", holder=self.holder)
+        else:
+            log.warning("worker.lease_release_failed", holder=self.holder, error=self._error)
+
+    async def close(self) -> None:
+        """Before the database closes: a claim still hanging might yet land and hold
+        the lease for nothing, so give it back if the database answers; then cancel
+        what still hangs."""
+        if self._stray:
+            await self._give_back()
+        for task in self._stray:
+            task.cancel()
+
+    async def _give_back(self) -> bool:
         self._valid_until = 0.0
 
         async def release() -> bool:
             await release_lease(self.name, self.holder)
             return True
 
-        if await self._bounded(release(), RELEASE_TIMEOUT) is None:
-            log.warning("worker.lease_release_failed", holder=self.holder, error=self._error)
-        else:
-            log.info("worker.lease_released", holder=self.holder)
+        return await self._bounded(release(), RELEASE_TIMEOUT) is not None
 
-    def abandon(self) -> None:
-        """Cancel database calls still hanging, before the database closes."""
-        for task in self._stray:
-            task.cancel()
-
-    async def _claim(self, timeout: float) -> bool | None:
+    async def _claim(self, timeout: float, stop: asyncio.Event | None = None) -> bool | None:
         """True: held until `sent + fence_after`; False: someone else holds it; None:
         the database did not answer within `timeout`."""
         sent = time.monotonic()
-        held = await self._bounded(claim(self.name, self.holder, self.times.lease), timeout)
+        held = await self._bounded(claim(self.name, self.holder, self.times.lease), timeout, stop)
         if held:
             self._valid_until = sent + self.times.fence_after
         return held
 
-    async def _bounded(self, call: Coroutine[Any, Any, T], timeout: float) -> T | None:
+    async def _bounded(
+        self, call: Coroutine[Any, Any, T], timeout: float, stop: asyncio.Event | None = None
+    ) -> T | None:
+        """The call's result, or None if it failed, or did not end within `timeout` or
+        before `stop` was set."""
         task = asyncio.create_task(call)
-        done, _ = await asyncio.wait({task}, timeout=max(timeout, 0.01))
-        if not done:
+        waiters: set[asyncio.Future[Any]] = {task}
+        if stop is not None:
+            waiters.add(asyncio.ensure_future(stop.wait()))
+        await asyncio.wait(waiters, timeout=max(timeout, 0.01), return_when=FIRST_COMPLETED)
+        for waiter in waiters - {task}:
+            waiter.cancel()
+        if not task.done():
             self._error = f"no answer from the database in {timeout:.1f} s"
             self._stray.add(task)
             task.add_done_callback(self._forget)

@@ -197,8 +197,8 @@ class Worker:
             if left:
                 log.error("shutdown.handlers_abandoned", count=left)
             self.profiles.cancel()
-            await self._stop_duties(timeout=DRAIN_TIMEOUT)
-            self.leadership.abandon()
+            await self._stop_duties(timeout=2.0)  # only ones stuck on the database
+            await self.leadership.close()
             await self.bot.session.close()
 
     def _start_duties(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,8 @@ import pytest
 from aiogram.methods import GetUpdates
 
 from bot.leadership import Leadership, LeaseGate, LeaseNotHeld, LeaseTimes
-from bot.worker import LEADER_PREFIX
+from bot.worker import LEADER_PREFIX, Worker
+from models.infra import metrics
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.telegram import make_bot
 from models.orders.opening import open_order
@@ -26,7 +27,7 @@ from tests.bot.conftest import start_system
 from tests.conftest import PG_URL, create_pg_database, drop_pg_database, pg_address, with_port
 from tests.conftest import pg_database_url as pg_url
 from tests.emulator import BotApiEmulator, running_emulator
-from tests.helpers import ALICE, TOKEN, make_settings
+from tests.helpers import ALICE, TOKEN, make_settings, metric
 from tests.tcp_proxy import TcpProxy
 
 
@@ -119,10 +120,60 @@ async def test_a_leader_cut_off_from_the_database_stops_before_its_lease_expires
         print(f"\nstopped {margin:.2f} s before the lease expired in the database")
     finally:
         proxy.restore()
-        leadership.abandon()
+        await leadership.close()
         await close_database()
         await proxy.stop()
         await drop_pg_database(name)
+
+
+async def test_a_worker_that_lost_the_lease_to_a_hung_database_leads_again_when_it_returns(
+    emulator: BotApiEmulator,
+) -> None:
+    if not PG_URL:
+        pytest.skip("needs TEST_POSTGRES_URL: the database is made to hang")
+    name = await create_pg_database()
+    direct = pg_url(name)
+    await apply_migrations(direct)
+    proxy = TcpProxy(*pg_address(direct))
+    url = with_port(direct, await proxy.start())
+    await open_database(url, pool_size=5)
+    settings = make_settings(
+        telegram_api_url=emulator.url, database_url=url, reconcile_interval=3600
+    )
+    worker = Worker(settings, polling_timeout=1, leadership=Leadership(LeaseTimes(lease=2.0)))
+    state = emulator.bot(TOKEN)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await until(lambda: leading() == 1 and bool(state.polls))
+        proxy.hang()
+        await until(lambda: leading() == 0)
+        polls = len(state.polls)
+        await asyncio.sleep(1.0)
+        assert len(state.polls) == polls  # fenced: it does not poll
+        proxy.restore()
+        emulator.send_text(TOKEN, ALICE, "/balance")
+        [reply] = await emulator.wait_for_message(TOKEN, ALICE["id"], timeout=10)
+        assert reply["text"] == "Your balance: 0 ⭐"
+        assert leading() == 1
+    finally:
+        proxy.restore()
+        stop.set()
+        await asyncio.wait_for(running, 40)
+        await close_database()
+        await proxy.stop()
+        await drop_pg_database(name)
+
+
+def leading() -> float:
+    return metric(metrics.render()[0].decode(), "stars_worker_leader")
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
 
 
 async def test_a_new_leader_takes_over_reconciliation_from_a_leader_that_died_in_a_pass(
