@@ -156,6 +156,13 @@ class Deployment:
         polls = self.emulator.bot(TOKEN).polls
         return [p for p in polls if door is None or p.door == door]
 
+    async def first_poll(self, door: str, timeout: float) -> Poll:
+        deadline = time.monotonic() + timeout
+        while not self.polls(door):
+            assert time.monotonic() < deadline, f"{door} never polled"
+            await asyncio.sleep(0.05)
+        return self.polls(door)[0]
+
     def assert_one_poller_at_a_time(self) -> None:
         """No getUpdates of one worker overlaps one of another, however short."""
         now = time.time()
@@ -288,7 +295,7 @@ async def test_a_leader_cut_off_from_the_database_stops_polling_before_its_lease
         await asyncio.sleep(LEASE * 0.3)
         proxy.hang()  # the leader's queries wait forever; Telegram still answers it
         expires = (await lease_until(pg_deployment.db_url)).timestamp()
-        await standby.child.wait_for_log("Start polling", timeout=LEASE * 2)
+        await pg_deployment.first_poll("second", timeout=LEASE * 2)
         await leader.child.wait_for_log("worker.lease_lost")
         last = pg_deployment.polls("first")[-1]
         first = pg_deployment.polls("second")[0]
