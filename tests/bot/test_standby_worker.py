@@ -68,7 +68,7 @@ class Deployment:
     emulator: BotApiEmulator
     db_url: str
     charges: dict[str, int] = field(default_factory=dict)
-    paid_at: list[float] = field(default_factory=list)  # monotonic, per approved checkout
+    paid_at: list[float] = field(default_factory=list)  # wall clock, per approved checkout
     buyers: int = 0
 
     async def start(self, name: str, db_url: str | None = None, **env: Any) -> Worker:
@@ -112,7 +112,7 @@ class Deployment:
         while True:
             outcome = await self.emulator.checkout(link, buyer, deadline=4)
             if outcome.status == "paid":
-                self.paid_at.append(time.monotonic())
+                self.paid_at.append(time.time())
                 amount = self.emulator.invoice(link)["amount"]
                 self.charges[self.emulator.charge(link, buyer)] = amount
                 return
@@ -218,15 +218,18 @@ async def test_a_killed_leader_is_replaced_within_15_s_and_every_payment_is_cred
         burst = asyncio.gather(*(sale(*s) for s in sales))
         while len(pg_deployment.charges) < 20:
             await asyncio.sleep(0.01)
-        killed, killed_wall = time.monotonic(), time.time()
+        killed = time.time()
         leader.child.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(burst, 120)
-        answered = min(t for t in pg_deployment.paid_at if t > killed) - killed
-        first_poll = pg_deployment.polls("second")[0].started - killed_wall
+        took_over = pg_deployment.polls("second")[0].started
+        first_poll = took_over - killed
+        # Approved by the new leader: the old one may have answered just before dying.
+        answered = min(t for t in pg_deployment.paid_at if t >= took_over) - killed
         print(
             f"\nSIGKILL: the standby polled after {first_poll:.2f} s and approved a "
             f"checkout after {answered:.2f} s (lease {LEASE:.0f} s)"
         )
+        assert first_poll <= 15
         assert answered <= 15
         assert len(pg_deployment.charges) == 80
         await pg_deployment.assert_each_payment_credited_once()
@@ -252,12 +255,12 @@ async def test_one_of_two_workers_polls_and_hands_over_within_5_s_when_stopped(
         [holder] = re.findall(r'"holder": "([^"]+)", "lease"', leader.child.log)
         assert f'"leader": "{holder}"' in standby.child.log  # says who it waits for
 
-        stopped, stopped_wall = time.monotonic(), time.time()
+        stopped = time.time()
         leader.child.process.send_signal(signal.SIGTERM)
         await leader.child.wait_for_log("Polling stopped")
         await pg_deployment.buy(*after)  # only the new leader can approve this one
         answered = pg_deployment.paid_at[-1] - stopped
-        first_poll = pg_deployment.polls("second")[0].started - stopped_wall
+        first_poll = pg_deployment.polls("second")[0].started - stopped
         print(
             f"\nSIGTERM: the standby polled after {first_poll:.2f} s and approved a "
             f"checkout after {answered:.2f} s"
