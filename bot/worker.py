@@ -23,14 +23,17 @@ from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.lanes import Lanes
+from bot.leadership import Leadership, LeaseGate, LeaseTimes
 from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
 from bot.own_stars import watch_own_balance
+from bot.reconcile import JOB as RECONCILE_JOB
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
 from bot.throttle import Throttle
 from models.infra import metrics
 from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.leases import free_if_held_by
 from models.infra.loop import freeze_heap
 from models.infra.settings import Settings
 from models.infra.telegram import make_bot
@@ -46,6 +49,8 @@ COMMAND_BACKLOG = 5_000
 # One request to the admins per user in this window: /paysupport forwards whatever
 # follows it, and nobody should be able to flood the admins' chats.
 SUPPORT_WINDOW = 300.0
+# Names the reconciliation lease while a leading worker holds it.
+LEADER_PREFIX = "leader:"
 
 
 class PollingWatch(BaseRequestMiddleware):
@@ -66,7 +71,7 @@ class PollingWatch(BaseRequestMiddleware):
                     "polling.conflict",
                     error=error.message,
                     hint="another process is polling this bot token, or a webhook is set; "
-                    "only one bot worker may run per token",
+                    "workers take turns only when they share one DATABASE_URL",
                 )
             raise
         if isinstance(method, GetUpdates):
@@ -144,13 +149,14 @@ class Worker:
         bot: Bot | None = None,
         polling_timeout: int = POLLING_TIMEOUT,
         notifier: Notifier | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.settings = settings
         self.bot = bot or make_bot(settings)
         self.lanes = Lanes(
             payments=PAYMENT_CONCURRENCY, commands=COMMAND_CONCURRENCY, backlog=COMMAND_BACKLOG
         )
-        self.bot.session.middleware(PollingWatch())
+        self.duties: list[asyncio.Task[Any]] = []
         self.inflight = InFlight()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
@@ -162,43 +168,19 @@ class Worker:
             lanes=self.lanes,
             support_throttle=Throttle(SUPPORT_WINDOW),
         )
-        self.reconciler = Reconciler(self.bot)
         self.polling_timeout = polling_timeout
+        self.leadership = leadership or Leadership(LeaseTimes(settings.leader_lease))
+        self.reconciler = Reconciler(self.bot, holder=LEADER_PREFIX + self.leadership.holder)
+        self.bot.session.middleware(PollingWatch())
+        # Last, so it runs next to the wire.
+        self.bot.session.middleware(LeaseGate(self.leadership))
 
     async def run(self, stop: asyncio.Event) -> None:
-        background: list[asyncio.Task[Any]] = []
         try:
             if not await prepare_bot(self.bot, stop):
                 return
-            background = [
-                asyncio.create_task(self.notifier.run(), name="notifier"),
-                asyncio.create_task(
-                    self.reconciler.run_forever(self.settings.reconcile_interval),
-                    name="reconciler",
-                ),
-                asyncio.create_task(
-                    watch_own_balance(self.bot, self.settings.reconcile_interval),
-                    name="own-stars",
-                ),
-            ]
-            polling = asyncio.create_task(
-                self.dispatcher.start_polling(
-                    self.bot,
-                    allowed_updates=ALLOWED_UPDATES,
-                    polling_timeout=self.polling_timeout,
-                    handle_signals=False,
-                    close_bot_session=False,
-                    # No tasks_concurrency_limit: the lanes bound concurrency instead.
-                ),
-                name="polling",
-            )
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait([polling, stopper], return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not polling.done():
-                log.info("worker.stopping")
-                await self.dispatcher.stop_polling()
-            await polling
+            while await self.leadership.acquire(stop):
+                await self._lead(stop)
         finally:
             # Handlers in flight may be crediting a payment: let them finish before
             # the caller closes the database.
@@ -209,10 +191,79 @@ class Worker:
             if left:
                 log.error("shutdown.handlers_abandoned", count=left)
             self.profiles.cancel()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await self._stop_duties(timeout=2.0)  # only ones stuck on the database
+            await self.leadership.close()
             await self.bot.session.close()
+
+    def _start_duties(self) -> None:
+        """The loops that talk to users and to Telegram's ledger: the leader's alone."""
+        self.duties += [
+            asyncio.create_task(self.notifier.run(), name="notifier"),
+            asyncio.create_task(self._reconcile(), name="reconciler"),
+            asyncio.create_task(
+                watch_own_balance(self.bot, self.settings.reconcile_interval),
+                name="own-stars",
+            ),
+        ]
+
+    async def _reconcile(self) -> None:
+        # A leader killed in the middle of a pass left the reconciliation lease behind,
+        # and it lasts minutes; only the leader reconciles, so a worker holding it is gone
+        # (or fenced, its pass cancelled). `run_bot.py reconcile` holds it under another name.
+        try:
+            if await free_if_held_by(RECONCILE_JOB, LEADER_PREFIX):
+                log.info("reconcile.lease_taken_over")
+        except Exception as error:  # the pass itself retries; so will the next leader
+            log.warning("reconcile.lease_takeover_failed", error=repr(error))
+        await self.reconciler.run_forever(self.settings.reconcile_interval)
+
+    async def _stop_duties(self, timeout: float) -> None:
+        """Cancel the loops; one stuck on a hung database is left behind, not waited for."""
+        for task in self.duties:
+            task.cancel()
+        if self.duties:
+            await asyncio.wait(self.duties, timeout=timeout)
+        self.duties = [task for task in self.duties if not task.done()]
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Poll and run the duties while the lease is ours; then stop polling, and give
+        the lease back unless it was lost."""
+        self._start_duties()
+        polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot,
+                allowed_updates=ALLOWED_UPDATES,
+                polling_timeout=self.polling_timeout,
+                handle_signals=False,
+                close_bot_session=False,
+                # No tasks_concurrency_limit: the lanes bound concurrency instead.
+            ),
+            name="polling",
+        )
+        keeper = asyncio.create_task(self.leadership.keep(), name="lease")
+        stopper = asyncio.create_task(stop.wait())
+        metrics.WORKER_LEADER.set(1)
+        try:
+            await asyncio.wait([polling, keeper, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                log.info("worker.stopping")
+            await self._stop_polling(polling)
+        finally:
+            metrics.WORKER_LEADER.set(0)
+            lost = keeper.done() and not keeper.cancelled()
+            keeper.cancel()
+            stopper.cancel()
+            await self._stop_duties(timeout=1.0)
+            if not lost:
+                await self.leadership.release()
+        await polling  # a polling loop that failed on its own fails the worker
+
+    async def _stop_polling(self, polling: asyncio.Task[None]) -> None:
+        """Stop polling, cancelling the long poll in flight. `stop_polling` does nothing
+        to a run that has not started yet, so it is repeated until the run has ended."""
+        while not polling.done():
+            await self.dispatcher.stop_polling()
+            await asyncio.wait({polling}, timeout=0.05)
 
 
 async def run_worker(settings: Settings) -> None:

@@ -80,6 +80,29 @@ async def test_a_second_poller_ends_the_first_with_409(emulator, http) -> None: 
     assert (await second)[0] == 200
 
 
+async def test_polls_are_recorded_by_door_and_a_poll_whose_caller_hung_up_hands_out_nothing(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
+    async def poll(door: str, timeout: str) -> int:
+        url = f"{emulator.door_url(door)}/bot{TOKEN}/getUpdates"
+        async with http.post(url, data={"timeout": timeout}) as response:
+            return response.status
+
+    assert await poll("a", "0") == 200
+    hung_up = asyncio.create_task(poll("b", "5"))
+    await asyncio.sleep(0.3)
+    hung_up.cancel()  # the client closes its connection mid-poll
+    await asyncio.sleep(0.3)
+    emulator.send_text(TOKEN, ALICE, "/start")
+    await asyncio.sleep(0.3)
+    first, second = emulator.bot(TOKEN).polls
+    assert (first.door, first.outcome) == ("a", "answered")
+    assert (second.door, second.outcome, second.updates) == ("b", "abandoned", 0)
+    assert second.ended is not None
+    assert second.ended - second.started < 1
+    assert emulator.bot(TOKEN).updates  # still waiting for a poller
+
+
 async def test_updates_are_confirmed_by_offset_and_filtered_by_allowed_updates(
     emulator, http
 ) -> None:  # type: ignore[no-untyped-def]

@@ -78,6 +78,10 @@ NOTICES_OLDEST_PENDING = Gauge(
     "stars_notices_oldest_pending_seconds",
     "Age of the oldest message to a user not sent yet (0 when none)",
 )
+WORKER_LEADER = Gauge(
+    "stars_worker_leader",
+    "1 while this worker holds the polling lease and polls Telegram, else 0 (standing by)",
+)
 LAST_POLL = Gauge("stars_last_poll_timestamp_seconds", "When getUpdates last succeeded")
 LAST_RECONCILE = Gauge(
     "stars_last_reconcile_timestamp_seconds", "When a reconciliation pass last completed"

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     topup_max_pending: int = Field(5, ge=1)
     topup_per_minute: int = Field(10, ge=1)
     reconcile_interval: float = Field(300, gt=0)
+    # Seconds the polling worker's lease lasts (bot/leadership.py): a standby takes over
+    # at most this long (plus a second) after the leader vanishes.
+    leader_lease: float = Field(10, ge=1, le=600)
     webapp_url: str | None = None
     bot_metrics_port: int | None = Field(None, ge=1, le=65535)
     bot_metrics_host: str = "127.0.0.1"

@@ -6,7 +6,16 @@ from tests.emulator.server import (
     BotState,
     Fault,
     PaymentOutcome,
+    Poll,
     running_emulator,
 )
 
-__all__ = ["ApiError", "BotApiEmulator", "BotState", "Fault", "PaymentOutcome", "running_emulator"]
+__all__ = [
+    "ApiError",
+    "BotApiEmulator",
+    "BotState",
+    "Fault",
+    "PaymentOutcome",
+    "Poll",
+    "running_emulator",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import json
 import re
@@ -48,6 +49,8 @@ INT_FIELDS = {
     "photo_height",
 }
 BOOL_FIELDS = {"ok", "drop_pending_updates", "is_flexible"}
+# The request being handled, for methods that watch their caller (getUpdates).
+_request: contextvars.ContextVar[web.Request] = contextvars.ContextVar("request")
 
 
 def new_charge_id() -> str:
@@ -107,6 +110,20 @@ class PaymentOutcome:
 
 
 @dataclass
+class Poll:
+    """One getUpdates: through which door it came (`door_url`; "" for the plain URL),
+    when it started and ended (wall-clock seconds, comparable with database times),
+    and how: "answered", "conflict" (ended by another poll or a webhook), "abandoned"
+    (the caller hung up first) or "open" (still waiting)."""
+
+    door: str
+    started: float
+    ended: float | None = None
+    outcome: str = "open"
+    updates: int = 0
+
+
+@dataclass
 class BotState:
     token: str
     bot_id: int
@@ -125,6 +142,7 @@ class BotState:
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     star_balance: dict[str, int] | None = None  # None: the sum of unrefunded payments
+    polls: list[Poll] = field(default_factory=list)
 
     @property
     def user(self) -> dict[str, Any]:
@@ -164,6 +182,8 @@ class BotApiEmulator:
         app = web.Application(client_max_size=50 * 1024**2)
         app.router.add_route("*", "/bot{token}/test/{method}", self._handle)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/door/{door}/bot{token}/test/{method}", self._handle)
+        app.router.add_route("*", "/door/{door}/bot{token}/{method}", self._handle)
         from tests.emulator.control import add_control_routes
 
         add_control_routes(app, self)
@@ -187,6 +207,11 @@ class BotApiEmulator:
                 state.active_poll.set_result("stopped")
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def door_url(self, door: str) -> str:
+        """A base URL for one client of many on the same token: its getUpdates calls
+        are recorded under `door` (BotState.polls), so a test can tell who polls."""
+        return f"{self.url}/door/{door}"
 
     # ------------------------------------------------------------ helpers
 
@@ -455,6 +480,7 @@ class BotApiEmulator:
             state = self.bot(request.match_info["token"])
             params = await self._params(request)
             state.calls.append((method, params))
+            _request.set(request)
             await self._apply_fault(method)
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
@@ -518,10 +544,14 @@ class BotApiEmulator:
             state.active_poll.set_result("conflict")
         mine: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         state.active_poll = mine
+        request = _request.get()
+        poll = Poll(request.match_info.get("door", ""), time.time())
+        state.polls.append(poll)
         deadline = time.monotonic() + timeout
         try:
             while True:
                 if mine.done():
+                    poll.outcome = "conflict"
                     reason = mine.result()
                     if reason == "webhook":
                         raise ApiError(409, "Conflict: terminated by setWebhook request")
@@ -530,18 +560,25 @@ class BotApiEmulator:
                         "Conflict: terminated by other getUpdates request; "
                         "make sure that only one bot instance is running",
                     )
+                if request.transport is None or request.transport.is_closing():
+                    # The caller hung up: nothing is handed out (nor confirmed).
+                    poll.outcome = "abandoned"
+                    return []
                 if state.updates or time.monotonic() >= deadline:
                     batch = state.updates[:limit]
                     state.delivered.extend(batch)
+                    poll.outcome, poll.updates = "answered", len(batch)
                     return batch
                 changed = asyncio.ensure_future(state.changed.wait())
+                # Woken now and then to notice a caller that hung up.
                 await asyncio.wait(
                     [changed, mine],
-                    timeout=deadline - time.monotonic(),
+                    timeout=min(deadline - time.monotonic(), 0.1),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 changed.cancel()
         finally:
+            poll.ended = time.time()
             if state.active_poll is mine:
                 state.active_poll = None
 

@@ -32,6 +32,7 @@ BAD = [
     ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS is invalid"),
     ({"BOT_TOKEN": TOKEN, "STAR_PACKAGES": "100,-5"}, "STAR_PACKAGES amounts must be whole Stars"),
     ({"BOT_TOKEN": TOKEN, "INVOICE_TTL": "soon"}, "INVOICE_TTL is invalid"),
+    ({"BOT_TOKEN": TOKEN, "LEADER_LEASE": "0.5"}, "LEADER_LEASE is invalid"),
     ({"BOT_TOKEN": TOKEN, "LOG_FORMAT": "xml"}, "LOG_FORMAT is invalid"),
     ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be DEBUG"),
     # aiogram would put the token into these URLs, and aiohttp quotes a bad URL whole.
@@ -116,6 +117,7 @@ def test_the_example_env_file_loads_with_its_documented_defaults(
         monkeypatch.delenv(name.upper(), raising=False)
     settings = load_settings()
     assert settings.bot_metrics_port is None
+    assert settings.leader_lease == 10
     assert settings.invoice_photo_url is None
     assert settings.telegram_api_url is None
     assert settings.admin_ids == []

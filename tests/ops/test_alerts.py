@@ -26,7 +26,6 @@ METRIC_NAME = re.compile(r"\bstars_[a-z_]+")
 # outbox) under these names. Once a branch is merged its name is exported here too and
 # test_the_rules_read_metrics_the_processes_export fails until it is taken off this list.
 FROM_OTHER_BRANCHES = {
-    "stars_worker_leader",
     "stars_events_oldest_undelivered_seconds",
     "stars_events_abandoned_total",
 }
