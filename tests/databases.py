@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -84,3 +85,14 @@ async def create_migrated_pg_database() -> str:
 async def drop_migrated_template() -> None:
     if _migrated_template is not None:
         await drop_pg_database(_migrated_template)
+
+
+async def lease_until(direct_url: str) -> datetime:
+    """When the workers' polling lease runs out, by the database's clock."""
+    conn = await asyncpg.connect(direct_url.replace("postgres://", "postgresql://", 1))
+    try:
+        value = await conn.fetchval("SELECT lease_until FROM job_state WHERE name = 'worker'")
+    finally:
+        await conn.close()
+    assert isinstance(value, datetime)
+    return value

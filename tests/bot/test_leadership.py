@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from aiogram.methods import GetUpdates
 
@@ -23,7 +22,14 @@ from models.infra.telegram import make_bot
 from models.orders.opening import open_order
 from models.tables import JobState, LedgerEntry
 from models.values import Profile, utcnow
-from tests.databases import PG_URL, create_pg_database, drop_pg_database, pg_address, with_port
+from tests.databases import (
+    PG_URL,
+    create_pg_database,
+    drop_pg_database,
+    lease_until,
+    pg_address,
+    with_port,
+)
 from tests.databases import pg_database_url as pg_url
 from tests.emulator import BotApiEmulator, running_emulator
 from tests.helpers import ALICE, TOKEN, make_settings, metric
@@ -199,13 +205,3 @@ async def test_a_new_leader_takes_over_reconciliation_from_a_leader_that_died_in
     finally:
         stop.set()
         await asyncio.wait_for(task, 40)
-
-
-async def lease_until(direct_url: str) -> datetime:
-    conn = await asyncpg.connect(direct_url.replace("postgres://", "postgresql://", 1))
-    try:
-        value = await conn.fetchval("SELECT lease_until FROM job_state WHERE name = 'worker'")
-    finally:
-        await conn.close()
-    assert isinstance(value, datetime)
-    return value

@@ -15,12 +15,10 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from models.infra.db import apply_migrations, close_database, open_database
@@ -31,6 +29,7 @@ from tests.databases import (
     PG_URL,
     create_pg_database,
     drop_pg_database,
+    lease_until,
     pg_address,
     pg_database_url,
     with_port,
@@ -378,16 +377,6 @@ async def test_a_shorter_lease_set_for_both_workers_shortens_the_takeover(
     finally:
         assert await standby.child.stop() == 0
         await leader.child.process.wait()
-
-
-async def lease_until(direct_url: str) -> datetime:
-    conn = await asyncpg.connect(direct_url.replace("postgres://", "postgresql://", 1))
-    try:
-        value = await conn.fetchval("SELECT lease_until FROM job_state WHERE name = 'worker'")
-    finally:
-        await conn.close()
-    assert isinstance(value, datetime)
-    return value
 
 
 async def wait_for_count(child: Child, needle: str, more_than: int, timeout: float = 30) -> None:
