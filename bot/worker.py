@@ -22,6 +22,7 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
+from bot.events import EventSender
 from bot.lanes import Lanes
 from bot.middlewares import InFlight, ProfileCache
 from bot.notifier import Notifier
@@ -29,6 +30,7 @@ from bot.own_stars import watch_own_balance
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
 from bot.throttle import Throttle
+from models.events.outbox import switch_events
 from models.infra import metrics
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.loop import freeze_heap
@@ -144,6 +146,7 @@ class Worker:
         bot: Bot | None = None,
         polling_timeout: int = POLLING_TIMEOUT,
         notifier: Notifier | None = None,
+        events: EventSender | None = None,
     ) -> None:
         self.settings = settings
         self.bot = bot or make_bot(settings)
@@ -154,6 +157,7 @@ class Worker:
         self.inflight = InFlight()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
+        self.events = events or EventSender.from_settings(settings)
         self.dispatcher = create_dispatcher(
             settings,
             notifier=self.notifier,
@@ -172,6 +176,7 @@ class Worker:
                 return
             background = [
                 asyncio.create_task(self.notifier.run(), name="notifier"),
+                *([asyncio.create_task(self.events.run(), name="events")] if self.events else []),
                 asyncio.create_task(
                     self.reconciler.run_forever(self.settings.reconcile_interval),
                     name="reconciler",
@@ -222,6 +227,8 @@ async def run_worker(settings: Settings) -> None:
     # Telegram rather than the database; 20 connections keep them from queueing for one
     # while staying well under PostgreSQL's default of 100.
     await open_database(settings.database_url, pool_size=20)
+    if settings.events_url is None:  # the sender turns them on when it starts
+        await switch_events(False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
