@@ -45,7 +45,7 @@ class Receiver:
         self.failing: set[str] = set()  # event ids answered 500
         self.failing_users: set[int] = set()
         self.slow_users: dict[int, float] = {}  # seconds to think before answering
-        self.hold: asyncio.Event | None = None  # while unset, requests hang after arriving
+        self.hold: asyncio.Event | None = None  # while unset, answers hang (sent after)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -90,9 +90,9 @@ class Receiver:
             status = 500
         if user in self.slow_users:
             await asyncio.sleep(self.slow_users[user])
-        if self.hold is not None:
-            await self.hold.wait()
         self.requests.append(Request(body["id"], body, status, dict(request.headers)))
+        if self.hold is not None:  # the backend has acted on it; its answer is late
+            await self.hold.wait()
         return web.Response(status=status)
 
     # ------------------------------------------------------------ what came

@@ -16,14 +16,17 @@ from aiohttp.test_utils import TestServer
 from bot.events import EventSender, retry_delay, sign
 from models.events.delivery import public_id
 from models.events.operator import redeliver
-from models.events.outbox import switch_events
+from models.events.outbox import events_on_since, switch_events
 from models.infra import metrics
 from models.ledger.debits import debit
 from models.ledger.entries import apply_entry
+from models.queries.invariants import check_ledger
 from models.tables import EntryKind, Event, EventState, LedgerEntry
 from models.values import utcnow
+from tests.bot.conftest import start_system
+from tests.emulator import BotApiEmulator
 from tests.event_receiver import Receiver
-from tests.helpers import metric
+from tests.helpers import ADMIN, ALICE, metric, tma
 
 SECRET = "whsec_" + "s3cr3t" * 6
 
@@ -322,3 +325,93 @@ async def test_the_age_of_the_oldest_undelivered_event_is_measured(
     while metric(metrics.render()[0].decode(), "stars_events_oldest_undelivered_seconds") < 3600:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
+
+
+SERVICE_KEY = "svc_" + "k" * 40
+
+
+async def test_every_balance_change_in_the_running_system_reaches_the_backend_once(
+    db: str, emulator: BotApiEmulator, aiohttp_client: Any, aiohttp_server: Any
+) -> None:
+    """The real worker polling the emulator, the real API, and the app's backend: each
+    ledger row arrives as one event id, however often Telegram or the app repeats itself."""
+    receiver = Receiver(SECRET)
+    url = await start_receiver(receiver, aiohttp_server)
+    system, stop, task = await start_system(
+        aiohttp_client,
+        emulator,
+        events_url=url,
+        events_secret=SECRET,
+        environment="development",
+        service_api_keys=[SERVICE_KEY],
+    )
+    try:
+        while await events_on_since() is None:  # the worker's sender is up
+            await asyncio.sleep(0.02)
+        # A payment whose update Telegram delivers three times.
+        order = await system.order(ALICE, 100)
+        paid = await emulator.pay(order["invoice_url"], ALICE, repeat=3)
+        assert paid.charge_id is not None
+        await system.settle()
+        # A payment whose update was lost, recovered by reconciliation.
+        lost = emulator.charge(
+            (await system.order(ALICE, 250))["invoice_url"], ALICE, deliver=False
+        )
+        await system.worker.reconciler.run_pass()
+        # The admin refunds the first; Telegram's refunded_payment message reports it too.
+        system.say(ADMIN, f"/refund {paid.charge_id}")
+        await system.replies(ADMIN)
+        await system.settle()
+        # The app's backend spends and gives back, each request sent twice.
+        auth = {"Authorization": f"Bearer {SERVICE_KEY}", "Idempotency-Key": "gift-1"}
+        for _ in range(2):
+            spent = await system.api.post(
+                f"/service/users/{ALICE['id']}/debits",
+                json={"amount": 50, "reason": "a gift"},
+                headers=auth,
+            )
+            assert spent.status in (200, 201)
+        debit_id = (await spent.json())["debit_id"]
+        for _ in range(2):
+            back = await system.api.post(f"/service/debits/{debit_id}/reversal", headers=auth)
+            assert back.status in (200, 201)
+        # A development credit, and an adjustment by hand.
+        dev = await system.api.post("/dev/add-stars", json={"amount": 30}, headers=tma(ALICE))
+        assert dev.status == 200, await dev.text()
+        await apply_entry(ALICE["id"], -5, EntryKind.ADJUSTMENT, note="support case 7")
+
+        await settle(receiver)
+        entries = [e.id for e in await LedgerEntry.all().order_by("id")]
+        events = await Event.all().order_by("entry_id")
+        assert [e.entry_id for e in events] == entries
+        assert receiver.accepted_ids() == {public_id(e.id) for e in events}
+        bodies = {r.event_id: r.body for r in receiver.accepted()}
+        got = [bodies[public_id(e.id)] for e in events]
+        assert [(b["type"], b["data"]["amount"], b["data"]["stars_balance"]) for b in got] == [
+            ("topup.credited", 100, 100),
+            ("topup.credited", 250, 350),
+            ("topup.refunded", -100, 250),
+            ("debit.created", -50, 200),
+            ("debit.reversed", 50, 250),
+            ("balance.adjusted", 30, 280),
+            ("balance.adjusted", -5, 275),
+        ]
+        sources = [b["data"]["source"] for b in got]
+        assert sources[:2] == ["update", "reconciliation"]
+        assert sources[2] in {"command", "update"}  # whichever report came first
+        assert sources[3:] == ["service", "service", "development", "operator"]
+        credited = [
+            b
+            for b in receiver.accepted()
+            if b.body["type"] == "topup.credited" and b.body["data"]["charge_id"] == paid.charge_id
+        ]
+        assert len({b.event_id for b in credited}) == 1  # three updates, one event
+        assert got[0]["data"]["order_id"] == order["payment_id"]
+        assert got[1]["data"]["charge_id"] == lost
+        assert got[3]["data"]["idempotency_key"] == got[4]["data"]["idempotency_key"] == "gift-1"
+        assert got[3]["data"]["reason"] == "a gift"
+        assert receiver.first_accepted(ALICE["id"]) == [public_id(e.id) for e in events]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+    assert (await check_ledger()).ok
