@@ -25,6 +25,7 @@ class EventLine:
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
+    finished_at: datetime | None
     last_error: str | None
 
 
@@ -33,7 +34,8 @@ async def list_events(states: Sequence[EventState], limit: int) -> list[EventLin
     marks = ", ".join(f"${n}" for n in range(2, len(states) + 2))
     _, rows = await execute(
         Tortoise.get_connection("default"),
-        "SELECT id, user_id, type, state, attempts, created_at, next_attempt_at, last_error "
+        "SELECT id, user_id, type, state, attempts, created_at, next_attempt_at, finished_at, "
+        "last_error "
         f"FROM events WHERE state IN ({marks}) ORDER BY entry_id LIMIT $1",
         limit,
         *(state.value for state in states),
@@ -47,6 +49,7 @@ async def list_events(states: Sequence[EventState], limit: int) -> list[EventLin
             int(row["attempts"]),
             as_datetime(row["created_at"]),
             as_datetime(row["next_attempt_at"]) if row["next_attempt_at"] else None,
+            as_datetime(row["finished_at"]) if row["finished_at"] else None,
             row["last_error"],
         )
         for row in rows
