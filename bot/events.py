@@ -102,7 +102,7 @@ class EventSender:
         self.host = urlsplit(url).hostname or "?"
         self._wake = asyncio.Event()
         self._next_slot = 0.0
-        self._deliveries: dict[asyncio.Task[None], list[Claimed]] = {}
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._busy: set[int] = set()
         self._unsettled: dict[uuid.UUID, Claimed] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -114,9 +114,6 @@ class EventSender:
         if settings.events_url is None or key is None:
             return None
         return cls(settings.events_url, key)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self) -> None:
         await self._start()
@@ -185,11 +182,11 @@ class EventSender:
             self._busy.add(user_id)
             self._unsettled.update((event.id, event) for event in events)
             task = asyncio.create_task(self._deliver_all(user_id, events))
-            self._deliveries[task] = events
+            self._deliveries.add(task)
             task.add_done_callback(self._delivery_done)
 
     def _delivery_done(self, task: asyncio.Task[None]) -> None:
-        self._deliveries.pop(task, None)
+        self._deliveries.discard(task)
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             # The database failed while recording the outcome: the claim runs out
