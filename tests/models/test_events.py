@@ -33,7 +33,7 @@ from models.orders.opening import open_order
 from models.tables import EntryKind, Event, EventState, LedgerEntry
 from models.values import Charge, utcnow
 from tests.helpers import cid
-from tests.models.conftest import ALICE, BOB
+from tests.models.buyers import ALICE, BOB
 
 pytestmark = pytest.mark.usefixtures("ledger_holds")
 
