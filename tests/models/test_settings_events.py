@@ -69,3 +69,4 @@ def test_events_are_off_unless_a_url_is_set(
     assert settings.events_url == f"{URL}?tenant=7"
     assert settings.events_key == SECRET.encode()
     assert SECRET not in repr(settings)
+    assert SECRET in settings.secrets  # what the logs redact
