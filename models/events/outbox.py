@@ -13,10 +13,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
-from models.infra.sql import execute
 from models.tables import EntryKind, JobState
 from models.values import utcnow
 
@@ -40,43 +38,32 @@ EVENT_TYPES = {
     EntryKind.ADJUSTMENT: EventType.BALANCE_ADJUSTED,
 }
 
-# One statement: nothing when events are off; otherwise the event, as its user's head
-# when no other event of theirs is pending. The caller holds the user's row (it just
-# moved the balance), so no finish of that user's head can slip between the two.
-_WRITE = (
-    "INSERT INTO events (id, entry_id, user_id, type, source, state, attempts, "
-    "next_attempt_at, queued_at, created_at) "
-    "SELECT $1, $2, $3, $4, $5, 'pending', 0, "
-    "CASE WHEN EXISTS (SELECT 1 FROM events WHERE state = 'pending' AND user_id = $3) "
-    "THEN NULL ELSE {now} END, $6, $6 "
-    "WHERE EXISTS (SELECT 1 FROM job_state WHERE name = '" + SWITCH + "')"
-)
-_WRITE_SQL = {
+
+def event_insert(entry_id: str, first: int, dialect: str, *, source: str = "") -> str:
+    """The INSERT of a ledger row's event, for the caller's ledger INSERT to run with.
+
+    `entry_id` is the row's id as SQL (a parameter, or a column of `source`, a FROM
+    clause); the parameters from `$first` on are those of `event_args`. It writes
+    nothing while events are off, and makes the event its user's head when no other
+    event of theirs is pending: the caller holds the user's row (it just moved the
+    balance), so no finish of that user's head can slip in between.
+    """
+    event_id, user_id, type_, source_, at = (f"${n}" for n in range(first, first + 5))
     # PostgreSQL types a parameter by its first use, and a bare one inside CASE is text.
-    "postgres": _WRITE.format(now="CAST($6 AS TIMESTAMPTZ)"),
-    "sqlite": _WRITE.format(now="$6"),
-}
-
-
-async def write_event(
-    conn: BaseDBAsyncClient,
-    entry_id: int,
-    user_id: int,
-    kind: EntryKind,
-    source: str,
-    created_at: datetime,
-) -> None:
-    """The event of a ledger row just written in this transaction (if events are on)."""
-    await execute(
-        conn,
-        _WRITE_SQL[conn.capabilities.dialect],
-        uuid.uuid4(),
-        entry_id,
-        user_id,
-        EVENT_TYPES[kind].value,
-        source[:32],
-        created_at,
+    now = f"CAST({at} AS TIMESTAMPTZ)" if dialect == "postgres" else at
+    return (
+        "INSERT INTO events (id, entry_id, user_id, type, source, state, attempts, "
+        "next_attempt_at, queued_at, created_at) "
+        f"SELECT {event_id}, {entry_id}, {user_id}, {type_}, {source_}, 'pending', 0, "
+        f"CASE WHEN EXISTS (SELECT 1 FROM events WHERE state = 'pending' "
+        f"AND user_id = {user_id}) THEN NULL ELSE {now} END, {at}, {at}{source} "
+        f"WHERE EXISTS (SELECT 1 FROM job_state WHERE name = '{SWITCH}')"
     )
+
+
+def event_args(user_id: int, kind: EntryKind, source: str, created_at: datetime) -> list[Any]:
+    """The parameters of `event_insert`, in order."""
+    return [uuid.uuid4(), user_id, EVENT_TYPES[kind].value, source[:32], created_at]
 
 
 async def switch_events(on: bool) -> None:

@@ -9,7 +9,7 @@ import uuid
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models.events.outbox import write_event
+from models.events.outbox import event_args, event_insert
 from models.infra.sql import execute
 from models.tables import Anomaly, EntryKind
 from models.users import ensure_user
@@ -78,11 +78,12 @@ async def insert_entry(
     reported the change (`update`, `reconciliation`, `service`, …), for the event.
     """
     created_at = utcnow()
-    _, rows = await execute(
-        conn,
+    entry = (
         "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
         "telegram_payment_charge_id, debit_id, anomaly, note, stars_balance_after, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+    )
+    args = [
         user_id,
         amount,
         kind.value,
@@ -93,8 +94,18 @@ async def insert_entry(
         note,
         balance_after,
         created_at,
-    )
-    await write_event(conn, int(rows[0]["id"]), user_id, kind, source, created_at)
+    ]
+    event = event_args(user_id, kind, source, created_at)
+    dialect = conn.capabilities.dialect
+    if dialect == "postgres":
+        # Both rows in one statement: a round trip less on every payment's path.
+        sql = f"WITH entry AS ({entry}) " + event_insert(
+            "entry.id", 11, dialect, source=" FROM entry"
+        )
+        await execute(conn, sql, *args, *event)
+        return
+    _, rows = await execute(conn, entry, *args)
+    await execute(conn, event_insert("$1", 2, dialect), rows[0]["id"], *event)
 
 
 async def apply_entry(
