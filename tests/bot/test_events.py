@@ -23,10 +23,10 @@ from models.ledger.entries import apply_entry
 from models.queries.invariants import check_ledger
 from models.tables import EntryKind, Event, EventState, LedgerEntry
 from models.values import utcnow
-from tests.bot.conftest import start_system
 from tests.emulator import BotApiEmulator
 from tests.event_receiver import Receiver
 from tests.helpers import ADMIN, ALICE, metric, tma
+from tests.system import start_system
 
 SECRET = "whsec_" + "s3cr3t" * 6
 

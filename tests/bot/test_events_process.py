@@ -15,10 +15,10 @@ from models.events.delivery import public_id
 from models.infra.db import close_database, open_database
 from models.ledger.entries import apply_entry
 from models.tables import EntryKind, Event, EventState
-from tests.bot.conftest import start_worker
 from tests.emulator import BotApiEmulator
 from tests.event_receiver import Receiver
 from tests.processes import Child
+from tests.system import start_worker
 
 SECRET = "whsec_" + "pr0cess" * 6
 USERS = (301, 302, 303)
