@@ -1,5 +1,5 @@
 """Operator commands of `run_bot.py`: the invariant check, reconciliation, backfill,
-look-ups, refunds.
+look-ups, refunds, balance events.
 
 Each prints a readable table and exits non-zero when it fails.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from aiogram import Bot
 
@@ -16,6 +17,15 @@ from bot.reconcile import Reconciler, backfill, paid_at, plan_backfill, telegram
 from bot.refunding import refund_charge
 from bot.texts import text
 from bot.transactions import Transaction
+from models.events.delivery import parse_public_id, public_id
+from models.events.operator import (
+    EventLine,
+    count_events,
+    list_events,
+    redeliver,
+    redeliver_abandoned,
+)
+from models.events.outbox import events_on_since
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.settings import Settings
 from models.infra.telegram import make_bot
@@ -24,7 +34,7 @@ from models.queries.charges import charge_entries, order_entries
 from models.queries.history import MAX_PAGE, LedgerLine, ledger_page
 from models.queries.invariants import check_ledger
 from models.queries.orders import find_order
-from models.tables import LedgerEntry
+from models.tables import EventState, LedgerEntry
 from models.values import parse_order_id
 
 
@@ -265,6 +275,80 @@ async def cmd_refund(bot: Bot, args: argparse.Namespace) -> int:
     return 0 if key == "refund_recorded" else 1
 
 
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else ""
+
+
+def _event_rows(lines: Sequence[EventLine]) -> list[list[object]]:
+    return [
+        [
+            public_id(line.id),
+            line.user_id,
+            line.type,
+            line.attempts,
+            _when(line.created_at),
+            _when(line.finished_at)
+            if line.state is EventState.ABANDONED
+            # A pending event without a time waits behind an earlier one of its user.
+            else _when(line.next_attempt_at) or "after the user's earlier one",
+            line.last_error,
+        ]
+        for line in lines
+    ]
+
+
+def _event_headers(when: str) -> tuple[str, ...]:
+    return ("event", "user", "type", "attempts", "written (UTC)", when, "last error")
+
+
+async def cmd_events(bot: Bot, args: argparse.Namespace) -> int:
+    since = await events_on_since()
+    if args.action == "redeliver":
+        return await _redeliver(args, on=since is not None)
+    counts = await count_events()
+    state = (
+        f"on since {since:%Y-%m-%d %H:%M:%S} UTC"
+        if since
+        else "off (no worker with EVENTS_URL has started since they were turned off)"
+    )
+    print(f"events: {state}")
+    print(
+        f"undelivered {counts[EventState.PENDING]}, abandoned {counts[EventState.ABANDONED]}, "
+        f"delivered {counts[EventState.DELIVERED]}"
+    )
+    limit = getattr(args, "limit", 50)
+    for title, state_, when in (
+        ("undelivered, oldest first", EventState.PENDING, "next try (UTC)"),
+        (
+            "abandoned (`run_bot.py events redeliver --all` sends them again)",
+            EventState.ABANDONED,
+            "given up (UTC)",
+        ),
+    ):
+        lines = await list_events([state_], limit)
+        if lines:
+            print(f"\n{title}:")
+            print(table(_event_headers(when), _event_rows(lines)))
+    return 0
+
+
+async def _redeliver(args: argparse.Namespace, *, on: bool) -> int:
+    later = "" if on else " (events are off: they go out once a worker with EVENTS_URL starts)"
+    if args.all:
+        count = await redeliver_abandoned()
+        print(f"{count} abandoned event{'' if count == 1 else 's'} queued again{later}")
+        return 0
+    event_id = parse_public_id(args.event_id)
+    if event_id is None or not await redeliver(event_id):
+        print(f"{args.event_id} is not an abandoned event")
+        return 1
+    print(
+        f"{public_id(event_id)} queued again; it goes after any earlier event of its user "
+        f"still on its way{later}"
+    )
+    return 0
+
+
 HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], Awaitable[int]]] = {
     "check": cmd_check,
     "reconcile": cmd_reconcile,
@@ -273,6 +357,7 @@ HANDLERS: dict[str, Callable[[Bot, argparse.Namespace], Awaitable[int]]] = {
     "order": cmd_order,
     "charge": cmd_charge,
     "refund": cmd_refund,
+    "events": cmd_events,
 }
 
 

@@ -58,6 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     order.add_argument("order_id")
     charge = commands.add_parser("charge", help="the ledger entries of a Telegram charge")
     charge.add_argument("charge_id")
+    events = commands.add_parser(
+        "events",
+        help="balance events for the app's backend: list the undelivered, redeliver",
+        description="Balance events waiting to reach EVENTS_URL, those given up on "
+        "after three days, and sending abandoned ones again.",
+    )
+    actions = events.add_subparsers(dest="action", metavar="action")
+    listing = actions.add_parser("list", help="undelivered and abandoned events (the default)")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many of each")
+    redeliver = actions.add_parser("redeliver", help="send abandoned events again")
+    target = redeliver.add_mutually_exclusive_group(required=True)
+    target.add_argument("event_id", nargs="?", help="one abandoned event (evt_…)")
+    target.add_argument("--all", action="store_true", help="every abandoned event")
     refund = commands.add_parser("refund", help="refund a charge through Telegram")
     refund.add_argument("charge_id")
     refund.add_argument("--force", action="store_true", help="even if the balance is lower")

@@ -22,6 +22,7 @@ from aiogram.types import BotCommand
 from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
+from bot.events import EventSender
 from bot.lanes import Lanes
 from bot.leadership import Leadership, LeaseGate, LeaseTimes
 from bot.middlewares import InFlight, ProfileCache
@@ -31,6 +32,7 @@ from bot.reconcile import JOB as RECONCILE_JOB
 from bot.reconcile import Reconciler
 from bot.texts import COMMANDS
 from bot.throttle import Throttle
+from models.events.outbox import switch_events
 from models.infra import metrics
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.leases import free_if_held_by
@@ -150,6 +152,7 @@ class Worker:
         polling_timeout: int = POLLING_TIMEOUT,
         notifier: Notifier | None = None,
         leadership: Leadership | None = None,
+        events: EventSender | None = None,
     ) -> None:
         self.settings = settings
         self.bot = bot or make_bot(settings)
@@ -160,6 +163,7 @@ class Worker:
         self.inflight = InFlight()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
+        self.events = events or EventSender.from_settings(settings)
         self.dispatcher = create_dispatcher(
             settings,
             notifier=self.notifier,
@@ -199,6 +203,7 @@ class Worker:
         """The loops that talk to users and to Telegram's ledger: the leader's alone."""
         self.duties += [
             asyncio.create_task(self.notifier.run(), name="notifier"),
+            *([asyncio.create_task(self.events.run(), name="events")] if self.events else []),
             asyncio.create_task(self._reconcile(), name="reconciler"),
             asyncio.create_task(
                 watch_own_balance(self.bot, self.settings.reconcile_interval),
@@ -273,6 +278,8 @@ async def run_worker(settings: Settings) -> None:
     # Telegram rather than the database; 20 connections keep them from queueing for one
     # while staying well under PostgreSQL's default of 100.
     await open_database(settings.database_url, pool_size=20)
+    if settings.events_url is None:  # the sender turns them on when it starts
+        await switch_events(False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,5 @@
-"""Tortoise models: users, top-up orders, the ledger, outgoing notices and job state.
+"""Tortoise models: users, top-up orders, the ledger, outgoing notices and events, and
+job state.
 
 A balance is a cache of its user's ledger: it changes only in the same transaction as
 the ledger row that explains it (see `models.ledger`).
@@ -172,6 +173,47 @@ class Notice(Model):
     class Meta:
         table = "notices"
         unique_together = (("telegram_payment_charge_id", "kind"),)
+
+
+class EventState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    ABANDONED = "abandoned"
+
+
+class Event(Model):
+    """A balance change owed to the app's backend, one per ledger row.
+
+    Written in the ledger row's transaction (`models.events`), so a crash cannot lose one.
+
+    Of a user's pending events exactly one, the head, has a `next_attempt_at`; the
+    others wait behind it, so the sender finds what is due without reading backlogs.
+    """
+
+    id = fields.UUIDField(primary_key=True, description="Sent as evt_<hex>")
+    entry: fields.OneToOneRelation[LedgerEntry] = fields.OneToOneField(
+        "models.LedgerEntry", related_name="event", on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="events", on_delete=fields.RESTRICT
+    )
+    type = fields.CharField(max_length=32)
+    source = fields.CharField(max_length=32)
+    state = fields.CharEnumField(EventState, max_length=16, default=EventState.PENDING)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    # Retried until three days after this (written, or redelivered by the operator).
+    queued_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+
+    entry_id: int
+    user_id: int
+
+    class Meta:
+        table = "events"
+        indexes = (("state", "next_attempt_at"), ("state", "user_id", "entry_id"))
 
 
 class JobState(Model):

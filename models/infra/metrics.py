@@ -70,6 +70,19 @@ DEBIT_REVERSALS = Counter("stars_debit_reversals", "Debits reversed (credited ba
 COMMANDS_SHED = Counter(
     "stars_commands_shed", "Commands dropped unanswered because the backlog was full"
 )
+# Balance events to the app's backend (bot/events.py); alert rules use these names.
+EVENTS_DELIVERED = Counter("stars_events_delivered", "Events the app's backend accepted (2xx)")
+EVENTS_RETRIED = Counter(
+    "stars_events_retried", "Event deliveries that failed and were scheduled again"
+)
+EVENTS_ABANDONED = Counter(
+    "stars_events_abandoned",
+    "Events given up on after three days of failed deliveries (run_bot.py events redeliver)",
+)
+EVENTS_OLDEST_UNDELIVERED = Gauge(
+    "stars_events_oldest_undelivered_seconds",
+    "Age of the oldest event neither delivered nor abandoned (0 when none is waiting)",
+)
 NOTICES = Counter("stars_notices", "Messages to users", ["outcome"])
 NOTICES_PENDING = Gauge(
     "stars_notices_pending", "Messages to users not sent yet (due or waiting for a retry)"

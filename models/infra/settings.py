@@ -23,6 +23,8 @@ HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 # Sent as `Authorization: Bearer <key>`: visible ASCII, and never a comma (the separator).
 SERVICE_KEY_SHAPE = re.compile(r"^[!-+\--~]+$")
 MIN_SERVICE_KEY = 32
+MIN_EVENTS_SECRET = 32
+VISIBLE_ASCII = re.compile(r"^[!-~]+$")
 
 
 class Environment(StrEnum):
@@ -66,6 +68,10 @@ class Settings(BaseSettings):
 
     # Secrets of the app backends that may call /service/… (several, to rotate one).
     service_api_keys: Annotated[list[SecretStr], NoDecode] = []
+
+    # The app backend's endpoint for balance events, and the key they are signed with.
+    events_url: str | None = None
+    events_secret: SecretStr | None = Field(None, validate_default=True)
 
     admin_ids: Annotated[list[int], NoDecode] = []
     star_packages: Annotated[list[int], NoDecode] = [50, 100, 250, 500, 1000, 2500]
@@ -167,6 +173,49 @@ class Settings(BaseSettings):
             raise ValueError("must each be printable ASCII without spaces or commas")
         return keys
 
+    @field_validator("events_url")
+    @classmethod
+    def _events_url(cls, value: str | None) -> str | None:
+        # The messages never echo the value: a URL may carry credentials.
+        if value is None:
+            return None
+        if not value.isprintable() or " " in value:
+            raise ValueError("must not contain spaces or control characters")
+        try:
+            parts = urlsplit(value)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:
+            raise ValueError(
+                "is not a valid URL (check the host and the port, 1 to 65535)"
+            ) from None
+        if parts.scheme not in {"http", "https"}:
+            raise ValueError(
+                "must start with http:// or https://, e.g. https://app.example.org/stars-events"
+            )
+        if not (HOST_SHAPE.fullmatch(host) or ":" in host):
+            raise ValueError("has no valid host name, e.g. https://app.example.org/stars-events")
+        if port == 0:
+            raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+        if parts.fragment:
+            raise ValueError("must not have a #fragment")
+        return value
+
+    @field_validator("events_secret", mode="before")
+    @classmethod
+    def _events_secret(cls, value: object, info: ValidationInfo) -> object:
+        # Checked before pydantic sees it, whose own messages quote the input.
+        if value is None:
+            if info.data.get("events_url"):
+                raise ValueError("is required when EVENTS_URL is set")
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be text")
+        if len(value) < MIN_EVENTS_SECRET:
+            raise ValueError(f"must be at least {MIN_EVENTS_SECRET} characters long")
+        if not VISIBLE_ASCII.match(value):
+            raise ValueError("must be printable ASCII without spaces")
+        return value
+
     @field_validator("api_cors_origins", "admin_ids", "star_packages", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -208,7 +257,15 @@ class Settings(BaseSettings):
     @property
     def secrets(self) -> tuple[str, ...]:
         """What the logs must never show (models/infra/logs.py redacts each)."""
-        return (self.token, *self.service_keys)
+        events = (self.events_secret.get_secret_value(),) if self.events_secret else ()
+        return (self.token, *self.service_keys, *events)
+
+    @property
+    def events_key(self) -> bytes | None:
+        """EVENTS_SECRET as the HMAC key, None while events are off."""
+        if self.events_url is None or self.events_secret is None:
+            return None
+        return self.events_secret.get_secret_value().encode()
 
     @property
     def is_postgres(self) -> bool:

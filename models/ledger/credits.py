@@ -96,6 +96,7 @@ async def credit_charge(
                 charge.payer_id,
                 stars,
                 EntryKind.TOPUP,
+                source=source,
                 order_id=linked_order,
                 charge_id=charge.charge_id,
                 anomaly=anomaly,

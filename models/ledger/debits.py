@@ -156,7 +156,13 @@ def _refused(reason: str, error: WalletError) -> WalletError:
 
 
 async def debit(
-    user_id: int, amount: int, reason: str, idempotency_key: str, *, now: datetime | None = None
+    user_id: int,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    *,
+    now: datetime | None = None,
+    source: str = "service",
 ) -> DebitResult:
     """Take `amount` Stars from the user's balance, once per `idempotency_key`.
 
@@ -193,7 +199,9 @@ async def debit(
             if not rows:
                 raise _Refused
             balance = int(rows[0]["stars_balance"])
-            await insert_entry(conn, user_id, -amount, EntryKind.DEBIT, balance, debit_id=debit_id)
+            await insert_entry(
+                conn, user_id, -amount, EntryKind.DEBIT, balance, source=source, debit_id=debit_id
+            )
     except _Refused:
         current = await _balance(user_id)
         raise _refused(
@@ -271,7 +279,11 @@ async def _first_answer(idempotency_key: str) -> Debit | None:
 
 
 async def reverse_debit(
-    debit_id: uuid.UUID, reason: str | None = None, *, now: datetime | None = None
+    debit_id: uuid.UUID,
+    reason: str | None = None,
+    *,
+    now: datetime | None = None,
+    source: str = "service",
 ) -> ReversalResult:
     """Give a debit's Stars back, once; raises DebitNotFound.
 
@@ -299,6 +311,7 @@ async def reverse_debit(
                 int(rows[0]["user_id"]),
                 int(rows[0]["amount"]),
                 EntryKind.DEBIT_REVERSAL,
+                source=source,
                 debit_id=debit_id,
             )
     if rows:

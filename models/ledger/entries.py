@@ -1,6 +1,6 @@
 """Posting to the ledger: the balance move and the row that explains it, in the
-caller's transaction; and the entries that carry no charge (development credits,
-manual adjustments)."""
+caller's transaction, with the row's event for the app's backend; and the entries
+that carry no charge (development credits, manual adjustments)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from models.events.outbox import event_args, event_insert
 from models.infra.sql import execute
 from models.tables import Anomaly, EntryKind
 from models.users import ensure_user
@@ -21,6 +22,7 @@ async def post(
     amount: int,
     kind: EntryKind,
     *,
+    source: str,
     order_id: uuid.UUID | None = None,
     charge_id: str | None = None,
     debit_id: uuid.UUID | None = None,
@@ -46,6 +48,7 @@ async def post(
         amount,
         kind,
         balance,
+        source=source,
         order_id=order_id,
         charge_id=charge_id,
         debit_id=debit_id,
@@ -62,18 +65,25 @@ async def insert_entry(
     kind: EntryKind,
     balance_after: int,
     *,
+    source: str,
     order_id: uuid.UUID | None = None,
     charge_id: str | None = None,
     debit_id: uuid.UUID | None = None,
     anomaly: Anomaly | None = None,
     note: str | None = None,
 ) -> None:
-    """The ledger row of a balance move just made in this transaction."""
-    await execute(
-        conn,
+    """The ledger row of a balance move just made in this transaction, and its event.
+
+    Every ledger row is written here, so none can miss its event. `source` says what
+    reported the change (`update`, `reconciliation`, `service`, …), for the event.
+    """
+    created_at = utcnow()
+    entry = (
         "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
         "telegram_payment_charge_id, debit_id, anomaly, note, stars_balance_after, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+    )
+    args = [
         user_id,
         amount,
         kind.value,
@@ -83,14 +93,36 @@ async def insert_entry(
         anomaly.value if anomaly else None,
         note,
         balance_after,
-        utcnow(),
-    )
+        created_at,
+    ]
+    event = event_args(user_id, kind, source, created_at)
+    dialect = conn.capabilities.dialect
+    if dialect == "postgres":
+        # Both rows in one statement: a round trip less on every payment's path.
+        sql = f"WITH entry AS ({entry}) " + event_insert(
+            "entry.id", 11, dialect, source=" FROM entry"
+        )
+        await execute(conn, sql, *args, *event)
+        return
+    _, rows = await execute(conn, entry, *args)
+    await execute(conn, event_insert("$1", 2, dialect), rows[0]["id"], *event)
 
 
-async def apply_entry(user_id: int, amount: int, kind: EntryKind, note: str | None = None) -> int:
+async def apply_entry(
+    user_id: int,
+    amount: int,
+    kind: EntryKind,
+    note: str | None = None,
+    *,
+    source: str | None = None,
+) -> int:
     """A development credit or a manual adjustment; returns the new balance."""
-    if kind in (EntryKind.TOPUP, EntryKind.REFUND):
-        raise ValueError("top-ups and refunds carry a charge id: use credit_charge/record_refund")
+    if kind not in (EntryKind.DEV_CREDIT, EntryKind.ADJUSTMENT):
+        raise ValueError(
+            "top-ups and refunds carry a charge id and debits a debit: use credit_charge, "
+            "record_refund or debit"
+        )
+    source = source or ("development" if kind is EntryKind.DEV_CREDIT else "operator")
     async with in_transaction() as conn:
         await ensure_user(conn, user_id)
-        return await post(conn, user_id, amount, kind, note=note)
+        return await post(conn, user_id, amount, kind, source=source, note=note)

@@ -73,6 +73,7 @@ async def record_refund(
                 topup.user_id,
                 -topup.amount,
                 EntryKind.REFUND,
+                source=source,
                 order_id=order_id,
                 charge_id=charge_id,
             )
