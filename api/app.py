@@ -11,8 +11,16 @@ from aiohttp import web
 
 from api.auth import init_data_secret
 from api.invoice_links import InvoiceLinks
-from api.keys import bot_key, init_data_secret_key, invoice_links_key, migrate_key, settings_key
+from api.keys import (
+    bot_key,
+    in_flight_key,
+    init_data_secret_key,
+    invoice_links_key,
+    migrate_key,
+    settings_key,
+)
 from api.middlewares import cors, request_context
+from api.overload import InFlight, shed_overload
 from api.service import setup_wallet_routes
 from api.views import setup_routes
 from models.db import apply_migrations, close_database, open_database
@@ -27,10 +35,15 @@ def create_app(
     settings: Settings, *, bot: Bot | None = None, init_orm: bool = True, migrate: bool = False
 ) -> web.Application:
     """`init_orm=False` lets a test own the ORM context; `migrate` applies migrations first."""
+    in_flight = InFlight(settings.api_max_in_flight)
+    # Shedding runs inside the others: a 503 carries CORS headers (a browser could not
+    # read it otherwise) and a request id, and is logged like any answer.
     app = web.Application(
-        client_max_size=MAX_BODY, middlewares=[cors(settings.api_cors_origins), request_context]
+        client_max_size=MAX_BODY,
+        middlewares=[cors(settings.api_cors_origins), request_context, shed_overload(in_flight)],
     )
     app[settings_key] = settings
+    app[in_flight_key] = in_flight
     app[init_data_secret_key] = init_data_secret(settings.token)
     app[migrate_key] = migrate
     if bot is not None:  # the caller's, and the caller closes it

@@ -6,12 +6,15 @@ from aiogram import Bot
 from aiohttp import web
 
 from api.invoice_links import InvoiceLinks
+from api.overload import InFlight
 from models.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
 bot_key = web.AppKey("bot", Bot)
 # HMAC key for Mini App initData, derived from the bot token once.
 init_data_secret_key = web.AppKey("init_data_secret", bytes)
+# Requests being worked on, and the bound beyond which they are shed (api/overload.py).
+in_flight_key = web.AppKey("in_flight", InFlight)
 invoice_links_key = web.AppKey("invoice_links", InvoiceLinks)
 # Whether this process applies pending migrations before it opens the database.
 migrate_key = web.AppKey("migrate", bool)

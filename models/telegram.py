@@ -51,8 +51,11 @@ def make_bot(settings: Settings, *, timeout: float = 10.0) -> Bot:
     """One Bot with one HTTP session for the life of the process.
 
     `timeout` bounds every call (getUpdates adds its polling timeout to it), so a Bot
-    API that stops answering fails a request instead of hanging it.
+    API that stops answering fails a request instead of hanging it. At most
+    TELEGRAM_CONNECTIONS calls are on the wire at once; more wait for a connection.
     """
     _pin_response_types()
-    session = AiohttpSession(api=api_server(settings), timeout=timeout)
+    session = AiohttpSession(
+        api=api_server(settings), timeout=timeout, limit=settings.telegram_connections
+    )
     return Bot(settings.token, session=session)
