@@ -6,15 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
-from aiogram import Bot
 from aiohttp import web
 
 from api.auth import init_data_secret
 from api.invoice_links import InvoiceLinks
+from api.invoices import InvoiceClient, telegram_session
 from api.keys import (
-    bot_key,
     in_flight_key,
     init_data_secret_key,
+    invoice_client_key,
     invoice_links_key,
     migrate_key,
     settings_key,
@@ -25,14 +25,13 @@ from api.service import setup_wallet_routes
 from api.views import setup_routes
 from models.db import apply_migrations, close_database, open_database
 from models.settings import Settings
-from models.telegram import make_bot
 
 log = structlog.get_logger("api")
 MAX_BODY = 64 * 1024
 
 
 def create_app(
-    settings: Settings, *, bot: Bot | None = None, init_orm: bool = True, migrate: bool = False
+    settings: Settings, *, init_orm: bool = True, migrate: bool = False
 ) -> web.Application:
     """`init_orm=False` lets a test own the ORM context; `migrate` applies migrations first."""
     in_flight = InFlight(settings.api_max_in_flight)
@@ -46,11 +45,9 @@ def create_app(
     app[in_flight_key] = in_flight
     app[init_data_secret_key] = init_data_secret(settings.token)
     app[migrate_key] = migrate
-    if bot is not None:  # the caller's, and the caller closes it
-        app[bot_key] = bot
     if init_orm:
         app.cleanup_ctx.append(_orm_context)
-    app.cleanup_ctx.append(_bot_context)
+    app.cleanup_ctx.append(_invoice_client_context)
     # After the database context, so it stops first and writes what is waiting.
     app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
@@ -78,11 +75,9 @@ async def _invoice_links_context(app: web.Application) -> AsyncIterator[None]:
     await links.close(task)
 
 
-async def _bot_context(app: web.Application) -> AsyncIterator[None]:
-    if bot_key in app:  # given by the caller
-        yield
-        return
-    bot = make_bot(app[settings_key], timeout=10)
-    app[bot_key] = bot
+async def _invoice_client_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    session = telegram_session(settings)
+    app[invoice_client_key] = InvoiceClient(settings, session)
     yield
-    await bot.session.close()
+    await session.close()

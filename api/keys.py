@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from aiogram import Bot
 from aiohttp import web
 
 from api.invoice_links import InvoiceLinks
+from api.invoices import InvoiceClient
 from api.overload import InFlight
 from models.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
-bot_key = web.AppKey("bot", Bot)
+invoice_client_key = web.AppKey("invoice_client", InvoiceClient)
 # HMAC key for Mini App initData, derived from the bot token once.
 init_data_secret_key = web.AppKey("init_data_secret", bytes)
 # Requests being worked on, and the bound beyond which they are shed (api/overload.py).

@@ -7,17 +7,15 @@ import uuid
 from typing import Any
 
 import structlog
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
-from aiogram.types import LabeledPrice
 from aiohttp import web
 
 from api.auth import authenticate
 from api.bodies import read_amount
 from api.errors import ApiError
-from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
+from api.invoices import InvoiceError
+from api.keys import init_data_secret_key, invoice_client_key, invoice_links_key, settings_key
 from api.mini_app import setup_mini_app
 from api.openapi import openapi
-from api.texts import invoice_text
 from models import metrics
 from models.db import ping
 from models.money import (
@@ -104,22 +102,12 @@ async def _top_up(request: web.Request) -> web.Response:
 
 async def create_invoice(request: web.Request, order: NewOrder, profile: Profile) -> str:
     settings = request.app[settings_key]
-    lang = profile.language_code
     try:
-        return await request.app[bot_key].create_invoice_link(
-            title=invoice_text(lang, "title", order.amount),
-            description=invoice_text(lang, "description", order.amount),
-            payload=str(order.id),
-            currency="XTR",
-            prices=[
-                LabeledPrice(label=invoice_text(lang, "label", order.amount), amount=order.amount)
-            ],
-            photo_url=settings.invoice_photo_url,
-            request_timeout=TELEGRAM_TIMEOUT,
+        return await request.app[invoice_client_key].create(
+            order.amount, profile.language_code, str(order.id), timeout=TELEGRAM_TIMEOUT
         )
-    except Exception as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
-        refused = getattr(error, "message", None) or type(error).__name__
-        if isinstance(error, TelegramRetryAfter):
+    except InvoiceError as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
+        if error.reason == "flood_wait":
             await _fail_new_order(order)
             metrics.INVOICE_FAILURES.labels("flood_wait").inc()
             log.warning("topup.telegram_busy", retry_after=error.retry_after)
@@ -129,19 +117,18 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
                 "Telegram is busy right now. Nothing was charged; please try again shortly.",
                 {"Retry-After": str(max(1, error.retry_after))},
             ) from None
-        unreachable = isinstance(error, TelegramNetworkError | TimeoutError)
-        if settings.is_development and unreachable:
+        if settings.is_development and error.reason == "unreachable":
             fake = f"https://t.me/$stars_topup_{order.id.hex}"
             log.warning(
                 "topup.FAKE_INVOICE_LINK",
                 reason="Telegram is unreachable and ENVIRONMENT=development",
                 invoice_url=fake,
-                error=refused,
+                error=error.detail,
             )
             return fake
         await _fail_new_order(order)
-        metrics.INVOICE_FAILURES.labels("unreachable" if unreachable else "refused").inc()
-        log.error("topup.invoice_failed", error=refused)
+        metrics.INVOICE_FAILURES.labels(error.reason).inc()
+        log.error("topup.invoice_failed", error=error.detail)
         raise ApiError(
             502,
             "telegram_error",

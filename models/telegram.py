@@ -9,24 +9,17 @@ from typing import Any
 import aiogram.methods
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import PRODUCTION, TEST, TelegramAPIServer
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods.base import Response, TelegramMethod
 
+from models.bot_api import url_templates
 from models.settings import Settings
 
 
 def api_server(settings: Settings) -> TelegramAPIServer:
-    base = settings.telegram_api_url
-    if not base:
-        return TEST if settings.telegram_test_env else PRODUCTION
-    base = base.rstrip("/")
-    if settings.telegram_test_env:
-        # from_base() cannot express the /test/ suffix of the test environment.
-        return TelegramAPIServer(
-            base=f"{base}/bot{{token}}/test/{{method}}",
-            file=f"{base}/file/bot{{token}}/test/{{path}}",
-        )
-    return TelegramAPIServer.from_base(base)
+    # Not from_base(): it cannot express the /test/ suffix of the test environment.
+    method, file = url_templates(settings)
+    return TelegramAPIServer(base=method, file=file)
 
 
 @functools.cache

@@ -8,7 +8,6 @@ from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from models.settings import Settings
-from models.telegram import make_bot
 from tests.emulator import BotApiEmulator, running_emulator
 from tests.helpers import make_settings
 
@@ -34,10 +33,7 @@ async def make_client(db: str, emulator: BotApiEmulator, aiohttp_client):  # typ
         settings = make_settings(
             **{"telegram_api_url": emulator.url, "topup_max_pending": 1000, **overrides}
         )
-        bot = make_bot(settings, timeout=10)
-        app = create_app(settings, bot=bot, init_orm=False)
-        app.on_cleanup.append(lambda _: bot.session.close())
-        return await aiohttp_client(app)
+        return await aiohttp_client(create_app(settings, init_orm=False))
 
     return factory
 
