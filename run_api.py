@@ -19,9 +19,10 @@ def serve(reuse_port: bool) -> int:
 
     from api.app import create_app
     from models.logs import configure_logging, log_failure
-    from models.loop import freeze_heap, new_event_loop
+    from models.loop import allow_open_files, freeze_heap, new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=(settings.token,))
+    allow_open_files()
     app = create_app(settings, migrate=True)
 
     async def started(_app: web.Application) -> None:

@@ -53,6 +53,7 @@ class InvoiceClient:
         # (amount, language) -> the form up to its payload. Packages and languages
         # are a handful each, so this stays small whatever buyers send.
         self._forms: dict[tuple[int, str], bytes] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _form(self, amount: int, lang: str) -> bytes:
         form = self._forms.get((amount, lang))
@@ -75,9 +76,12 @@ class InvoiceClient:
         """A link to an invoice for `amount` Stars in the buyer's language, carrying
         `payload` (URL-safe: an order id)."""
         body = self._form(amount, language(language_code)) + payload.encode()
+        limit = self._timeouts.get(timeout) or self._timeouts.setdefault(
+            timeout, aiohttp.ClientTimeout(total=timeout)
+        )
         try:
             async with self._session.post(
-                self._url, data=body, headers=FORM, timeout=aiohttp.ClientTimeout(total=timeout)
+                self._url, data=body, headers=FORM, timeout=limit
             ) as response:
                 status, raw = response.status, await response.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
