@@ -43,32 +43,35 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     given = request.headers.get("X-Request-Id", "")
     request_id = given if REQUEST_ID_RE.match(given) else new_request_id()
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        try:
-            async with asyncio.timeout(REQUEST_TIMEOUT):
-                response = await handler(request)
-        except ApiError as error:
-            response = error.response()
-        except web.HTTPException as error:
-            response = from_http_exception(error)
-        except Exception as error:
-            if is_database_outage(error):
-                log.error("request.database_unavailable", error=repr(error))
-                response = DATABASE_UNAVAILABLE.response()
-            else:
-                log.exception("request.failed")
-                response = error_response(
-                    500, "internal_error", "Something went wrong on our side. Please try again."
-                )
-        response.headers["X-Request-Id"] = request_id
-        log.info(
-            "request",
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
+    # Bound, never unbound: aiohttp runs each request in a task of its own with a copy
+    # of the connection's context (aiohttp #3406), so what is bound here (and the user
+    # and order the views add) ends with the request.
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            response = await handler(request)
+    except ApiError as error:
+        response = error.response()
+    except web.HTTPException as error:
+        response = from_http_exception(error)
+    except Exception as error:
+        if is_database_outage(error):
+            log.error("request.database_unavailable", error=repr(error))
+            response = DATABASE_UNAVAILABLE.response()
+        else:
+            log.exception("request.failed")
+            response = error_response(
+                500, "internal_error", "Something went wrong on our side. Please try again."
+            )
+    response.headers["X-Request-Id"] = request_id
+    log.info(
+        "request",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return response
 
 
 def cors(origins: list[str]) -> Middleware:

@@ -79,18 +79,19 @@ async def _top_up(request: web.Request) -> web.Response:
             "Too many top-up requests. Please wait a moment.",
             {"Retry-After": str(limited.retry_after)},
         ) from None
-    structlog.contextvars.bind_contextvars(order_id=str(order.id), amount=amount)
+    order_id = str(order.id)
+    structlog.contextvars.bind_contextvars(order_id=order_id, amount=amount)
     invoice_url = order.invoice_url
     if invoice_url is None:
         # A new order, or a reused one whose link is not stored yet (a second press
         # within moments): another link to the same order pays it just the same.
-        invoice_url = await create_invoice(request, order, profile)
+        invoice_url = await create_invoice(request, order, order_id, profile)
         request.app[invoice_links_key].add(order.id, invoice_url)
     if order.reused:
         log.info("topup.order_reused")
     return web.json_response(
         {
-            "payment_id": str(order.id),
+            "payment_id": order_id,
             "invoice_url": invoice_url,
             "amount": amount,
             "status": "pending",
@@ -100,11 +101,13 @@ async def _top_up(request: web.Request) -> web.Response:
     )
 
 
-async def create_invoice(request: web.Request, order: NewOrder, profile: Profile) -> str:
+async def create_invoice(
+    request: web.Request, order: NewOrder, order_id: str, profile: Profile
+) -> str:
     settings = request.app[settings_key]
     try:
         return await request.app[invoice_client_key].create(
-            order.amount, profile.language_code, str(order.id), timeout=TELEGRAM_TIMEOUT
+            order.amount, profile.language_code, order_id, timeout=TELEGRAM_TIMEOUT
         )
     except InvoiceError as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
         if error.reason == "flood_wait":
