@@ -17,6 +17,7 @@ from api.keys import (
     invoice_client_key,
     invoice_links_key,
     migrate_key,
+    order_opener_key,
     settings_key,
 )
 from api.middlewares import cors, request_context
@@ -24,6 +25,7 @@ from api.overload import InFlight, shed_overload
 from api.service import setup_wallet_routes
 from api.views import setup_routes
 from models.db import apply_migrations, close_database, open_database
+from models.order_batches import OrderOpener
 from models.settings import Settings
 
 log = structlog.get_logger("api")
@@ -45,6 +47,11 @@ def create_app(
     app[in_flight_key] = in_flight
     app[init_data_secret_key] = init_data_secret(settings.token)
     app[migrate_key] = migrate
+    app[order_opener_key] = OrderOpener(
+        ttl=settings.invoice_ttl,
+        max_pending=settings.topup_max_pending,
+        per_minute=settings.topup_per_minute,
+    )
     if init_orm:
         app.cleanup_ctx.append(_orm_context)
     app.cleanup_ctx.append(_invoice_client_context)

@@ -7,6 +7,7 @@ from aiohttp import web
 from api.invoice_links import InvoiceLinks
 from api.invoices import InvoiceClient
 from api.overload import InFlight
+from models.order_batches import OrderOpener
 from models.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
@@ -16,5 +17,6 @@ init_data_secret_key = web.AppKey("init_data_secret", bytes)
 # Requests being worked on, and the bound beyond which they are shed (api/overload.py).
 in_flight_key = web.AppKey("in_flight", InFlight)
 invoice_links_key = web.AppKey("invoice_links", InvoiceLinks)
+order_opener_key = web.AppKey("order_opener", OrderOpener)
 # Whether this process applies pending migrations before it opens the database.
 migrate_key = web.AppKey("migrate", bool)

@@ -13,7 +13,13 @@ from api.auth import authenticate
 from api.bodies import read_amount
 from api.errors import ApiError
 from api.invoices import InvoiceError
-from api.keys import init_data_secret_key, invoice_client_key, invoice_links_key, settings_key
+from api.keys import (
+    init_data_secret_key,
+    invoice_client_key,
+    invoice_links_key,
+    order_opener_key,
+    settings_key,
+)
 from api.mini_app import setup_mini_app
 from api.openapi import openapi
 from models import metrics
@@ -25,7 +31,6 @@ from models.money import (
     apply_entry,
     fail_order,
     get_balance,
-    open_order,
     upsert_user,
     visible_status,
 )
@@ -64,13 +69,7 @@ async def _top_up(request: web.Request) -> web.Response:
             f"{amount} Stars is not a package on offer; choose one of {settings.star_packages}.",
         )
     try:
-        order = await open_order(
-            profile,
-            amount,
-            ttl=settings.invoice_ttl,
-            max_pending=settings.topup_max_pending,
-            per_minute=settings.topup_per_minute,
-        )
+        order = await request.app[order_opener_key].open(profile, amount)
     except RateLimited as limited:
         log.info("topup.rate_limited", reason=limited.reason, retry_after=limited.retry_after)
         raise ApiError(
