@@ -9,6 +9,11 @@ import sys
 
 from models.settings import load_settings
 
+# Connections the kernel holds for us before we accept them. A spike opens hundreds
+# at once; past aiohttp's default of 128 the kernel drops the rest, and their clients
+# retry only after 1, 3 and 7 seconds. (Linux caps it at net.core.somaxconn, 4096.)
+LISTEN_BACKLOG = 4096
+
 
 def serve(reuse_port: bool) -> int:
     # Settings first: a bad value should stop us at once, before the heavy imports.
@@ -39,6 +44,7 @@ def serve(reuse_port: bool) -> int:
             access_log=None,
             shutdown_timeout=10,
             reuse_port=reuse_port,
+            backlog=LISTEN_BACKLOG,
             loop=new_event_loop(),
             print=lambda text: print(text, file=sys.stderr, flush=True),
         )

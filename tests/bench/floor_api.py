@@ -51,6 +51,7 @@ def main() -> None:
         port=int(os.environ["API_PORT"]),
         access_log=None,
         reuse_port=True,
+        backlog=4096,  # as run_api.py: a spike's new connections are not dropped
         loop=new_event_loop(),  # the loop run_api.py runs on
         print=lambda text: print(text, flush=True),
     )
