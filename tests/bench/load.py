@@ -87,6 +87,7 @@ class Outcomes:
     ok: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     slowest: float = 0.0  # the longest wait for any answer, success or not
+    late: float = 0.0  # the longest a request left after it was due (this process lagging)
     without_retry_after: int = 0  # 503s that did not say when to come back
     connection_errors: int = 0
     timeouts: int = 0
@@ -116,6 +117,7 @@ class Load:
         return connection
 
     async def send(self, request: bytes, due: float, outcomes: Outcomes) -> None:
+        outcomes.late = max(outcomes.late, time.perf_counter() - due)
         try:
             async with asyncio.timeout(TIMEOUT):
                 connection = await self._connection()

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
+import aiohttp
+
 from models.db import close_database, open_database
 from models.settings import Settings
 from models.tables import LedgerEntry
@@ -320,13 +322,16 @@ class Remote:
             capacity = len(measured.ok) / measured.seconds
             rate, seconds = 2 * capacity, self.sizes.overload_seconds
             requests = cycle(self.buyers(int(rate * seconds) + 1))
+            before = await handler_seconds(url)
             async with Watch(bench.emulator, api.process.pid) as watch:
                 outcomes = await load.open_loop(requests, rate, seconds)
+            inside = since(before, await handler_seconds(url))
         finally:
             load.close()
             await bench.stop(api)
         goodput = len(outcomes.ok) / seconds
         print(f"  capacity {describe(measured)}; at twice: {describe(outcomes)}")
+        print(f"  at twice, inside the API (its histogram): 99% of top-ups within {inside}")
         bench.row(
             f"top-up capacity, {clients} clients closed loop, {FAR}",
             f"{capacity:.0f}/s",
@@ -366,12 +371,34 @@ class Remote:
         resource_rows(bench, "twice the capacity", "API", watch, None)
 
 
+async def handler_seconds(url: str) -> dict[float, float]:
+    """The API's own `stars_topup_request_seconds` histogram: bucket bound -> count."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        text = await response.text()
+    buckets = {}
+    for line in text.splitlines():
+        if line.startswith("stars_topup_request_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def since(before: dict[float, float], after: dict[float, float]) -> str:
+    """The smallest bucket bound holding 99% of what was observed in between."""
+    total = after[float("inf")] - before.get(float("inf"), 0)
+    for bound in sorted(after):
+        if after[bound] - before.get(bound, 0) >= 0.99 * total:
+            return f"{bound:g} s"
+    return "?"
+
+
 def describe(outcomes: Outcomes) -> str:
     statuses = ", ".join(f"{n}x {status}" for status, n in sorted(outcomes.statuses.items()))
     return (
         f"{statuses or 'no answers'}; {outcomes.connection_errors} connection errors, "
         f"{outcomes.timeouts} timeouts, {outcomes.without_retry_after} 503s without "
-        f"Retry-After, slowest {outcomes.slowest:.2f} s"
+        f"Retry-After, slowest {outcomes.slowest:.2f} s; the load generator sent up to "
+        f"{outcomes.late * 1000:.0f} ms late"
     )
 
 
