@@ -37,11 +37,11 @@ def create_app(
 ) -> web.Application:
     """`init_orm=False` lets a test own the ORM context; `migrate` applies migrations first."""
     in_flight = InFlight(settings.api_max_in_flight)
-    # Shedding runs inside the others: a 503 carries CORS headers (a browser could not
-    # read it otherwise) and a request id, and is logged like any answer.
+    # Shedding comes before the request context, so that a refusal costs the least,
+    # and inside CORS, so that a browser can read it.
     app = web.Application(
         client_max_size=MAX_BODY,
-        middlewares=[cors(settings.api_cors_origins), request_context, shed_overload(in_flight)],
+        middlewares=[cors(settings.api_cors_origins), shed_overload(in_flight), request_context],
     )
     app[settings_key] = settings
     app[in_flight_key] = in_flight

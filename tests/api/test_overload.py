@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiohttp.test_utils import TestClient
 
 from api.keys import in_flight_key
@@ -52,13 +53,13 @@ async def test_a_request_over_the_bound_is_answered_503_while_the_others_still_w
     )
     shed_before = shed_so_far()
 
-    response = await top_up(client, 3)
+    with structlog.testing.capture_logs() as logs:
+        response = await top_up(client, 3)
 
     # Answered while the three are still held: it waited for none of them.
     assert not any(task.done() for task in held)
     assert response.status == 503
     assert response.headers["Retry-After"] == "1"
-    assert "X-Request-Id" in response.headers
     assert await response.json() == {
         "error": {
             "code": "overloaded",
@@ -67,6 +68,9 @@ async def test_a_request_over_the_bound_is_answered_503_while_the_others_still_w
         }
     }
     assert shed_so_far() == shed_before + 1
+    # Counted, and summed up in one warning (not a line per request).
+    assert [e["event"] for e in logs] == ["api.overloaded"]
+    assert logs[0]["shed"] == 1
     # Nothing was done for it: no order, no invoice asked for.
     assert await TopUpOrder.filter(user_id=buyer(3)["id"]).count() == 0
     assert len(emulator.bot(TOKEN).calls_of("createInvoiceLink")) == 3
