@@ -9,6 +9,7 @@ piles up in flight. These parts measure, next to floors in the same run:
 
 - far-precheckout: 500 pre-checkout queries at once, ours and the bare bot;
 - far-crediting: a burst of 2,000 payments, ours and the bare bot (which replies to each);
+  each bot is started once for both bursts;
 - far-topups: top-ups open loop at 800 a second for 10 s, ours and the pass-through, with
   the CPU each spends per top-up;
 - overload: the API's capacity (as many clients as it takes in flight, closed loop),
