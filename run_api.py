@@ -9,6 +9,11 @@ import sys
 
 from models.infra.settings import load_settings
 
+# Connections the kernel holds for us before we accept them. A spike opens hundreds
+# at once; past aiohttp's default of 128 the kernel drops the rest, and their clients
+# retry only after 1, 3 and 7 seconds. (Linux caps it at net.core.somaxconn, 4096.)
+LISTEN_BACKLOG = 4096
+
 
 def serve(reuse_port: bool) -> int:
     # Settings first: a bad value should stop us at once, before the heavy imports.
@@ -19,9 +24,10 @@ def serve(reuse_port: bool) -> int:
 
     from api.app import create_app
     from models.infra.logs import configure_logging, log_failure
-    from models.infra.loop import freeze_heap, new_event_loop
+    from models.infra.loop import allow_open_files, freeze_heap, new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    allow_open_files()
     app = create_app(settings, migrate=True)
 
     async def started(_app: web.Application) -> None:
@@ -38,6 +44,7 @@ def serve(reuse_port: bool) -> int:
             access_log=None,
             shutdown_timeout=10,
             reuse_port=reuse_port,
+            backlog=LISTEN_BACKLOG,
             loop=new_event_loop(),
             print=lambda text: print(text, file=sys.stderr, flush=True),
         )

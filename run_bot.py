@@ -19,12 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     from bot.cli import run_command
     from bot.worker import run_worker
     from models.infra.logs import configure_logging, log_failure
-    from models.infra.loop import run
+    from models.infra.loop import allow_open_files, run
 
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
     command = args.command or "run"
     try:
         if command == "run":
+            allow_open_files()
             run(run_worker(settings))
             return 0
         return run(run_command(settings, args))

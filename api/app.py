@@ -6,38 +6,55 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
-from aiogram import Bot
 from aiohttp import web
 
 from api.auth import init_data_secret
 from api.invoice_links import InvoiceLinks
-from api.keys import bot_key, init_data_secret_key, invoice_links_key, migrate_key, settings_key
+from api.invoices import InvoiceClient, telegram_session
+from api.keys import (
+    in_flight_key,
+    init_data_secret_key,
+    invoice_client_key,
+    invoice_links_key,
+    migrate_key,
+    order_opener_key,
+    settings_key,
+)
 from api.middlewares import cors, request_context
+from api.overload import InFlight, shed_overload
 from api.service import setup_wallet_routes
 from api.views import setup_routes
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.settings import Settings
-from models.infra.telegram import make_bot
+from models.orders.batches import OrderOpener
 
 log = structlog.get_logger("api")
 MAX_BODY = 64 * 1024
 
 
 def create_app(
-    settings: Settings, *, bot: Bot | None = None, init_orm: bool = True, migrate: bool = False
+    settings: Settings, *, init_orm: bool = True, migrate: bool = False
 ) -> web.Application:
     """`init_orm=False` lets a test own the ORM context; `migrate` applies migrations first."""
+    in_flight = InFlight(settings.api_max_in_flight)
+    # Shedding comes before the request context, so that a refusal costs the least,
+    # and inside CORS, so that a browser can read it.
     app = web.Application(
-        client_max_size=MAX_BODY, middlewares=[cors(settings.api_cors_origins), request_context]
+        client_max_size=MAX_BODY,
+        middlewares=[cors(settings.api_cors_origins), shed_overload(in_flight), request_context],
     )
     app[settings_key] = settings
+    app[in_flight_key] = in_flight
     app[init_data_secret_key] = init_data_secret(settings.token)
     app[migrate_key] = migrate
-    if bot is not None:  # the caller's, and the caller closes it
-        app[bot_key] = bot
+    app[order_opener_key] = OrderOpener(
+        ttl=settings.invoice_ttl,
+        max_pending=settings.topup_max_pending,
+        per_minute=settings.topup_per_minute,
+    )
     if init_orm:
         app.cleanup_ctx.append(_orm_context)
-    app.cleanup_ctx.append(_bot_context)
+    app.cleanup_ctx.append(_invoice_client_context)
     # After the database context, so it stops first and writes what is waiting.
     app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
@@ -65,11 +82,9 @@ async def _invoice_links_context(app: web.Application) -> AsyncIterator[None]:
     await links.close(task)
 
 
-async def _bot_context(app: web.Application) -> AsyncIterator[None]:
-    if bot_key in app:  # given by the caller
-        yield
-        return
-    bot = make_bot(app[settings_key], timeout=10)
-    app[bot_key] = bot
+async def _invoice_client_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    session = telegram_session(settings)
+    app[invoice_client_key] = InvoiceClient(settings, session)
     yield
-    await bot.session.close()
+    await session.close()

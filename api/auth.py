@@ -16,7 +16,7 @@ import json
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -34,6 +34,25 @@ def init_data_secret(token: str) -> bytes:
     return hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
 
 
+def query_fields(query: str) -> dict[str, str] | None:
+    """`dict(parse_qsl(query, keep_blank_values=True, strict_parsing=True))`, or None
+    where that raises. parse_qsl decodes every key and value whether or not it holds
+    an escape, which made it the costliest step of checking a request's initData."""
+    fields: dict[str, str] = {}
+    if not query:
+        return fields
+    for part in query.split("&"):
+        key, separator, value = part.partition("=")
+        if not separator:
+            return None
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        fields[key] = value
+    return fields
+
+
 def verified_fields(secret: bytes, init_data: str) -> dict[str, str] | None:
     """The fields of `init_data` if its `hash` is right for this bot, else None.
 
@@ -45,9 +64,8 @@ def verified_fields(secret: bytes, init_data: str) -> dict[str, str] | None:
     # (decoded by aiohttp to lone surrogates) cannot be encoded to sign below.
     if not init_data.isascii():
         return None
-    try:
-        fields = dict(parse_qsl(init_data, keep_blank_values=True, strict_parsing=True))
-    except ValueError:
+    fields = query_fields(init_data)
+    if fields is None:
         return None
     given = fields.pop("hash", "")
     if not HASH_SHAPE.fullmatch(given):  # compare_digest raises on non-ASCII text

@@ -32,9 +32,14 @@ def _ok(description: str, shape: type) -> dict[str, Any]:
     return {"description": description, "content": _json(shape)}
 
 
+OVERLOADED = "or overloaded (API_MAX_IN_FLIGHT requests in the works; Retry-After: 1)"
+UNAVAILABLE = {
+    **_error(f"database_unavailable, {OVERLOADED}"),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+}
 AUTH_ERRORS = {
     "401": _error("Missing, forged, expired or other-bot initData"),
-    "503": _error("The database is unreachable"),
+    "503": UNAVAILABLE,
 }
 BODY_ERRORS = {
     "408": _error("The body did not arrive within 5 seconds (request_timeout)"),
@@ -45,7 +50,7 @@ AMOUNT_BODY = {"required": True, "content": _json(shapes.AmountRequest)}
 
 SERVICE_ERRORS = {
     "401": _error("invalid_service_key: no 'Authorization: Bearer <key>' or a wrong key"),
-    "503": _error("The database is unreachable"),
+    "503": UNAVAILABLE,
 }
 SERVICE_SECURITY: list[dict[str, list[str]]] = [{"serviceKey": []}]
 
@@ -266,6 +271,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                 "summary": "Open a pending order and create its Telegram Stars invoice link",
                 "requestBody": AMOUNT_BODY,
                 "responses": {
+                    **AUTH_ERRORS,  # first: the 503 below names more
                     "201": _ok(
                         "Order created; open invoice_url with Telegram.WebApp.openInvoice",
                         shapes.TopUp,
@@ -286,10 +292,12 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                         "Telegram refused or failed to create the link; nothing charged"
                     ),
                     "503": {
-                        **_error("telegram_busy (Telegram's flood wait) or database_unavailable"),
+                        **_error(
+                            "telegram_busy (Telegram's flood wait), database_unavailable, "
+                            f"{OVERLOADED}"
+                        ),
                         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     },
-                    **AUTH_ERRORS,
                 },
             }
         },

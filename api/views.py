@@ -7,23 +7,27 @@ import uuid
 from datetime import datetime
 
 import structlog
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
-from aiogram.types import LabeledPrice
 from aiohttp import web
 
 from api import shapes
 from api.auth import authenticate
 from api.bodies import read_amount
 from api.errors import ApiError
-from api.keys import bot_key, init_data_secret_key, invoice_links_key, settings_key
+from api.invoices import InvoiceError
+from api.keys import (
+    init_data_secret_key,
+    invoice_client_key,
+    invoice_links_key,
+    order_opener_key,
+    settings_key,
+)
 from api.mini_app import setup_mini_app
 from api.openapi import openapi
-from api.texts import invoice_text
 from models.infra import metrics
 from models.infra.db import ping
 from models.ledger.entries import apply_entry
 from models.orders.limits import RateLimited
-from models.orders.opening import NewOrder, fail_order, open_order
+from models.orders.opening import NewOrder, fail_order
 from models.orders.terms import visible_status
 from models.queries.accounts import get_balance
 from models.queries.orders import find_order
@@ -64,13 +68,7 @@ async def _top_up(request: web.Request) -> web.Response:
             f"{amount} Stars is not a package on offer; choose one of {settings.star_packages}.",
         )
     try:
-        order = await open_order(
-            profile,
-            amount,
-            ttl=settings.invoice_ttl,
-            max_pending=settings.topup_max_pending,
-            per_minute=settings.topup_per_minute,
-        )
+        order = await request.app[order_opener_key].open(profile, amount)
     except RateLimited as limited:
         log.info("topup.rate_limited", reason=limited.reason, retry_after=limited.retry_after)
         raise ApiError(
@@ -79,17 +77,18 @@ async def _top_up(request: web.Request) -> web.Response:
             "Too many top-up requests. Please wait a moment.",
             {"Retry-After": str(limited.retry_after)},
         ) from None
-    structlog.contextvars.bind_contextvars(order_id=str(order.id), amount=amount)
+    order_id = str(order.id)
+    structlog.contextvars.bind_contextvars(order_id=order_id, amount=amount)
     invoice_url = order.invoice_url
     if invoice_url is None:
         # A new order, or a reused one whose link is not stored yet (a second press
         # within moments): another link to the same order pays it just the same.
-        invoice_url = await create_invoice(request, order, profile)
+        invoice_url = await create_invoice(request, order, order_id, profile)
         request.app[invoice_links_key].add(order.id, invoice_url)
     if order.reused:
         log.info("topup.order_reused")
     answer: shapes.TopUp = {
-        "payment_id": str(order.id),
+        "payment_id": order_id,
         "invoice_url": invoice_url,
         "amount": amount,
         "status": OrderStatus.PENDING,
@@ -98,24 +97,16 @@ async def _top_up(request: web.Request) -> web.Response:
     return web.json_response(answer, status=200 if order.reused else 201)
 
 
-async def create_invoice(request: web.Request, order: NewOrder, profile: Profile) -> str:
+async def create_invoice(
+    request: web.Request, order: NewOrder, order_id: str, profile: Profile
+) -> str:
     settings = request.app[settings_key]
-    lang = profile.language_code
     try:
-        return await request.app[bot_key].create_invoice_link(
-            title=invoice_text(lang, "title", order.amount),
-            description=invoice_text(lang, "description", order.amount),
-            payload=str(order.id),
-            currency="XTR",
-            prices=[
-                LabeledPrice(label=invoice_text(lang, "label", order.amount), amount=order.amount)
-            ],
-            photo_url=settings.invoice_photo_url,
-            request_timeout=TELEGRAM_TIMEOUT,
+        return await request.app[invoice_client_key].create(
+            order.amount, profile.language_code, order_id, timeout=TELEGRAM_TIMEOUT
         )
-    except Exception as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
-        refused = getattr(error, "message", None) or type(error).__name__
-        if isinstance(error, TelegramRetryAfter):
+    except InvoiceError as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
+        if error.reason == "flood_wait":
             await _fail_new_order(order)
             metrics.INVOICE_FAILURES.labels("flood_wait").inc()
             log.warning("topup.telegram_busy", retry_after=error.retry_after)
@@ -125,19 +116,18 @@ async def create_invoice(request: web.Request, order: NewOrder, profile: Profile
                 "Telegram is busy right now. Nothing was charged; please try again shortly.",
                 {"Retry-After": str(max(1, error.retry_after))},
             ) from None
-        unreachable = isinstance(error, TelegramNetworkError | TimeoutError)
-        if settings.is_development and unreachable:
+        if settings.is_development and error.reason == "unreachable":
             fake = f"https://t.me/$stars_topup_{order.id.hex}"
             log.warning(
                 "topup.FAKE_INVOICE_LINK",
                 reason="Telegram is unreachable and ENVIRONMENT=development",
                 invoice_url=fake,
-                error=refused,
+                error=error.detail,
             )
             return fake
         await _fail_new_order(order)
-        metrics.INVOICE_FAILURES.labels("unreachable" if unreachable else "refused").inc()
-        log.error("topup.invoice_failed", error=refused)
+        metrics.INVOICE_FAILURES.labels(error.reason).inc()
+        log.error("topup.invoice_failed", error=error.detail)
         raise ApiError(
             502,
             "telegram_error",

@@ -91,10 +91,7 @@ async def start_system(
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-    api_bot = make_bot(settings)
-    app = create_app(settings, bot=api_bot, init_orm=False)
-    app.on_cleanup.append(lambda _: api_bot.session.close())
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(create_app(settings, init_orm=False))
     return System(emulator, settings, worker, client), stop, task
 
 

@@ -1,4 +1,5 @@
-"""A TCP proxy the tests control, to make a database hang or vanish and come back."""
+"""A TCP proxy the tests control, to make a database hang or vanish and come back, and to
+count the connections a client holds open to what is behind it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class TcpProxy:
         self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
+        self.open = 0  # client connections passing through now
+        self.peak = 0  # the most there ever were at once
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -64,9 +67,12 @@ class TcpProxy:
             writer.close()
             return
         self._writers.update((writer, up_writer))
+        self.open += 1
+        self.peak = max(self.peak, self.open)
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )
+        self.open -= 1
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.close()

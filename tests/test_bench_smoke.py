@@ -30,6 +30,16 @@ async def test_the_quick_benchmark_prints_its_table(tmp_path: Path) -> None:
     assert any(m.startswith("debits per second") and "PostgreSQL" in m for m in measures)
     assert any(m.startswith("debits per second") and "SQLite" in m for m in measures)
     assert "errors: 0" in out
+    # With Telegram far away: each part, with its connections and memory.
+    far = [m for m in measures if "Telegram 150 ms away" in m]
+    assert any(m.startswith("pre-checkout answer p99") for m in far)
+    assert any(m.startswith("payments credited per second") for m in far)
+    assert any(m.startswith("top-up p99 at") for m in far)
+    assert any(m.startswith("API CPU per top-up at") for m in far)
+    assert any(m.startswith("top-ups done per second") for m in measures)
+    assert any(m.startswith("slowest answer at twice the capacity") for m in measures)
+    assert sum(m.startswith("connections to Telegram at rest → peak") for m in measures) == 4
+    assert sum(" RSS at rest → peak" in m for m in measures) == 4
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -138,3 +139,19 @@ async def test_star_transactions_come_in_the_chosen_order(http) -> None:  # type
             ids = [t["id"] for t in body["result"]["transactions"]]
             assert len(ids) == 100
             assert ids[0] == ("1" if order == "asc" else "150")
+
+
+async def test_a_far_telegram_answers_every_method_late_but_the_long_poll(http) -> None:  # type: ignore[no-untyped-def]
+    async with running_emulator(latency=0.3, jitter=0) as emulator:
+        started = time.monotonic()
+        status, body = await call(
+            http, emulator, "sendMessage", data={"chat_id": "7", "text": "hi"}
+        )
+        assert (status, body["ok"]) == (200, True)
+        assert time.monotonic() - started >= 0.3
+        emulator.set_latency(60)  # a poll that paid it would outlast the wait below
+        emulator.send_text(TOKEN, ALICE, "/start")
+        status, body = await asyncio.wait_for(
+            call(http, emulator, "getUpdates", data={"timeout": "0"}), 10
+        )
+        assert [u["message"]["text"] for u in body["result"]] == ["/start"]

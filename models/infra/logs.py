@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aiogram.exceptions import TelegramAPIError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from tortoise.exceptions import BaseORMException
@@ -26,8 +25,7 @@ _TOKEN_RE = re.compile(r"\d{3,20}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<redacted-token>"
 # Failures of what a process depends on (Telegram, the database, the network): their
 # text says what happened, a traceback would add nothing.
-OUTSIDE_FAILURES = (
-    TelegramAPIError,
+OUTSIDE_FAILURES: tuple[type[BaseException], ...] = (
     BaseORMException,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
@@ -174,7 +172,12 @@ def log_failure(logger: Any, event: str, error: BaseException, **fields: Any) ->
     One line when Telegram, the database or the network failed; the (redacted)
     traceback too for anything else, which is a bug."""
     described = f"{type(error).__name__}: {error}"
-    if isinstance(error, OUTSIDE_FAILURES):
+    # Telegram's errors as aiogram raises them. Looked up, not imported: the API process
+    # never loads aiogram (it would be two thirds of its memory), and an aiogram
+    # error cannot exist in a process that did not.
+    telegram = sys.modules.get("aiogram.exceptions")
+    outside = OUTSIDE_FAILURES + ((telegram.TelegramAPIError,) if telegram else ())
+    if isinstance(error, outside):
         logger.error(event, error=described, **fields)
     else:
         logger.error(event, error=described, exc_info=error, **fields)

@@ -18,6 +18,10 @@ TOPUP_SECONDS = Histogram(
     "Time to answer POST /payments/top-up",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+REQUESTS_SHED = Counter(
+    "stars_api_requests_shed",
+    "API requests answered 503 overloaded: API_MAX_IN_FLIGHT were being worked on",
+)
 PRECHECKOUTS = Counter("stars_precheckouts", "Pre-checkout queries answered", ["result", "reason"])
 PRECHECKOUT_SECONDS = Histogram(
     "stars_precheckout_answer_seconds",

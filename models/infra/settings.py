@@ -60,11 +60,24 @@ class Settings(BaseSettings):
     database_direct_url: str | None = None
     telegram_api_url: str | None = None
     telegram_test_env: bool = False
+    # Connections each process may hold open to the Bot API at once. Every call holds
+    # one for the round trip to Telegram, so a process makes at most this many calls
+    # per round trip: 512 over 150 ms is over 3,000 a second, more than one process's
+    # CPU answers even with Telegram 300 ms away (aiogram's default of 100 capped
+    # top-ups at ~650 a second, not the CPU). They open only as the load needs them.
+    telegram_connections: int = Field(512, ge=1, le=10_000)
     environment: Environment = Environment.PRODUCTION
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
     api_cors_origins: Annotated[list[str], NoDecode] = []
+    # Requests one API process works on at once; more are answered 503 `overloaded` at
+    # once. Those taken then wait at most about this many divided by the rate the
+    # process answers (512 at ~1,000 a second: half a second), however large the
+    # spike, while a stall of a few hundred milliseconds at 800 top-ups a second with
+    # Telegram 150 ms away still sheds nothing. At or below TELEGRAM_CONNECTIONS, no
+    # top-up waits for a connection.
+    api_max_in_flight: int = Field(512, ge=1, le=100_000)
 
     # Secrets of the app backends that may call /service/… (several, to rotate one).
     service_api_keys: Annotated[list[SecretStr], NoDecode] = []

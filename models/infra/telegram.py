@@ -9,24 +9,17 @@ from typing import Any
 import aiogram.methods
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import PRODUCTION, TEST, TelegramAPIServer
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods.base import Response, TelegramMethod
 
+from models.infra.bot_api import url_templates
 from models.infra.settings import Settings
 
 
 def api_server(settings: Settings) -> TelegramAPIServer:
-    base = settings.telegram_api_url
-    if not base:
-        return TEST if settings.telegram_test_env else PRODUCTION
-    base = base.rstrip("/")
-    if settings.telegram_test_env:
-        # from_base() cannot express the /test/ suffix of the test environment.
-        return TelegramAPIServer(
-            base=f"{base}/bot{{token}}/test/{{method}}",
-            file=f"{base}/file/bot{{token}}/test/{{path}}",
-        )
-    return TelegramAPIServer.from_base(base)
+    # Not from_base(): it cannot express the /test/ suffix of the test environment.
+    method, file = url_templates(settings)
+    return TelegramAPIServer(base=method, file=file)
 
 
 @functools.cache
@@ -51,8 +44,11 @@ def make_bot(settings: Settings, *, timeout: float = 10.0) -> Bot:
     """One Bot with one HTTP session for the life of the process.
 
     `timeout` bounds every call (getUpdates adds its polling timeout to it), so a Bot
-    API that stops answering fails a request instead of hanging it.
+    API that stops answering fails a request instead of hanging it. At most
+    TELEGRAM_CONNECTIONS calls are on the wire at once; more wait for a connection.
     """
     _pin_response_types()
-    session = AiohttpSession(api=api_server(settings), timeout=timeout)
+    session = AiohttpSession(
+        api=api_server(settings), timeout=timeout, limit=settings.telegram_connections
+    )
     return Bot(settings.token, session=session)

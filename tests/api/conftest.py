@@ -9,7 +9,6 @@ from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from models.infra.settings import Settings
-from models.infra.telegram import make_bot
 from tests.emulator import BotApiEmulator
 from tests.helpers import ClientFactory, make_settings
 
@@ -27,10 +26,7 @@ async def make_client(db: str, emulator: BotApiEmulator, aiohttp_client):  # typ
         settings = make_settings(
             **{"telegram_api_url": emulator.url, "topup_max_pending": 1000, **overrides}
         )
-        bot = make_bot(settings, timeout=10)
-        app = create_app(settings, bot=bot, init_orm=False)
-        app.on_cleanup.append(lambda _: bot.session.close())
-        return await aiohttp_client(app)
+        return await aiohttp_client(create_app(settings, init_orm=False))
 
     return factory
 

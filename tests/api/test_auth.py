@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aiogram.utils.web_app import check_webapp_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.auth import init_data_secret, verified_fields
+from api.auth import init_data_secret, query_fields, verified_fields
 from tests.helpers import OTHER_TOKEN, TOKEN, sign_init_data
 
 SECRET = init_data_secret(TOKEN)
@@ -45,3 +45,13 @@ def test_accepts_signed_empty_fields() -> None:
 @given(garbage=st.text(max_size=200))
 def test_garbage_is_refused_without_raising(garbage: str) -> None:
     assert verified_fields(SECRET, garbage) is None
+
+
+@settings(max_examples=500)
+@given(query=st.text(st.sampled_from("ab=&%+2x0Fé;"), max_size=40))
+def test_reads_a_query_string_exactly_as_the_standard_library(query: str) -> None:
+    try:
+        expected = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=True))
+    except ValueError:
+        expected = None
+    assert query_fields(query) == expected

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 
 from api.keys import invoice_links_key
@@ -349,6 +350,19 @@ class TestHttpBehaviour:
         assert response.headers["X-Request-Id"] == "abc-123"
         generated = (await client.get("/nope")).headers["X-Request-Id"]
         assert len(generated) == 32
+
+    async def test_a_requests_log_context_ends_with_it(self, client: TestClient) -> None:
+        # Both on one keep-alive connection: the second must not carry the first's
+        # request id, user or order.
+        merge = structlog.contextvars.merge_contextvars
+        with structlog.testing.capture_logs(processors=[merge]) as logs:
+            assert (await top_up(client)).status == 201
+            assert (await client.get("/health")).status == 200
+        first, second = (e for e in logs if e["event"] == "request")
+        assert {"request_id", "user_id", "order_id"} <= set(first)
+        assert second["request_id"] != first["request_id"]
+        assert "user_id" not in second
+        assert "order_id" not in second
 
     async def test_cors_allows_only_the_mini_app_origin(self, make_client: ClientFactory) -> None:
         client = await make_client(api_cors_origins="https://app.example.org")

@@ -34,6 +34,7 @@ from models.infra.db import apply_migrations, close_database, open_database
 from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
 from models.values import utcnow
 from tests.bench import debits
+from tests.bench.remote import REMOTE_PARTS, run_remote
 from tests.emulator import BotApiEmulator
 from tests.helpers import TOKEN, tma
 from tests.processes import Child, free_port, start
@@ -366,7 +367,7 @@ class Bench:
             f"{ours[0].cpu * 1e6:.0f} µs",
             f"{floor.cpu * 1e6:.0f} µs",
             f"{ours[0].cpu / floor.cpu:.2f}x",
-            "",
+            "<= 1.5x",
         )
 
     # -------------------------------------------------------------- 4. open loop
@@ -438,6 +439,7 @@ class Bench:
                 print("5. debits per second", flush=True)
                 await debits.measure(self, pg, "PostgreSQL")
                 await debits.measure(self, sqlite, "SQLite")
+            await run_remote(self, parts, pg, quick=self.sizes is QUICK)
         finally:
             await self.emulator.stop()
             await drop_pg_database(name)
@@ -451,8 +453,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small numbers, a few seconds")
+    parts = PARTS + REMOTE_PARTS
     parser.add_argument(
-        "--only", nargs="+", choices=PARTS, default=PARTS, metavar="PART", help=f"of {PARTS}"
+        "--only", nargs="+", choices=parts, default=parts, metavar="PART", help=f"of {parts}"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stars-bench-") as workdir:

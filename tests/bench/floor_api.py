@@ -1,5 +1,6 @@
 """The floor for the API: a minimal aiohttp handler that forwards each top-up to the
-Bot API's createInvoiceLink over one shared session (no auth, no database).
+Bot API's createInvoiceLink over one shared session (no auth, no database), with as
+many connections to Telegram as ours (TELEGRAM_CONNECTIONS, the same default).
 `python -m tests.bench.floor_api`."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from models.infra.loop import new_event_loop
+from models.infra.settings import Settings
 
 session_key = web.AppKey("session", aiohttp.ClientSession)
 
@@ -32,7 +34,9 @@ async def top_up(request: web.Request) -> web.Response:
 
 
 async def client(app: web.Application) -> AsyncIterator[None]:
-    app[session_key] = aiohttp.ClientSession()
+    default = Settings.model_fields["telegram_connections"].default
+    limit = int(os.environ.get("TELEGRAM_CONNECTIONS", default))
+    app[session_key] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
     yield
     await app[session_key].close()
 
@@ -47,6 +51,7 @@ def main() -> None:
         port=int(os.environ["API_PORT"]),
         access_log=None,
         reuse_port=True,
+        backlog=4096,  # as run_api.py: a spike's new connections are not dropped
         loop=new_event_loop(),  # the loop run_api.py runs on
         print=lambda text: print(text, flush=True),
     )

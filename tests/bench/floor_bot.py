@@ -1,5 +1,6 @@
 """The floor for the bot: a bare aiogram bot that approves every checkout and replies to
-every payment, with no checks and no database. `python -m tests.bench.floor_bot`."""
+every payment, with no checks and no database, and as many connections to Telegram as
+ours (TELEGRAM_CONNECTIONS, the same default). `python -m tests.bench.floor_bot`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, PreCheckoutQuery
 
 from models.infra.loop import run
+from models.infra.settings import Settings
 
 
 async def main() -> None:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
+    default = Settings.model_fields["telegram_connections"].default
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]),
+        limit=int(os.environ.get("TELEGRAM_CONNECTIONS", default)),
+    )
     bot = Bot(os.environ["BOT_TOKEN"], session=session)
     dispatcher = Dispatcher()
 

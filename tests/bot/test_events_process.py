@@ -35,7 +35,8 @@ async def sender_up(
     worker = await start_worker(
         tmp_path, emulator, db_url, name, EVENTS_URL=url, EVENTS_SECRET=SECRET
     )
-    await worker.wait_for_log("events.sending", timeout=30)
+    # A restarted worker first waits out its predecessor's leader lease (LEADER_LEASE).
+    await worker.wait_for_log("events.sending", timeout=60)
     return worker
 
 
@@ -84,7 +85,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
         second = await sender_up(tmp_path, emulator, empty_db_url, url, "second")
         try:
             # The killed worker's claims run out (10 s timeout + 5 s), then all goes.
-            await all_delivered(timeout=60)
+            await all_delivered(timeout=90)
         finally:
             assert await second.stop() == 0
     finally:

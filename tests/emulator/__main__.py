@@ -15,8 +15,8 @@ import contextlib
 from tests.emulator.server import BotApiEmulator
 
 
-async def serve(host: str, port: int, order: str, token: str | None) -> None:
-    emulator = BotApiEmulator(transactions_order=order, sandbox_token=token)  # type: ignore[arg-type]
+async def serve(host: str, port: int, order: str, token: str | None, latency: float) -> None:
+    emulator = BotApiEmulator(transactions_order=order, sandbox_token=token, latency=latency)  # type: ignore[arg-type]
     url = await emulator.start(host, port)
     print(f"Bot API emulator listening on {url}", flush=True)
     if token:
@@ -33,9 +33,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--transactions-order", choices=["asc", "desc"], default="asc")
     parser.add_argument("--sandbox-token", help="the bot's token, to sign the sandbox's initData")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds every method but getUpdates takes to answer, give or take 20%%",
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.transactions_order, args.sandbox_token))
+        asyncio.run(
+            serve(args.host, args.port, args.transactions_order, args.sandbox_token, args.latency)
+        )
 
 
 if __name__ == "__main__":

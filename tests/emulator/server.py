@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import itertools
 import json
+import random
 import re
 import secrets
 import time
@@ -163,8 +164,11 @@ class BotApiEmulator:
         *,
         transactions_order: Literal["asc", "desc"] = "asc",
         sandbox_token: str | None = None,
+        latency: float = 0.0,
+        jitter: float = 0.2,
     ) -> None:
         self.sandbox_token = sandbox_token
+        self.set_latency(latency, jitter)
         self.bots: dict[str, BotState] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.faults: dict[str, Fault] = {}
@@ -200,6 +204,12 @@ class BotApiEmulator:
         self._address = (host, sockets[0].getsockname()[1])
         self.url = f"http://{host}:{self._address[1]}"
         return self.url
+
+    @property
+    def connections(self) -> int:
+        """Connections open to the emulator now, from every client."""
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
 
     async def stop(self) -> None:
         for state in self.bots.values():
@@ -275,6 +285,19 @@ class BotApiEmulator:
         raise AssertionError(
             f"expected {count} messages to {chat_id}, got {self.messages_to(token, chat_id)}"
         )
+
+    def set_latency(self, seconds: float, jitter: float = 0.2) -> None:
+        """A Telegram that far away: every method but getUpdates answers `seconds` later
+        (give or take `jitter` of it, uniformly), half of it on the way in (the method
+        takes effect then: a pre-checkout answer counts from there) and half on the way
+        out. getUpdates is a long poll: its answer is already waiting for the update."""
+        if seconds < 0 or not 0 <= jitter <= 1:
+            raise ValueError("latency must be >= 0 and jitter between 0 and 1")
+        self.latency = seconds
+        self.jitter = jitter
+
+    def _one_way(self) -> float:
+        return self.latency * random.uniform(1 - self.jitter, 1 + self.jitter) / 2
 
     def set_fault(self, method: str, fault: Fault) -> None:
         """Make one method (or "*" for every method) misbehave."""
@@ -476,19 +499,27 @@ class BotApiEmulator:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"].lower()
+        back = 0.0  # the answer's way back to the caller
         try:
             state = self.bot(request.match_info["token"])
             params = await self._params(request)
             state.calls.append((method, params))
             _request.set(request)
+            if self.latency > 0 and method != "getupdates":
+                back = self._one_way()
+                await asyncio.sleep(self._one_way())
             await self._apply_fault(method)
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             result = await handler(state, params)
         except ApiError as error:
-            return web.json_response(error.body(), status=error.code)
-        return web.json_response({"ok": True, "result": result})
+            answer = web.json_response(error.body(), status=error.code)
+        else:
+            answer = web.json_response({"ok": True, "result": result})
+        if back:
+            await asyncio.sleep(back)
+        return answer
 
     async def _apply_fault(self, method: str) -> None:
         fault = self.faults.get(method) or self.faults.get("*")
