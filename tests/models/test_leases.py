@@ -7,8 +7,10 @@ import asyncio
 from models.infra.jobs import release_lease
 from models.infra.leases import claim, free_if_held_by, holder_of
 from models.tables import JobState
+from tests.databases import through_pgbouncer
 
 
+@through_pgbouncer
 async def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(db: str) -> None:
     assert await holder_of("worker") is None
     assert await claim("worker", "host-a:1", 0.6)
@@ -24,6 +26,7 @@ async def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(db:
     assert await claim("worker", "host-a:1", 30)  # released: taken at once
 
 
+@through_pgbouncer
 async def test_many_asking_at_once_make_exactly_one_holder(db: str) -> None:
     for _ in range(5):
         wins = await asyncio.gather(*(claim("race", f"host:{i}", 30) for i in range(20)))
