@@ -207,13 +207,24 @@ class Worker:
         """The loops that talk to users and to Telegram's ledger: the leader's alone."""
         self.duties += [
             asyncio.create_task(self.notifier.run(), name="notifier"),
-            *([asyncio.create_task(self.events.run(), name="events")] if self.events else []),
+            asyncio.create_task(
+                self.events.run() if self.events else self._events_off(), name="events"
+            ),
             asyncio.create_task(self._reconcile(), name="reconciler"),
             asyncio.create_task(
                 watch_own_balance(self.bot, self.settings.reconcile_interval),
                 name="own-stars",
             ),
         ]
+
+    async def _events_off(self) -> None:
+        """A leader without EVENTS_URL turns balance events off for every process (the
+        sender turns them on). Only the leader decides: a standby started without the
+        setting must not stop the events its leader is sending."""
+        try:
+            await switch_events(False)
+        except Exception as error:  # the next leadership term tries again
+            log.warning("events.switch_off_failed", error=repr(error))
 
     async def _reconcile(self) -> None:
         # A leader killed in the middle of a pass left the reconciliation lease behind,
@@ -282,8 +293,6 @@ async def run_worker(settings: Settings) -> None:
     # Telegram rather than the database; 20 connections keep them from queueing long for
     # one while staying well under PostgreSQL's default of 100.
     await open_database(settings.database_url, pool_size=20)
-    if settings.events_url is None:  # the sender turns them on when it starts
-        await switch_events(False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

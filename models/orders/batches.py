@@ -104,8 +104,15 @@ class OrderOpener:
             if len(batch) == 1:
                 _settle(batch[0], error)
                 return
-            # One buyer the database refuses must not fail the others: each alone.
-            await asyncio.gather(*(self._open_all([waiting]) for waiting in batch))
+            # One buyer the database refuses must not fail the others: each alone, a few
+            # at a time, so a database hiccup does not turn into 500 statements at once.
+            limit = asyncio.Semaphore(MAX_BATCHES)
+
+            async def alone(waiting: _Waiting) -> None:
+                async with limit:
+                    await self._open_all([waiting])
+
+            await asyncio.gather(*(alone(waiting) for waiting in batch))
             return
         for waiting, order in zip(batch, orders, strict=True):
             _settle(waiting, order)

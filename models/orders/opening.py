@@ -191,7 +191,8 @@ async def fail_order(order_id: uuid.UUID, expires_at: datetime | None = None) ->
     back to a second press (which pushes the expiry out), a link from that press may
     be paying it.
     """
-    query = TopUpOrder.filter(id=order_id, status=OrderStatus.PENDING)
+    # An order whose pre-checkout was approved is being paid: whatever failed, never it.
+    query = TopUpOrder.filter(id=order_id, status=OrderStatus.PENDING, checkout_at__isnull=True)
     if expires_at is not None:
         query = query.filter(expires_at=expires_at)
     await query.update(status=OrderStatus.FAILED)

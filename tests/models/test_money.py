@@ -345,6 +345,16 @@ class TestOrderLimits:
         await fail_order(first.id, first.expires_at)  # the first press's link failed
         assert (await TopUpOrder.get(id=first.id)).status is OrderStatus.PENDING
 
+    async def test_a_failed_link_never_fails_an_order_whose_checkout_was_approved(
+        self, db: str
+    ) -> None:
+        """Two presses answered with one expiry (orders opened in one batch) leave the
+        expiry no guard: the approved checkout is."""
+        order = await open_order(ALICE, 100, ttl=60, max_pending=5, per_minute=10)
+        await mark_checkout(order.id)  # the other press's link is being paid
+        await fail_order(order.id, order.expires_at)
+        assert (await TopUpOrder.get(id=order.id)).status is OrderStatus.PENDING
+
     @through_pgbouncer
     async def test_an_order_a_payment_is_locking_is_not_given_back(self, db: str) -> None:
         """PostgreSQL re-checks only the outer WHERE of an UPDATE that waited for a lock:
