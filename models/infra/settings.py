@@ -11,7 +11,7 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +35,25 @@ class Environment(StrEnum):
 class LogFormat(StrEnum):
     CONSOLE = "console"
     JSON = "json"
+
+
+def _http_url(value: str, example: str) -> SplitResult:
+    """An http(s) URL with a valid host and port, split. The messages never echo the
+    value: a URL may carry the bot token or credentials."""
+    if not value.isprintable() or " " in value:
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # a bad [IPv6] literal or port; the text would quote the value
+        raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)") from None
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError(f"must start with http:// or https://, e.g. {example}")
+    if not (HOST_SHAPE.fullmatch(host) or ":" in host):  # ":" only in a checked [IPv6]
+        raise ValueError(f"has no valid host name, e.g. {example}")
+    if port == 0:  # None means the scheme's default
+        raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+    return parts
 
 
 def _split_csv(value: object) -> object:
@@ -153,21 +172,7 @@ class Settings(BaseSettings):
         # echo the value: a pasted URL may carry the token.
         if value is None:
             return None
-        if not value.isprintable() or " " in value:
-            raise ValueError("must not contain spaces or control characters")
-        try:
-            parts = urlsplit(value)
-            host, port = parts.hostname or "", parts.port
-        except ValueError:  # a bad [IPv6] literal or port; the text would quote the value
-            raise ValueError(
-                "is not a valid URL (check the host and the port, 1 to 65535)"
-            ) from None
-        if parts.scheme not in {"http", "https"}:
-            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8081")
-        if not (HOST_SHAPE.fullmatch(host) or ":" in host):  # ":" only in a checked [IPv6]
-            raise ValueError("has no valid host name, e.g. http://127.0.0.1:8081")
-        if port == 0:  # None means the scheme's default
-            raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+        parts = _http_url(value, "http://127.0.0.1:8081")
         if parts.query or parts.fragment:
             raise ValueError("must be a base URL without ?query or #fragment")
         return value
@@ -192,23 +197,7 @@ class Settings(BaseSettings):
         # The messages never echo the value: a URL may carry credentials.
         if value is None:
             return None
-        if not value.isprintable() or " " in value:
-            raise ValueError("must not contain spaces or control characters")
-        try:
-            parts = urlsplit(value)
-            host, port = parts.hostname or "", parts.port
-        except ValueError:
-            raise ValueError(
-                "is not a valid URL (check the host and the port, 1 to 65535)"
-            ) from None
-        if parts.scheme not in {"http", "https"}:
-            raise ValueError(
-                "must start with http:// or https://, e.g. https://app.example.org/stars-events"
-            )
-        if not (HOST_SHAPE.fullmatch(host) or ":" in host):
-            raise ValueError("has no valid host name, e.g. https://app.example.org/stars-events")
-        if port == 0:
-            raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+        parts = _http_url(value, "https://app.example.org/stars-events")
         if parts.fragment:
             raise ValueError("must not have a #fragment")
         return value
