@@ -1,11 +1,11 @@
 """Writing events: one per ledger row, in the row's transaction, when events are on.
 
-Events are on while the `events` row exists in `job_state`: the bot worker's sender
-writes it when it starts with `EVENTS_URL` set, and a worker started without it
-removes it. Every process that moves balances (the API, the bot, a script calling
-`models.ledger`) follows that one switch, so none of them can be configured apart
-from the sender and silently skip events. Ledger rows written while events were off
-never get one: turning events on starts from then.
+Events are on while the `events` row exists in `job_state`: the leading bot worker's
+sender writes it when it starts with `EVENTS_URL` set, and a leader without it removes
+it (a standby never touches it). Every process that moves balances (the API, the bot,
+a script calling `models.ledger`) follows that one switch, so none of them can be
+configured apart from the sender and silently skip events. Ledger rows written while
+events were off never get one: turning events on starts from then.
 """
 
 from __future__ import annotations
