@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from tortoise import Tortoise
@@ -44,6 +45,17 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     if isinstance(val, str) and UUID4.fullmatch(val):
         return "uuid4"
     return None
+
+
+# The per-test timeout (pytest-timeout) of the second tier; the default tier's is
+# pyproject's `timeout`. A case may still set its own with @pytest.mark.timeout.
+SLOW_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
 
 
 def pytest_sessionfinish() -> None:
@@ -86,7 +98,7 @@ def database_url(request: pytest.FixtureRequest, backend: str, name: str) -> str
 
 
 @pytest.fixture
-async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """The URL of an empty database of the parametrised backend (no schema)."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":

@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import gc
 import importlib
+import io
 import json
 import os
 import runpy
@@ -53,8 +54,9 @@ def _child(request: dict[str, Any]) -> None:
         os.dup2(fd, target)
         os.close(fd)
     if os.environ.get("PYTHONUNBUFFERED"):  # as the interpreter would have set it up
-        sys.stdout.reconfigure(write_through=True)
-        sys.stderr.reconfigure(write_through=True)
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(write_through=True)
     script = str(request["script"])
     sys.argv = [script, *request["args"]]
     sys.path[0] = str(Path(script).parent)
