@@ -175,6 +175,55 @@ async def debit(
     check_idempotency_key(idempotency_key)
     created_at = (now or utcnow()).astimezone(UTC)
     debit_id = uuid.uuid4()
+    balance: int | None = None
+    for attempt in range(2):
+        try:
+            balance = await _take(
+                debit_id, user_id, amount, reason, idempotency_key, created_at, source
+            )
+            break
+        except IntegrityError:
+            # The key is taken (by now committed: a racing insert waited for it), or
+            # the user did not exist when the debit's row was written (its foreign key).
+            first = await _first_answer(idempotency_key)
+            if first is not None:
+                return _replay(first, user_id, amount, reason)
+            if await _balance(user_id) is None:
+                raise _refused(
+                    "user_not_found", UserNotFound(f"There is no user {user_id}.")
+                ) from None
+            # No debit holds the key and the user exists now: their first sign-in or
+            # top-up created them after the insert failed on the foreign key. Once
+            # more; users are never deleted, so the key alone can clash this time.
+            if attempt:
+                raise
+    if balance is None:
+        current = await _balance(user_id)
+        raise _refused(
+            "insufficient_balance",
+            InsufficientBalance(
+                f"The balance is {current} Stars; {amount} are needed.", current or 0
+            ),
+        )
+    metrics.DEBITS.inc()
+    metrics.DEBITED_STARS.inc(amount)
+    return DebitResult(
+        Debit(debit_id, user_id, amount, reason, created_at, balance, reversed=False),
+        replayed=False,
+    )
+
+
+async def _take(
+    debit_id: uuid.UUID,
+    user_id: int,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    created_at: datetime,
+    source: str,
+) -> int | None:
+    """The debit's row, the balance move and its ledger row, in one transaction; the
+    balance after, or None when it is short (then nothing is recorded)."""
     try:
         async with in_transaction() as conn:
             await execute(
@@ -203,30 +252,8 @@ async def debit(
                 conn, user_id, -amount, EntryKind.DEBIT, balance, source=source, debit_id=debit_id
             )
     except _Refused:
-        current = await _balance(user_id)
-        raise _refused(
-            "insufficient_balance",
-            InsufficientBalance(
-                f"The balance is {current} Stars; {amount} are needed.", current or 0
-            ),
-        ) from None
-    except IntegrityError:
-        # The key is taken (by now committed: a racing insert waited for it), or the
-        # user does not exist (the debit's foreign key).
-        first = await _first_answer(idempotency_key)
-        if first is not None:
-            return _replay(first, user_id, amount, reason)
-        if await _balance(user_id) is None:
-            raise _refused(
-                "user_not_found", UserNotFound(f"There is no user {user_id}.")
-            ) from None
-        raise
-    metrics.DEBITS.inc()
-    metrics.DEBITED_STARS.inc(amount)
-    return DebitResult(
-        Debit(debit_id, user_id, amount, reason, created_at, balance, reversed=False),
-        replayed=False,
-    )
+        return None
+    return balance
 
 
 def _replay(first: Debit, user_id: int, amount: int, reason: str) -> DebitResult:
