@@ -37,17 +37,13 @@ from datetime import UTC, datetime
 import structlog
 from aiogram import Bot
 
-from bot.scan_cursor import Order, ScanCursor
+from bot.scan_cursor import ListingOrder, ScanCursor
 from bot.transactions import INVOICE_PAYMENT, PAGE, UNREADABLE, Transaction, read_all, read_page
 from models.infra import metrics
 from models.infra.db import ping
-from models.infra.jobs import (
-    acquire_lease,
-    deployment_time,
-    load_cursor,
-    release_lease,
-    save_cursor,
-)
+from models.infra.jobs import deployment_time, load_cursor, save_cursor
+from models.infra.leases import acquire_lease, release_lease
+from models.kinds import EntryKind
 from models.ledger.credits import CreditResult, CreditStatus, credit_charge
 from models.ledger.refunds import RefundStatus, record_refund
 from models.notices import NoticeKind
@@ -55,7 +51,6 @@ from models.orders.opening import expire_orders
 from models.queries.charges import on_ledger
 from models.queries.invariants import TelegramRecord
 from models.queries.orders import order_amounts
-from models.tables import EntryKind
 from models.values import Charge, parse_order_id
 
 log = structlog.get_logger("bot.reconcile")
@@ -122,7 +117,7 @@ class Deployment:
         return max(tx.amount, 0) if order_amount is None else order_amount
 
 
-def _order_of(page: list[Transaction]) -> Order | None:
+def _order_of(page: list[Transaction]) -> ListingOrder | None:
     dates = [tx.date for tx in page if tx.date]
     if len(dates) < 2 or dates[0] == dates[-1]:
         return None

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Order = Literal["asc", "desc"]
+ListingOrder = Literal["asc", "desc"]  # the order Telegram lists transactions in
 
 
 @dataclass(frozen=True, slots=True)
 class ScanCursor:
     # The order Telegram lists transactions in, as last seen (None before the first).
-    order: Order | None = None
+    order: ListingOrder | None = None
     # Newest first: every transaction dated up to here was checked.
     watermark: int = 0
     # Oldest first: how many were checked, and the key of the last of them, which must
@@ -33,11 +33,11 @@ class ScanCursor:
         failing = raw.get("failing")
         return cls(
             order=order if order in ("asc", "desc") else None,
-            watermark=_int(raw.get("watermark")),
-            count=_int(raw.get("count")),
+            watermark=_whole_or_zero(raw.get("watermark")),
+            count=_whole_or_zero(raw.get("count")),
             anchor=tuple(str(part) for part in anchor) if isinstance(anchor, list) else None,
             failing=(
-                {str(key): _int(value) for key, value in failing.items()}
+                {str(key): _whole_or_zero(value) for key, value in failing.items()}
                 if isinstance(failing, Mapping)
                 else {}
             ),
@@ -56,5 +56,6 @@ class ScanCursor:
         return replace(self, count=count, anchor=anchor)
 
 
-def _int(value: Any) -> int:
+def _whole_or_zero(value: Any) -> int:
+    """A whole number as stored, or 0 for anything else (a bool included)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -17,7 +17,8 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+from models.kinds import Anomaly, EntryKind, OrderStatus
+from models.tables import LedgerEntry, TopUpOrder
 
 
 @dataclass

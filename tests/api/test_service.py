@@ -13,10 +13,11 @@ import structlog
 from aiohttp.test_utils import TestClient
 
 from models.infra.logs import configure_logging
+from models.kinds import EntryKind
 from models.ledger.entries import apply_entry
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.tables import Debit, EntryKind
+from models.tables import Debit
 from models.users import upsert_user
 from models.values import Profile
 from tests.databases import through_pgbouncer
