@@ -39,7 +39,7 @@ RUNTIME_FOLDERS = {"data", "tests/artifacts"}
 
 SETTING = r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+-]*)")
-INLINE_CODE = re.compile(r"`([^`\n]+)`")
+INLINE_CODE = re.compile(r"`([^`]+)`")
 LINK = re.compile(r"(?<!!)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 PROGRAM = re.compile(r"(?<![\w.-])(run_bot\.py|run_api\.py|stars-bot|stars-api)(?![\w.-])")
@@ -83,13 +83,18 @@ class Page:
                 prose.append(line)
         return cls(path, prose, code, code_at)
 
+    def paragraphs(self) -> Iterator[str]:
+        """The prose a paragraph at a time, on one line: code spans and link texts may
+        wrap."""
+        yield from (" ".join(p.split()) for p in "\n".join(self.prose).split("\n\n"))
+
     def inline_code(self) -> Iterator[str]:
-        for line in self.prose:
-            yield from INLINE_CODE.findall(line)
+        for paragraph in self.paragraphs():
+            yield from INLINE_CODE.findall(paragraph)
 
     def links(self) -> Iterator[str]:
-        for line in self.prose:
-            yield from LINK.findall(INLINE_CODE.sub("", line))
+        for paragraph in self.paragraphs():
+            yield from LINK.findall(INLINE_CODE.sub("", paragraph))
 
     def headings(self) -> Iterator[tuple[int, str]]:
         for line in self.prose:
