@@ -34,8 +34,8 @@ NOT_SETTINGS = {
     "PROVIDER_ACCOUNT_INVALID": "a Telegram error (buying Stars inside a bot's payment sheet)",
     "SO_REUSEPORT": "a socket option (run_api.py --workers)",
 }
-# Folders that exist only at run time (created by the processes or the tests).
-RUNTIME_FOLDERS = {"data", "tests/artifacts"}
+# Folders that exist only once something ran (the processes, the tests, the set-up).
+RUNTIME_FOLDERS = {"data", "tests/artifacts", ".venv", "node_modules"}
 
 SETTING = r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+-]*)")
@@ -283,9 +283,10 @@ def path_problems(page: Page) -> list[str]:
         if any(mark in candidate for mark in "{}<>…"):
             continue
         if REPO_PATH.match(candidate) and candidate.split("/", 1)[0] in top:
-            if any(candidate.rstrip("/").startswith(folder) for folder in RUNTIME_FOLDERS):
+            folder = candidate.rstrip("/")
+            if any(folder == f or folder.startswith(f"{f}/") for f in RUNTIME_FOLDERS):
                 continue
-            if not list(ROOT.glob(candidate.rstrip("/"))):
+            if not list(ROOT.glob(folder)):
                 problems.append(f"{page.path.name}: `{code}`: no {candidate} in the checkout")
         elif BARE_FILE.match(candidate) and not next(_files_named(candidate), None):
             problems.append(f"{page.path.name}: `{code}`: no file {candidate} in the checkout")
