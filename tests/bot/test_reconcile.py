@@ -15,13 +15,13 @@ from aiogram import Bot
 from tortoise import Tortoise
 
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
-from bot.transactions import parse
 from models.infra import metrics
 from models.infra.jobs import acquire_lease
 from models.infra.telegram import make_bot
 from models.orders.opening import open_order
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
+from models.reconciliation.transactions import parse
 from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from models.values import Profile
 from tests.databases import through_pgbouncer

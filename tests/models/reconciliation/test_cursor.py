@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.scan_cursor import ScanCursor
+from models.reconciliation.cursor import ScanCursor
 
 
 def test_a_cursor_reads_back_what_was_saved() -> None:
