@@ -21,7 +21,6 @@ from models.infra.telegram import make_bot
 from models.orders.opening import open_order
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.reconciliation.transactions import parse
 from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
 from models.values import Profile
 from tests.databases import through_pgbouncer
@@ -436,38 +435,6 @@ async def test_an_upgraded_database_still_recovers_what_the_old_version_would_ha
     assert summary.credited == 1
     assert [tx.id for tx in summary.before_deployment] == [before["id"]]
     assert await topups() == {lost["id"]: 250}
-
-
-@pytest.mark.parametrize(
-    ("item", "kind", "detail"),
-    [
-        (OTHER_KINDS[0], "partner:affiliate_program", ""),
-        (OTHER_KINDS[1], "partner:fragment", ""),
-        (OTHER_KINDS[2], "user:gift_purchase", ""),
-        (OTHER_KINDS[5], "partner:unknown", "telegram_stars_bank"),
-        (
-            {"amount": 1, "source": {"type": "user", "transaction_type": "stars_loan"}},
-            "user:unknown",
-            "stars_loan",
-        ),
-        ({"amount": 1}, "partner:none", ""),
-        # Shapes no release has sent: still read, never a TypeError that stops a page.
-        ({"amount": 1, "source": {"type": ["user"]}}, "partner:unknown", ""),
-        ({"amount": 1, "source": {"type": "user", "transaction_type": {}}}, "user:unknown", ""),
-        ({"amount": 1, "date": "yesterday", "source": {"type": "user"}}, "unreadable", ""),
-        (
-            {"amount": 1, "source": {"type": "user", "transaction_type": "invoice_payment"}},
-            "unreadable",
-            "invoice payment without a user id",
-        ),
-        (payment(ALICE, -5, "x"), "unreadable", ""),
-    ],
-)
-def test_each_transaction_is_read_on_its_own(item: dict[str, Any], kind: str, detail: str) -> None:
-    tx = parse({"id": cid("t"), "date": 1_700_000_000, **item})
-    assert tx.kind == kind
-    if detail:
-        assert tx.detail == detail
 
 
 async def test_a_pass_longer_than_its_lease_keeps_it_and_a_dead_holder_blocks_briefly(
