@@ -59,7 +59,7 @@ from models.reconciliation.cursor import (
     resume_offset,
 )
 from models.reconciliation.deployment import Deployment, named_orders, paid_at
-from models.reconciliation.passes import Action, plan_pass
+from models.reconciliation.passes import Action, Step, plan_pass
 from models.reconciliation.record import TelegramRecord
 from models.reconciliation.record import telegram_record as record_of
 from models.reconciliation.sales import Books, ledger_ids
@@ -102,6 +102,56 @@ async def _in_view(items: Sequence[Transaction]) -> tuple[Deployment, Books]:
         refunds=frozenset(charge for charge, kind in known if kind == EntryKind.REFUND.value),
     )
     return deployment, books
+
+
+@dataclass
+class _Unrecorded:
+    """What a pass leaves alone: counted in its summary, and in metrics and logs once
+    per item (when it is new to us), reported at the end of the pass."""
+
+    skipped: Counter[str] = field(default_factory=Counter)
+    unknown: set[str] = field(default_factory=set)
+    early: Counter[str] = field(default_factory=Counter)
+
+    def note(self, step: Step, new: bool, summary: PassSummary) -> None:
+        tx = step.tx
+        if step.action is Action.UNREADABLE:
+            summary.failed += 1
+            if new:
+                metrics.RECONCILE_FAILED.labels("unreadable").inc()
+                log.error(
+                    "reconcile.unreadable_transaction",
+                    transaction_id=tx.id,
+                    position=step.position,
+                    reason=tx.detail,
+                )
+        elif step.action is Action.SKIP:
+            summary.skipped += 1
+            if new:
+                self.skipped[tx.kind] += 1
+                if tx.detail and tx.kind.endswith(":unknown"):
+                    self.unknown.add(tx.detail)
+        elif step.action is Action.BEFORE_DEPLOYMENT and new:
+            self.early["payment" if tx.incoming else "refund"] += 1
+
+    def report(self, deployed_at: datetime) -> None:
+        for kind, count in self.skipped.items():
+            metrics.RECONCILE_SKIPPED.labels(kind).inc(count)
+        if self.skipped:
+            log.info("reconcile.skipped", kinds=dict(self.skipped))
+        if self.unknown:
+            # A shape newer than this code: worth a look, never a reason to stop.
+            log.warning("reconcile.unknown_transaction_types", types=sorted(self.unknown))
+        for kind, count in self.early.items():
+            metrics.RECONCILE_BEFORE_DEPLOYMENT.labels(kind).inc(count)
+        if self.early:
+            log.info(
+                "reconcile.before_deployment",
+                payments=self.early["payment"],
+                refunds=self.early["refund"],
+                deployed_at=deployed_at.isoformat(),
+                hint="not credited; `run_bot.py backfill --dry-run` lists them",
+            )
 
 
 class Reconciler:
@@ -229,59 +279,29 @@ class Reconciler:
         deployment, books = await _in_view([tx for _, tx in seen])
         plan = plan_pass(seen, deployment, books)
         summary.before_deployment.extend(plan.waiting)
+        unrecorded = _Unrecorded()
         failed: list[tuple[int, Transaction]] = []
         failed_ids: set[str] = set()
         in_a_row = 0
-        skipped: Counter[str] = Counter()
-        unknown: set[str] = set()
-        early: Counter[str] = Counter()
-
         for step in plan.steps:
-            tx = step.tx
             summary.checked += 1
-            fresh = new(step.position, tx)
-            if step.action is Action.UNREADABLE:
-                summary.failed += 1
-                if fresh:
-                    metrics.RECONCILE_FAILED.labels("unreadable").inc()
-                    log.error(
-                        "reconcile.unreadable_transaction",
-                        transaction_id=tx.id,
-                        position=step.position,
-                        reason=tx.detail,
-                    )
+            if step.action is not Action.CREDIT and step.action is not Action.REFUND:
+                unrecorded.note(step, new(step.position, step.tx), summary)
                 continue
-            if step.action is Action.SKIP:
-                summary.skipped += 1
-                if fresh:
-                    skipped[tx.kind] += 1
-                    if tx.detail and tx.kind.endswith(":unknown"):
-                        unknown.add(tx.detail)
+            if step.tx.id in failed_ids:  # its payment failed: both are tried next pass
+                failed.append((step.position, step.tx))
                 continue
-            if step.action is Action.BEFORE_DEPLOYMENT:
-                if fresh:
-                    early["payment" if tx.incoming else "refund"] += 1
-                continue
-            if step.action is Action.RECORDED:
-                continue
-            if tx.id in failed_ids:  # its payment failed: both are tried again next pass
-                failed.append((step.position, tx))
-                continue
-            assert step.charge is not None
             try:
-                if step.action is Action.CREDIT:
-                    await self._credit(tx, step.charge, summary)
-                else:
-                    await self._refund(tx, step.charge, summary)
+                await self._record(step, summary)
             except Exception as error:
                 summary.failed += 1
-                failed.append((step.position, tx))
-                failed_ids.add(tx.id)
+                failed.append((step.position, step.tx))
+                failed_ids.add(step.tx.id)
                 metrics.RECONCILE_FAILED.labels("apply").inc()
                 log.error(
                     "reconcile.item_failed",
-                    charge_id=tx.id,
-                    refund=not tx.incoming,
+                    charge_id=step.tx.id,
+                    refund=not step.tx.incoming,
                     error=repr(error),
                     hint="tried again next pass",
                 )
@@ -294,25 +314,15 @@ class Reconciler:
                     in_a_row = 0
                 continue
             in_a_row = 0
-
-        for kind, count in skipped.items():
-            metrics.RECONCILE_SKIPPED.labels(kind).inc(count)
-        if skipped:
-            log.info("reconcile.skipped", kinds=dict(skipped))
-        if unknown:
-            # A shape newer than this code: worth a look, never a reason to stop.
-            log.warning("reconcile.unknown_transaction_types", types=sorted(unknown))
-        for kind, count in early.items():
-            metrics.RECONCILE_BEFORE_DEPLOYMENT.labels(kind).inc(count)
-        if early:
-            log.info(
-                "reconcile.before_deployment",
-                payments=early["payment"],
-                refunds=early["refund"],
-                deployed_at=deployment.at.isoformat(),
-                hint="not credited; `run_bot.py backfill --dry-run` lists them",
-            )
+        unrecorded.report(deployment.at)
         return failed
+
+    async def _record(self, step: Step, summary: PassSummary) -> None:
+        assert step.charge is not None
+        if step.action is Action.CREDIT:
+            await self._credit(step.tx, step.charge, summary)
+        else:
+            await self._refund(step.tx, step.charge, summary)
 
     async def _credit(self, tx: Transaction, charge: Charge, summary: PassSummary) -> None:
         result = await credit_charge(
