@@ -4,7 +4,7 @@ takes over when the leader is killed, stops, or loses the database.
 Each worker reaches the emulator through its own door (`BotApiEmulator.door_url`), so
 the emulator's record of getUpdates calls says which process polled and when. The
 PostgreSQL cases run with the default lease (10 s); the handover times they measure
-are printed (run with -s) and quoted in the README.
+are printed (run with -s) and quoted in docs/operations.md (Failover).
 """
 
 from __future__ import annotations
