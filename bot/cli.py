@@ -13,10 +13,9 @@ from datetime import datetime
 from aiogram import Bot
 
 from bot.own_stars import read_own_balance
-from bot.reconcile import Reconciler, backfill, paid_at, plan_backfill, telegram_record
+from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from bot.refunding import refund_charge
 from bot.texts import text
-from bot.transactions import Transaction
 from models.events.delivery import parse_public_id, public_id
 from models.events.operator import (
     EventLine,
@@ -34,6 +33,8 @@ from models.queries.charges import charge_entries, order_entries
 from models.queries.history import MAX_PAGE, LedgerLine, ledger_page
 from models.queries.invariants import check_ledger
 from models.queries.orders import find_order
+from models.reconciliation.deployment import paid_at
+from models.reconciliation.transactions import Transaction
 from models.tables import EventState, LedgerEntry
 from models.values import parse_order_id
 

@@ -4,6 +4,9 @@
   against) and `ledger` (credits, refunds, debits, other entries): the money rules,
   the only code that writes balances, orders and the ledger;
 - `queries`: the read side the API, the bot and the CLI use instead of the tables;
+- `reconciliation`: what Telegram's Stars ledger means for ours (the deployment
+  cut-off, which rows are our payments and refunds, a pass's steps, backfill), as pure
+  functions over plain values: it uses only `values`;
 - `users`, `notices`, `values`: rows and values the rules above share;
 - `tables`: the Tortoise models;
 - `infra`: settings, database set-up, the SQL helper, logging, metrics, job leases.
