@@ -5,6 +5,9 @@
   the only code that writes balances, orders and the ledger;
 - `queries`: the read side the API, the bot and the CLI use instead of the tables; it
   answers with values (dataclasses), never with the tables' rows;
+- `reconciliation`: what Telegram's Stars ledger means for ours (the deployment
+  cut-off, which rows are our payments and refunds, a pass's steps, backfill), as pure
+  functions over plain values: it uses only `values`;
 - `users`, `notices`, `values`: rows and values the rules above share;
 - `tables`: the Tortoise models, which nothing outside this package uses;
 - `refusals` (`Refused`: how every rule says no) and `kinds` (the enums every layer

@@ -10,13 +10,14 @@ from aiogram import Bot
 
 from bot.cli.tables import table
 from bot.own_stars import read_own_balance
-from bot.reconcile import Reconciler, backfill, paid_at, plan_backfill, telegram_record
+from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from bot.refunding import refund_charge, refunded_text
 from bot.refusals import refusal_text
-from bot.transactions import Transaction
 from models.infra.settings import Settings
 from models.infra.telegram import make_bot
 from models.queries.invariants import check_ledger
+from models.reconciliation.deployment import paid_at
+from models.reconciliation.transactions import Transaction
 from models.refusals import Refused
 
 

@@ -22,6 +22,7 @@ from models.ledger.refunds import record_refund
 from models.orders.opening import mark_checkout
 from models.orders.terms import check_checkout, is_our_order
 from models.queries.charges import find_topup
+from models.reconciliation.deployment import paid_before_deployment
 from models.refusals import Refused
 from models.values import Charge, parse_order_id
 
@@ -139,8 +140,8 @@ async def _before_deployment(paid_at: datetime, payload: str) -> bool:
     """A payment from before this service's deployment that is not for one of our
     orders: history of an earlier implementation on the same token. Like
     reconciliation, the live handler leaves it to the operator (`run_bot.py backfill`)."""
-    deployed = (await deployment_time()).replace(microsecond=0)  # Telegram's precision
-    return paid_at < deployed and not await is_our_order(payload)
+    ours = await is_our_order(payload)
+    return paid_before_deployment(paid_at, await deployment_time(), ours=ours)
 
 
 async def on_successful_payment(

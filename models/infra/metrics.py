@@ -48,8 +48,9 @@ RECONCILE_RECOVERED = Counter(
 )
 RECONCILE_SKIPPED = Counter(
     "stars_reconcile_skipped",
-    "Telegram transactions reconciliation reads but does not act on (not invoice payments), "
-    "by kind: partner:<type>, user:<transaction_type>, partner:unknown, user:unknown",
+    "Telegram transactions reconciliation reads but does not act on (not our payments or "
+    "refunds), by kind: partner:<type>, user:<transaction_type>, partner:unknown, "
+    "user:unknown",
     ["kind"],
 )
 RECONCILE_FAILED = Counter(
