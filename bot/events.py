@@ -43,7 +43,7 @@ from models.events.delivery import (
 from models.events.outbox import switch_events
 from models.infra import metrics
 from models.infra.settings import Settings
-from models.tables import EventState
+from models.kinds import EventState
 from models.values import utcnow
 
 log = structlog.get_logger("bot.events")

@@ -34,13 +34,9 @@ from aiogram import Bot
 from bot.transactions import read_all, read_page
 from models.infra import metrics
 from models.infra.db import ping
-from models.infra.jobs import (
-    acquire_lease,
-    deployment_time,
-    load_cursor,
-    release_lease,
-    save_cursor,
-)
+from models.infra.jobs import deployment_time, load_cursor, save_cursor
+from models.infra.leases import acquire_lease, release_lease
+from models.kinds import EntryKind
 from models.ledger.credits import CreditResult, CreditStatus, credit_charge
 from models.ledger.refunds import RefundStatus, record_refund
 from models.notices import NoticeKind
@@ -64,7 +60,6 @@ from models.reconciliation.record import TelegramRecord
 from models.reconciliation.record import telegram_record as record_of
 from models.reconciliation.sales import Books, ledger_ids
 from models.reconciliation.transactions import Transaction
-from models.tables import EntryKind
 from models.values import Charge
 
 log = structlog.get_logger("bot.reconcile")

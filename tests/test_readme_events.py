@@ -20,9 +20,10 @@ import pytest
 from bot.events import EventSender, sign
 from models.events.delivery import event_body, public_id
 from models.events.outbox import switch_events
+from models.kinds import EntryKind, EventState
 from models.ledger.debits import debit
 from models.ledger.entries import apply_entry
-from models.tables import EntryKind, Event, EventState
+from models.tables import Event
 from tests.processes import ROOT, free_port
 
 SECRET = "whsec_" + "r3adm3" * 6

@@ -16,8 +16,9 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from models.kinds import Anomaly, EntryKind, OrderStatus
 from models.reconciliation.record import TelegramRecord
-from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+from models.tables import LedgerEntry, TopUpOrder
 
 
 @dataclass

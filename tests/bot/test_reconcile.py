@@ -16,12 +16,13 @@ from tortoise import Tortoise
 
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from models.infra import metrics
-from models.infra.jobs import acquire_lease
+from models.infra.leases import acquire_lease
 from models.infra.telegram import make_bot
+from models.kinds import EntryKind, OrderStatus
 from models.orders.opening import open_order
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
+from models.tables import LedgerEntry, Notice, TopUpOrder
 from models.values import Profile
 from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator, Fault, running_emulator

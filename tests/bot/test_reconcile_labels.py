@@ -14,10 +14,11 @@ from aiogram import Bot
 
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from models.infra.telegram import make_bot
+from models.kinds import EntryKind, OrderStatus
 from models.orders.opening import open_order
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+from models.tables import LedgerEntry, TopUpOrder
 from models.values import Profile
 from tests.emulator import BotApiEmulator
 from tests.emulator.server import SaleLabel

@@ -22,8 +22,9 @@ import aiohttp
 import pytest
 
 from models.infra.db import apply_migrations, close_database, open_database
+from models.kinds import EntryKind
 from models.orders.opening import open_order
-from models.tables import EntryKind, LedgerEntry
+from models.tables import LedgerEntry
 from models.values import Profile
 from tests.databases import (
     PG_URL,
