@@ -2,11 +2,12 @@
 once, then forks a child per command that runs `run_bot.py` as `python run_bot.py ...`
 would: its own environment, folder, arguments, standard streams and exit code.
 
-A fresh `run_bot.py` pays about 3 s importing aiogram (5 s on a loaded 2-core machine),
-and the operator-command tests run some thirty commands. Those tests check what a
-command does; a child forked from here does the same, minus the imports. What a fresh
-process imports and how it starts stays tested with fresh processes
-(`tests.processes.run`, and every test that starts the worker).
+A `run_bot.py` command that calls Telegram pays about 3 s importing aiogram (5 s on a
+loaded 2-core machine), and the operator-command tests run some thirty commands. Those
+tests check what a command does; a child forked from here does the same, minus the
+imports. What a fresh process imports and how it starts stays tested with fresh
+processes (`tests.processes.run`: the database commands never load aiogram; and every
+test that starts the worker).
 
 Run as `python -m tests.fork_server`: it reads one JSON request a line on its standard
 input and answers on its standard output with the child's pid, then its exit code.
@@ -31,12 +32,13 @@ from typing import Any
 
 from tests.processes import ROOT, child_env
 
-# What `run_bot.py`'s commands import (directly or through bot.cli): the cost of a start.
+# What `run_bot.py`'s commands import, the Telegram ones included: the cost of a start.
 PRELOAD = [
     "aiogram",
     "bot.cli",
+    "bot.cli.database",
+    "bot.cli.telegram",
     "bot.parser",
-    "bot.worker",
     "models.infra.logs",
     "models.infra.loop",
 ]

@@ -62,7 +62,7 @@ class System:
         def idle() -> bool:
             return (
                 not state.updates
-                and all(t.done() for t in self.worker.inflight.tasks)
+                and all(t.done() for t in self.worker.running.tasks)
                 and not self.worker.profiles.tasks
             )
 

@@ -7,7 +7,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from models.tables import Anomaly, LedgerEntry, OrderStatus, TopUpOrder
+from models.kinds import Anomaly, OrderStatus
+from models.tables import LedgerEntry, TopUpOrder
 from models.values import utcnow
 from tests.databases import through_pgbouncer
 from tests.emulator import Fault

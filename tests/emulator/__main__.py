@@ -15,8 +15,15 @@ import contextlib
 from tests.emulator.server import BotApiEmulator
 
 
-async def serve(host: str, port: int, order: str, token: str | None, latency: float) -> None:
-    emulator = BotApiEmulator(transactions_order=order, sandbox_token=token, latency=latency)  # type: ignore[arg-type]
+async def serve(
+    host: str, port: int, order: str, token: str | None, latency: float, label: str
+) -> None:
+    emulator = BotApiEmulator(
+        transactions_order=order,  # type: ignore[arg-type]
+        sandbox_token=token,
+        latency=latency,
+        sale_label=label,  # type: ignore[arg-type]
+    )
     url = await emulator.start(host, port)
     print(f"Bot API emulator listening on {url}", flush=True)
     if token:
@@ -39,10 +46,24 @@ def main() -> None:
         default=0.0,
         help="seconds every method but getUpdates takes to answer, give or take 20%%",
     )
+    parser.add_argument(
+        "--sale-label",
+        choices=["invoice_payment", "paid_media_payment"],
+        default="invoice_payment",
+        help="how getStarTransactions labels sales (the real server says paid_media_payment "
+        "when Telegram sent no product information)",
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            serve(args.host, args.port, args.transactions_order, args.sandbox_token, args.latency)
+            serve(
+                args.host,
+                args.port,
+                args.transactions_order,
+                args.sandbox_token,
+                args.latency,
+                args.sale_label,
+            )
         )
 
 
