@@ -126,3 +126,73 @@ def test_the_example_env_file_loads_with_its_documented_defaults(
         line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")
     }
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+# A password with a character that ends the URL's userinfo early: the rest of the URL
+# no longer parses as a host and a port, and the database drivers' own errors quote
+# the part they took for a port (the password).
+UNENCODED_PASSWORDS = [
+    "postgres://postgres:Hunter2Secret/xyz@127.0.0.1:5432/x",
+    "postgres://postgres:Hunter2Secret#xyz@127.0.0.1:5432/x",
+    "postgres://postgres:Hunter2Secret?xyz@127.0.0.1:5432/x",
+    "postgres://postgres:5432#Hunter2Secret@127.0.0.1:5432/x",  # "5432" parses as a port
+    "postgres://postgres:Hunter2@Secret@127.0.0.1:5432/x",  # asyncpg splits at the first @
+]
+
+
+PERCENT_ENCODE = (
+    "has no valid host and port: percent-encode any / ? # @ in the password "
+    "(/ is %2F, ? is %3F, # is %23, @ is %40)"
+)
+
+
+@pytest.mark.parametrize(
+    "command", [["run_api.py"], ["run_bot.py"], ["run_bot.py", "check", "--offline"]]
+)
+async def test_a_database_url_whose_password_breaks_it_is_one_line_that_never_shows_it(
+    tmp_path: Path, command: list[str]
+) -> None:
+    code, out, err = await run(
+        *command, cwd=tmp_path, BOT_TOKEN=TOKEN, DATABASE_URL=UNENCODED_PASSWORDS[0]
+    )
+    assert code == 2
+    assert err.strip().splitlines() == [f"configuration error: DATABASE_URL {PERCENT_ENCODE}"]
+    assert "Secret" not in err + out
+
+
+@pytest.mark.parametrize("url", UNENCODED_PASSWORDS)
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "DATABASE_DIRECT_URL"])
+def test_every_way_a_password_can_break_a_database_url_is_refused(
+    capsys: pytest.CaptureFixture[str], url: str, variable: str
+) -> None:
+    values = {"bot_token": TOKEN, "database_url": url, "_env_file": None}
+    if variable == "DATABASE_DIRECT_URL":
+        values |= {"database_url": "postgres://stars:ok@127.0.0.1/x", "database_direct_url": url}
+    with pytest.raises(SystemExit) as exited:
+        load_settings(**values)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"configuration error: {variable} {PERCENT_ENCODE}"]
+    assert "Secret" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://postgres:Hunter2Secret%2Fxyz@127.0.0.1:5432/x",
+        "postgres://stars:pa:ss@[::1]:5432/x?pgbouncer=true",
+        "postgres:///stars?host=/var/run/postgresql",
+        "postgresql://db.internal/stars",
+    ],
+)
+def test_a_database_url_with_an_encoded_password_is_kept(url: str) -> None:
+    assert make_settings(database_url=url).database_url == url
+
+
+def test_the_database_passwords_are_secrets_in_both_spellings() -> None:
+    settings = make_settings(
+        database_url="postgres://stars:pool%2Fpass@pooler:6432/stars?pgbouncer=true",
+        database_direct_url="postgres://stars:direct%23pass@db:5432/stars",
+    )
+    assert {"pool%2Fpass", "pool/pass", "direct%23pass", "direct#pass"} <= set(settings.secrets)
+    assert "stars" not in settings.secrets  # the user name is not a secret
