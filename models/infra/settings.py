@@ -53,6 +53,16 @@ def _http_url(value: str, example: str) -> SplitResult:
         raise ValueError(f"has no valid host name, e.g. {example}")
     if port == 0:  # None means the scheme's default
         raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+    # aiohttp sends a URL's user and password as Basic auth, encoded in Latin-1: any
+    # other character fails every request (UnicodeEncodeError, quoting them).
+    userinfo = unquote(parts.netloc.rpartition("@")[0], errors="replace")
+    try:
+        userinfo.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "must have a user name and password of Latin-1 characters only "
+            "(HTTP Basic authentication cannot send others)"
+        ) from None
     return parts
 
 

@@ -196,3 +196,43 @@ def test_the_database_passwords_are_secrets_in_both_spellings() -> None:
     )
     assert {"pool%2Fpass", "pool/pass", "direct%23pass", "direct#pass"} <= set(settings.secrets)
     assert "stars" not in settings.secrets  # the user name is not a secret
+
+
+@pytest.mark.parametrize("variable", ["TELEGRAM_API_URL", "EVENTS_URL"])
+@pytest.mark.parametrize(
+    "userinfo",
+    ["stars:пароль", "пользователь:secret", "stars:%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C"],
+)
+def test_a_url_whose_credentials_http_cannot_send_is_refused(
+    capsys: pytest.CaptureFixture[str], variable: str, userinfo: str
+) -> None:
+    """aiohttp sends a URL's user and password as Basic auth in Latin-1: any other
+    character fails every request with a UnicodeEncodeError that quotes them."""
+    values = {
+        "bot_token": TOKEN,
+        variable.lower(): f"https://{userinfo}@app.example.org/hook",
+        "events_secret": "e" * 32,
+        "_env_file": None,
+    }
+    with pytest.raises(SystemExit):
+        load_settings(**values)
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"configuration error: {variable} must have a user name and password of "
+        "Latin-1 characters only (HTTP Basic authentication cannot send others)"
+    ]
+    assert "stars" not in err
+    assert "secret" not in err
+
+
+def test_url_credentials_and_queries_are_secrets() -> None:
+    settings = make_settings(
+        telegram_api_url="https://proxy:Tg%C3%A9Pass@bot-api.internal",
+        events_url="https://hooks:EvPass@app.example.org/hook?key=EventsQueryKey&v=1",
+        events_secret="e" * 32,
+        webapp_url="https://app.example.org/?ref=WebappRefValue",
+    )
+    secrets = set(settings.secrets)
+    assert {"proxy:Tg%C3%A9Pass", "Tg%C3%A9Pass", "TgéPass", "EvPass"} <= secrets
+    assert {"key=EventsQueryKey&v=1", "EventsQueryKey", "ref=WebappRefValue"} <= secrets
+    assert "1" not in secrets  # a short query value is not a secret
