@@ -16,8 +16,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import structlog
 
-    from bot.cli import run_command
-    from bot.worker import run_worker
     from models.infra.logs import configure_logging, log_failure
     from models.infra.loop import allow_open_files, run
 
@@ -25,9 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     try:
         if command == "run":
+            from bot.worker import run_worker
+
             allow_open_files()
             run(run_worker(settings))
             return 0
+        # Only the commands that call Telegram load aiogram (bot/cli/telegram.py).
+        from bot.cli import run_command
+
         return run(run_command(settings, args))
     except Exception as error:  # exit 1 with a logged, redacted reason (never a raw traceback)
         event = "worker.failed" if command == "run" else "command.failed"

@@ -78,6 +78,9 @@ def is_database_outage(error: BaseException) -> bool:
     )
 
 
+INTERNAL_ERROR = "internal_error"
+INTERNAL_MESSAGE = "Something went wrong on our side. Please try again."
+
 DATABASE_UNAVAILABLE = ApiError(
     503, "database_unavailable", "The service is briefly unavailable. Please try again shortly."
 )

@@ -14,7 +14,8 @@ it holds the bot token.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -24,7 +25,15 @@ from models.infra.bot_api import method_url
 from models.infra.i18n import language
 from models.infra.settings import Settings
 
-Reason = Literal["refused", "unreachable", "flood_wait"]
+
+class InvoiceFailure(StrEnum):
+    """Why Telegram gave no link; also the label of `stars_invoice_failures_total`."""
+
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    FLOOD_WAIT = "flood_wait"  # a 429: wait `retry_after`
+
+
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -32,7 +41,7 @@ class InvoiceError(Exception):
     """No link. `detail` is Telegram's description or the kind of network failure;
     `retry_after` is Telegram's wait on a 429."""
 
-    def __init__(self, reason: Reason, detail: str, retry_after: int = 0) -> None:
+    def __init__(self, reason: InvoiceFailure, detail: str, retry_after: int = 0) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
@@ -86,13 +95,15 @@ class InvoiceClient:
                 status, raw = response.status, await response.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             # The type only: some aiohttp errors quote the URL, and the URL holds the token.
-            raise InvoiceError("unreachable", type(error).__name__) from None
+            raise InvoiceError(InvoiceFailure.UNREACHABLE, type(error).__name__) from None
         try:
             answer: Any = json.loads(raw)
         except ValueError:
-            raise InvoiceError("refused", f"HTTP {status} without a Bot API answer") from None
+            raise InvoiceError(
+                InvoiceFailure.REFUSED, f"HTTP {status} without a Bot API answer"
+            ) from None
         if not isinstance(answer, dict):
-            raise InvoiceError("refused", f"HTTP {status} without a Bot API answer")
+            raise InvoiceError(InvoiceFailure.REFUSED, f"HTTP {status} without a Bot API answer")
         result = answer.get("result")
         if answer.get("ok") is True and isinstance(result, str):
             return result
@@ -100,5 +111,5 @@ class InvoiceClient:
         parameters = answer.get("parameters")
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
         if answer.get("error_code") == 429 and isinstance(retry_after, int):
-            raise InvoiceError("flood_wait", description, retry_after)
-        raise InvoiceError("refused", description)
+            raise InvoiceError(InvoiceFailure.FLOOD_WAIT, description, retry_after)
+        raise InvoiceError(InvoiceFailure.REFUSED, description)

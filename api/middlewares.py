@@ -20,6 +20,8 @@ from api.errors import (
     from_http_exception,
     is_database_outage,
 )
+from api.refusals import refusal_response
+from models.refusals import Refused
 
 log = structlog.get_logger("api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,6 +54,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             response = await handler(request)
     except ApiError as error:
         response = error.response()
+    except Refused as refused:
+        log.info("request.refused", refusal=refused.code)
+        response = refusal_response(refused)
     except web.HTTPException as error:
         response = from_http_exception(error)
     except Exception as error:

@@ -1,9 +1,10 @@
 """Spending the balance over HTTP: the /service/… endpoints an app's backend calls with
 a service key, and the Mini App's own history (GET /me/ledger, initData).
 
-A thin adapter over `models.ledger.debits` (debits, reversals) and `models.queries.history` (the
-account, ledger pages): every rule lives there. The /service/… routes exist only
-when SERVICE_API_KEYS is set, so without it each of those paths is a 404.
+A thin adapter over `models.ledger.debits` (debits, reversals) and `models.queries`
+(the account, ledger pages): every rule lives there, and its refusals are answered by
+`api/refusals.py`. The /service/… routes exist only when SERVICE_API_KEYS is set, so
+without it each of those paths is a 404.
 """
 
 from __future__ import annotations
@@ -19,43 +20,20 @@ from api.errors import ApiError
 from api.service_auth import authenticate_service, key_digests, service_key_digests_key
 from api.views import caller, iso
 from models.infra.settings import Settings
-from models.ledger.debits import (
-    Debit,
-    DebitNotFound,
-    InsufficientBalance,
-    InvalidRequest,
-    UserNotFound,
-    WalletError,
-    debit,
-    reverse_debit,
-)
+from models.ledger.debits import DebitReceipt, debit, reverse_debit
+from models.queries.accounts import get_account
 from models.queries.history import (
     DEFAULT_PAGE,
     MAX_PAGE,
     InvalidCursor,
     LedgerLine,
     LedgerPage,
-    get_account,
     ledger_page,
     parse_cursor,
 )
 
 log = structlog.get_logger("api")
 _MAX_ID = 2**63 - 1
-
-
-def _refusal(error: WalletError) -> web.Response:
-    """A refusal of the core as an error answer; extra facts ride inside `error`."""
-    status = 409
-    detail: shapes.ErrorDetail = {"code": error.code, "message": error.message}
-    if isinstance(error, InvalidRequest):
-        status = 400
-    elif isinstance(error, UserNotFound | DebitNotFound):
-        status = 404
-    elif isinstance(error, InsufficientBalance):
-        detail["stars_balance"] = error.stars_balance
-    answer: shapes.Error = {"error": detail}
-    return web.json_response(answer, status=status)
 
 
 def _telegram_id(request: web.Request) -> int:
@@ -67,7 +45,7 @@ def _telegram_id(request: web.Request) -> int:
     raise ApiError(404, "user_not_found", "There is no such user.")
 
 
-def _debit_body(item: Debit) -> shapes.Debit:
+def _debit_body(item: DebitReceipt) -> shapes.Debit:
     return {
         "debit_id": str(item.id),
         "telegram_id": item.user_id,
@@ -156,12 +134,9 @@ async def post_debit(request: web.Request) -> web.Response:
             "ASCII characters); a retry with the same key is answered, not debited again.",
         )
     body = await read_object(request, '{"amount": 10, "reason": "a gift"}')
-    try:
-        # debit() checks the types of what the client sent (a JSON integer, a string).
-        result = await debit(user_id, body.get("amount"), body.get("reason"), key)  # type: ignore[arg-type]
-    except WalletError as error:
-        log.info("debit.refused", code=error.code)
-        return _refusal(error)
+    # debit() checks the types of what the client sent (a JSON integer, a string); its
+    # refusals are answered by the request middleware (api/refusals.py).
+    result = await debit(user_id, body.get("amount"), body.get("reason"), key)  # type: ignore[arg-type]
     if result.replayed:
         log.info("debit.replayed", debit_id=str(result.debit.id))
         return web.json_response(
@@ -178,10 +153,7 @@ async def post_reversal(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(404, "debit_not_found", "There is no such debit.") from None
     body = await read_object(request, '{"reason": "returned"}', optional=True)
-    try:
-        result = await reverse_debit(debit_id, body.get("reason"))
-    except WalletError as error:
-        return _refusal(error)
+    result = await reverse_debit(debit_id, body.get("reason"))
     if result.reversed_now:
         log.info("debit.reversed", debit_id=str(debit_id), amount=result.debit.amount)
     return web.json_response(_debit_body(result.debit), status=201 if result.reversed_now else 200)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Literal, NotRequired, TypedDict
 
 from api.json_schema import Meta
+from models.kinds import EntryKind, OrderStatus
 from models.ledger.debits import MAX_AMOUNT, MAX_REASON
-from models.tables import EntryKind, OrderStatus
 
 Uuid = Annotated[str, Meta(format="uuid")]
 Timestamp = Annotated[str, Meta(format="date-time")]  # ISO 8601 with its UTC offset

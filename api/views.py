@@ -13,7 +13,7 @@ from api import shapes
 from api.auth import authenticate
 from api.bodies import read_amount
 from api.errors import ApiError
-from api.invoices import InvoiceError
+from api.invoices import InvoiceError, InvoiceFailure
 from api.keys import (
     init_data_secret_key,
     invoice_client_key,
@@ -25,13 +25,11 @@ from api.mini_app import setup_mini_app
 from api.openapi import openapi
 from models.infra import metrics
 from models.infra.db import ping
+from models.kinds import EntryKind, OrderStatus
 from models.ledger.entries import apply_entry
-from models.orders.limits import RateLimited
 from models.orders.opening import NewOrder, fail_order
-from models.orders.terms import visible_status
 from models.queries.accounts import get_balance
-from models.queries.orders import find_order
-from models.tables import EntryKind, OrderStatus
+from models.queries.orders import find_order, visible_status
 from models.users import upsert_user
 from models.values import Profile
 
@@ -67,16 +65,8 @@ async def _top_up(request: web.Request) -> web.Response:
             "amount_not_offered",
             f"{amount} Stars is not a package on offer; choose one of {settings.star_packages}.",
         )
-    try:
-        order = await request.app[order_opener_key].open(profile, amount)
-    except RateLimited as limited:
-        log.info("topup.rate_limited", reason=limited.reason, retry_after=limited.retry_after)
-        raise ApiError(
-            429,
-            "rate_limited",
-            "Too many top-up requests. Please wait a moment.",
-            {"Retry-After": str(limited.retry_after)},
-        ) from None
+    # Past the buyer's limit this is Refused, answered 429 with Retry-After (api/refusals.py).
+    order = await request.app[order_opener_key].open(profile, amount)
     order_id = str(order.id)
     structlog.contextvars.bind_contextvars(order_id=order_id, amount=amount)
     invoice_url = order.invoice_url
@@ -110,14 +100,14 @@ async def create_invoice(
                 order.amount, profile.language_code, order_id, timeout=TELEGRAM_TIMEOUT
             )
         except InvoiceError as error:  # counted once per call, not per press waiting
-            if not (settings.is_development and error.reason == "unreachable"):
+            if not (settings.is_development and error.reason is InvoiceFailure.UNREACHABLE):
                 metrics.INVOICE_FAILURES.labels(error.reason).inc()
             raise
 
     try:
         return await links.link(order.id, ask)
     except InvoiceError as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
-        if error.reason == "flood_wait":
+        if error.reason is InvoiceFailure.FLOOD_WAIT:
             await _fail_new_order(order)
             log.warning("topup.telegram_busy", retry_after=error.retry_after)
             raise ApiError(
@@ -126,7 +116,7 @@ async def create_invoice(
                 "Telegram is busy right now. Nothing was charged; please try again shortly.",
                 {"Retry-After": str(max(1, error.retry_after))},
             ) from None
-        if settings.is_development and error.reason == "unreachable":
+        if settings.is_development and error.reason is InvoiceFailure.UNREACHABLE:
             fake = f"https://t.me/$stars_topup_{order.id.hex}"
             log.warning(
                 "topup.FAKE_INVOICE_LINK",

@@ -8,7 +8,7 @@ from aiogram.types import ErrorEvent
 
 from bot.handlers import create_routers
 from bot.lanes import Lanes
-from bot.middlewares import InFlight, ProfileCache, UpdateMiddleware
+from bot.middlewares import ProfileCache, RunningHandlers, UpdateMiddleware
 from bot.notifier import Notifier
 from bot.texts import text
 from bot.throttle import Throttle
@@ -26,7 +26,7 @@ def create_dispatcher(
     settings: Settings,
     *,
     notifier: Notifier,
-    inflight: InFlight,
+    running: RunningHandlers,
     profiles: ProfileCache,
     lanes: Lanes,
     support_throttle: Throttle,
@@ -46,7 +46,7 @@ def create_dispatcher(
     )
     # In this order: an update waiting for its lane already counts as in flight, so
     # shutdown waits for it too.
-    dispatcher.update.outer_middleware(UpdateMiddleware(inflight, profiles))
+    dispatcher.update.outer_middleware(UpdateMiddleware(running, profiles))
     dispatcher.update.outer_middleware(lanes)
     dispatcher.include_routers(*create_routers())
     dispatcher.errors.register(on_error)

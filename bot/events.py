@@ -10,7 +10,7 @@ The table is read every half second, so an event written by any process (the API
 script) goes out within a second without LISTEN/NOTIFY, which a PgBouncer in
 transaction mode does not carry. On stop the requests in flight are cancelled and
 their claims given back: the next start sends them at once, and the receiver may see
-them twice (it deduplicates by id, as the README says).
+them twice (it deduplicates by id, as docs/events.md says).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from models.events.delivery import (
 from models.events.outbox import switch_events
 from models.infra import metrics
 from models.infra.settings import Settings
-from models.tables import EventState
+from models.kinds import EventState
 from models.values import utcnow
 
 log = structlog.get_logger("bot.events")

@@ -38,8 +38,7 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
-from models.infra.jobs import release_lease
-from models.infra.leases import claim, holder_of
+from models.infra.leases import acquire_lease, holder_of, release_lease
 
 log = structlog.get_logger("bot.leadership")
 LEASE = "worker"
@@ -171,7 +170,9 @@ class Leadership:
         """True: held until `sent + fence_after`; False: someone else holds it; None:
         the database did not answer within `timeout`."""
         sent = time.monotonic()
-        held = await self._bounded(claim(self.name, self.holder, self.times.lease), timeout, stop)
+        held = await self._bounded(
+            acquire_lease(self.name, self.holder, self.times.lease), timeout, stop
+        )
         if held:
             self._valid_until = sent + self.times.fence_after
         return held

@@ -19,7 +19,7 @@ log = structlog.get_logger("bot")
 USER_UPSERT_TIMEOUT = 5.0
 
 
-class InFlight:
+class RunningHandlers:
     """The handler tasks running now, so shutdown can wait for them before the
     database closes (aiogram itself never awaits them)."""
 
@@ -36,8 +36,8 @@ class InFlight:
 
 
 class UpdateMiddleware(BaseMiddleware):
-    def __init__(self, inflight: InFlight, profiles: ProfileCache) -> None:
-        self.inflight = inflight
+    def __init__(self, running: RunningHandlers, profiles: ProfileCache) -> None:
+        self.running = running
         self.profiles = profiles
 
     async def __call__(
@@ -55,7 +55,7 @@ class UpdateMiddleware(BaseMiddleware):
         payment = is_payment(event)
         task = asyncio.current_task()
         if task is not None:
-            self.inflight.tasks.add(task)
+            self.running.tasks.add(task)
         with structlog.contextvars.bound_contextvars(
             update_id=event.update_id, user_id=user.id if user else None
         ):
@@ -65,7 +65,7 @@ class UpdateMiddleware(BaseMiddleware):
                 if user is not None and not user.is_bot and not payment:
                     self.profiles.remember(user)
                 if task is not None:
-                    self.inflight.tasks.discard(task)
+                    self.running.tasks.discard(task)
 
 
 class ProfileCache:

@@ -20,11 +20,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="The bot worker. Without a command it polls Telegram; "
         "the commands are operator tools.",
     )
+    # `calls_telegram`: whether a command needs a Bot (bot/cli/telegram.py); the others
+    # touch only the database (bot/cli/database.py) and never load aiogram.
+    parser.set_defaults(calls_telegram=False)
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser("run", help="run the bot worker (the default)")
     check = commands.add_parser("check", help="prove balances, ledger and Telegram agree")
-    check.add_argument("--offline", action="store_true", help="skip the Bot API comparison")
+    check.add_argument(
+        "--offline",
+        action="store_false",
+        dest="calls_telegram",
+        help="skip the Bot API comparison",
+    )
+    check.set_defaults(calls_telegram=True)
     reconcile = commands.add_parser("reconcile", help="run one reconciliation pass now")
+    reconcile.set_defaults(calls_telegram=True)
     reconcile.add_argument(
         "--full",
         action="store_true",
@@ -37,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "deployment that the ledger lacks (payments Telegram refunded are left out). "
         "Each is credited once, however often this runs.",
     )
+    backfill.set_defaults(calls_telegram=True)
     backfill.add_argument(
         "--since",
         type=_utc_date,
@@ -72,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("event_id", nargs="?", help="one abandoned event (evt_…)")
     target.add_argument("--all", action="store_true", help="every abandoned event")
     refund = commands.add_parser("refund", help="refund a charge through Telegram")
+    refund.set_defaults(calls_telegram=True)
     refund.add_argument("charge_id")
     refund.add_argument("--force", action="store_true", help="even if the balance is lower")
     return parser

@@ -60,21 +60,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "status_refunded": "refunded",
         "refund_usage": "Usage: /refund <charge_id> [force]",
         "refund_not_admin": "Sorry, only the bot's administrators can make refunds.",
-        "refund_unknown": "No payment with charge id {charge} is on our ledger.",
-        "refund_done_before": "Charge {charge} was already refunded.",
+        "refund_unknown": "No payment with charge id {charge_id} is on our ledger.",
+        "refund_done_before": "Charge {charge_id} was already refunded.",
         "refund_low_balance": (
             "User {user_id} has {balance} ⭐ but the charge was {amount} ⭐. "
-            "Add force to refund anyway: /refund {charge} force"
+            "Add force to refund anyway: /refund {charge_id} force"
         ),
-        "refund_recorded": "Refunded {amount} ⭐ of charge {charge} to user {user_id}; their balance is now {balance} ⭐.",
+        "refund_recorded": "Refunded {amount} ⭐ of charge {charge_id} to user {user_id}; their balance is now {balance} ⭐.",
         "refund_bot_balance_low": (
-            "The bot holds {bot_balance} ⭐, fewer than the {amount} ⭐ of charge {charge}, and "
+            "The bot holds {bot_balance} ⭐, fewer than the {amount} ⭐ of charge {charge_id}, and "
             "refunds are paid from the bot's own Stars. Nothing was changed; try again once "
             "the bot's balance covers it."
         ),
-        "refund_failed": "Telegram refused the refund of {charge}: {error}. Nothing was changed.",
+        "refund_failed": "Telegram refused the refund of {charge_id}: {error}. Nothing was changed.",
         "refund_unknown_outcome": (
-            "Telegram did not answer about the refund of {charge} ({error}). It may or may "
+            "Telegram did not answer about the refund of {charge_id} ({error}). It may or may "
             "not have gone through; reconciliation will record it if it did. Try again later."
         ),
         "database_unavailable": "Sorry, something went wrong on our side. Please try again in a minute.",
@@ -134,21 +134,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "status_refunded": "возвращён",
         "refund_usage": "Использование: /refund <charge_id> [force]",
         "refund_not_admin": "Извините, возвраты могут делать только администраторы бота.",
-        "refund_unknown": "Платежа с номером {charge} в нашем журнале нет.",
-        "refund_done_before": "По платежу {charge} уже сделан возврат.",
+        "refund_unknown": "Платежа с номером {charge_id} в нашем журнале нет.",
+        "refund_done_before": "По платежу {charge_id} уже сделан возврат.",
         "refund_low_balance": (
             "У пользователя {user_id} на балансе {balance} ⭐, а платёж был на {amount} ⭐. "
-            "Чтобы вернуть всё равно, добавьте force: /refund {charge} force"
+            "Чтобы вернуть всё равно, добавьте force: /refund {charge_id} force"
         ),
-        "refund_recorded": "Возвращено {amount} ⭐ по платежу {charge} пользователю {user_id}; его баланс: {balance} ⭐.",
+        "refund_recorded": "Возвращено {amount} ⭐ по платежу {charge_id} пользователю {user_id}; его баланс: {balance} ⭐.",
         "refund_bot_balance_low": (
-            "У бота {bot_balance} ⭐, это меньше {amount} ⭐ по платежу {charge}, а возвраты "
+            "У бота {bot_balance} ⭐, это меньше {amount} ⭐ по платежу {charge_id}, а возвраты "
             "оплачиваются из звёзд самого бота. Ничего не изменено; повторите, когда звёзд "
             "у бота хватит."
         ),
-        "refund_failed": "Telegram отказал в возврате {charge}: {error}. Ничего не изменено.",
+        "refund_failed": "Telegram отказал в возврате {charge_id}: {error}. Ничего не изменено.",
         "refund_unknown_outcome": (
-            "Telegram не ответил про возврат {charge} ({error}). Возврат мог пройти или нет; "
+            "Telegram не ответил про возврат {charge_id} ({error}). Возврат мог пройти или нет; "
             "если прошёл, сверка его запишет. Попробуйте позже."
         ),
         "database_unavailable": "Извините, у нас что-то пошло не так. Пожалуйста, попробуйте через минуту.",

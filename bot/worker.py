@@ -25,7 +25,7 @@ from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.events import EventSender
 from bot.lanes import Lanes
 from bot.leadership import Leadership, LeaseGate, LeaseTimes
-from bot.middlewares import InFlight, ProfileCache
+from bot.middlewares import ProfileCache, RunningHandlers
 from bot.notifier import Notifier
 from bot.own_stars import watch_own_balance
 from bot.reconcile import JOB as RECONCILE_JOB
@@ -164,14 +164,14 @@ class Worker:
             backlog=COMMAND_BACKLOG,
         )
         self.duties: list[asyncio.Task[Any]] = []
-        self.inflight = InFlight()
+        self.running = RunningHandlers()
         self.profiles = ProfileCache()
         self.notifier = notifier or Notifier(self.bot)
         self.events = events or EventSender.from_settings(settings)
         self.dispatcher = create_dispatcher(
             settings,
             notifier=self.notifier,
-            inflight=self.inflight,
+            running=self.running,
             profiles=self.profiles,
             lanes=self.lanes,
             support_throttle=Throttle(SUPPORT_WINDOW),
@@ -193,7 +193,7 @@ class Worker:
             # Handlers in flight may be crediting a payment: let them finish before
             # the caller closes the database.
             self.lanes.close()
-            left = await self.inflight.drain(DRAIN_TIMEOUT)
+            left = await self.running.drain(DRAIN_TIMEOUT)
             if self.lanes.skipped:
                 log.warning("shutdown.commands_skipped", count=self.lanes.skipped)
             if left:

@@ -2,53 +2,24 @@
 job state.
 
 A balance is a cache of its user's ledger: it changes only in the same transaction as
-the ledger row that explains it (see `models.ledger`).
+the ledger row that explains it (see `models.ledger`). The enums of its columns are
+in `models.kinds`.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from models.kinds import EntryKind, EventState, OrderStatus
 
 
 def charge_id_field() -> fields.TextField:
     """Telegram's `telegram_payment_charge_id`: no documented maximum, and real Stars
     charge ids run past 128 characters (TEXT on both databases; indexable there)."""
     return fields.TextField(null=True)
-
-
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    PAID = "paid"
-    REFUNDED = "refunded"
-    EXPIRED = "expired"
-    FAILED = "failed"
-
-
-class EntryKind(StrEnum):
-    TOPUP = "topup"
-    REFUND = "refund"
-    DEV_CREDIT = "dev_credit"
-    ADJUSTMENT = "adjustment"
-    DEBIT = "debit"
-    DEBIT_REVERSAL = "debit_reversal"
-
-
-class Anomaly(StrEnum):
-    """Why a charge Telegram took did not match its order; it is credited all the same."""
-
-    UNKNOWN_ORDER = "unknown_order"
-    ORDER_EXPIRED = "order_expired"
-    ORDER_ALREADY_PAID = "order_already_paid"
-    ORDER_REFUNDED = "order_refunded"
-    ORDER_FAILED = "order_failed"
-    AMOUNT_MISMATCH = "amount_mismatch"
-    PAYER_MISMATCH = "payer_mismatch"
-    CURRENCY = "currency"
-    REFUND_BEFORE_PAYMENT = "refund_before_payment"
 
 
 class User(Model):
@@ -90,7 +61,7 @@ class TopUpOrder(Model):
 
 
 class Debit(Model):
-    """Stars an app spent from a balance, once per idempotency key (see `models.wallet`).
+    """Stars an app spent from a balance, once per idempotency key (models.ledger.debits).
 
     The row never changes but for its reversal; the first answer to the request is
     built from it (and its ledger row's balance-after), so a replay gives it again.
@@ -173,12 +144,6 @@ class Notice(Model):
     class Meta:
         table = "notices"
         unique_together = (("telegram_payment_charge_id", "kind"),)
-
-
-class EventState(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    ABANDONED = "abandoned"
 
 
 class Event(Model):

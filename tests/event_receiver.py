@@ -1,5 +1,5 @@
 """A real app backend for the events tests: an aiohttp endpoint that checks every
-request's signature the way the README tells integrators to, records what came, and
+request's signature the way docs/events.md tells integrators to, records what came, and
 fails, hangs or goes down on demand."""
 
 from __future__ import annotations

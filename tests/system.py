@@ -59,7 +59,7 @@ class System:
         state = self.emulator.bot(TOKEN)
 
         def idle() -> bool:
-            return not state.updates and all(t.done() for t in self.worker.inflight.tasks)
+            return not state.updates and all(t.done() for t in self.worker.running.tasks)
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

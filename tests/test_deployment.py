@@ -1,4 +1,4 @@
-"""The systemd units the README gives pass `systemd-analyze verify`."""
+"""The systemd units docs/operations.md gives pass `systemd-analyze verify`."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from tests.processes import ROOT
 UNIT_BLOCK = re.compile(r"```ini\n# /etc/systemd/system/(\S+)\n(.*?)```", re.S)
 
 
-def readme_units() -> dict[str, str]:
-    return dict(UNIT_BLOCK.findall((ROOT / "README.md").read_text()))
+def documented_units() -> dict[str, str]:
+    return dict(UNIT_BLOCK.findall((ROOT / "docs" / "operations.md").read_text()))
 
 
-def test_the_readme_gives_both_units() -> None:
-    units = readme_units()
+def test_the_docs_give_both_units() -> None:
+    units = documented_units()
     assert set(units) == {"stars-bot.service", "stars-api.service"}
     assert "ExecStart=/opt/stars/.venv/bin/python run_bot.py" in units["stars-bot.service"]
     assert "ExecStart=/opt/stars/.venv/bin/python run_api.py" in units["stars-api.service"]
@@ -41,7 +41,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     env_file = tmp_path / "stars.env"
     env_file.write_text("BOT_TOKEN=123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw\n")
     paths = []
-    for name, text in readme_units().items():
+    for name, text in documented_units().items():
         text = (
             text.replace("/opt/stars/.venv/bin/python", str(venv_python))
             .replace("/opt/stars/data", str(tmp_path / "data"))

@@ -319,3 +319,71 @@ async def test_a_far_telegram_answers_every_method_late_but_the_long_poll(http) 
             call(http, emulator, "getUpdates", data={"timeout": "0"}), 10
         )
         assert [u["message"]["text"] for u in body["result"]] == ["/start"]
+
+
+async def test_sales_are_labelled_as_the_real_server_labels_them(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
+    """`invoice_payment` when Telegram sent the product information, else a paid-media
+    sale with no media and the payload in `paid_media_payload`; refunds likewise."""
+    link = emulator.add_invoice(TOKEN, "order-1", 5)
+    invoice = emulator.charge(link, ALICE, deliver=False)
+    async with http.post(
+        f"{emulator.url}/_emulator/sale-label", json={"label": "paid_media_payment"}
+    ) as response:
+        assert response.status == 200
+    unlabelled = emulator.charge(link, ALICE, deliver=False)
+    emulator.refund_elsewhere(TOKEN, invoice)  # labelled as sales are now
+    emulator.refund_elsewhere(TOKEN, unlabelled, label="invoice_payment")
+    _, body = await call(http, emulator, "getStarTransactions")
+    rows = [
+        (t["id"], "source" in t, t.get("source") or t["receiver"])
+        for t in body["result"]["transactions"]
+    ]
+    user = {"is_bot": False, "first_name": "User", **ALICE}
+    paid_media = {
+        "type": "user",
+        "transaction_type": "paid_media_payment",
+        "user": user,
+        "paid_media": [],
+        "paid_media_payload": "order-1",
+    }
+    invoiced = {
+        "type": "user",
+        "transaction_type": "invoice_payment",
+        "user": user,
+        "invoice_payload": "order-1",
+    }
+    assert rows == [
+        (invoice, True, invoiced),
+        (unlabelled, True, paid_media),
+        (invoice, False, paid_media),
+        (unlabelled, False, invoiced),
+    ]
+    async with http.post(f"{emulator.url}/_emulator/sale-label", json={"label": "x"}) as response:
+        assert response.status == 400
+
+
+async def test_a_message_update_a_day_old_is_never_delivered(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
+    """Telegram keeps a message update for a day after the message's date."""
+    day = 86_400
+    link = emulator.add_invoice(TOKEN, "order-1", 5)
+    waiting = emulator.charge(link, ALICE)  # nobody polls for a day
+    old = emulator.charge(link, ALICE, date=int(time.time()) - day - 60)  # dated a day back
+    state = emulator.bot(TOKEN)
+    assert [
+        u["message"]["successful_payment"]["telegram_payment_charge_id"] for u in state.expired
+    ] == [old]
+    async with http.post(f"{emulator.url}/_emulator/clock", json={"advance": day}) as response:
+        assert response.status == 200
+    emulator.send_text(TOKEN, ALICE, "/start")  # written a day later: still fresh
+    _, body = await call(http, emulator, "getUpdates")
+    assert [u["message"].get("text") for u in body["result"]] == ["/start"]
+    assert [
+        u["message"]["successful_payment"]["telegram_payment_charge_id"] for u in state.expired
+    ] == [old, waiting]
+    # Telegram's ledger keeps both: only reconciliation can find them now.
+    _, body = await call(http, emulator, "getStarTransactions")
+    assert [t["id"] for t in body["result"]["transactions"]] == [old, waiting]

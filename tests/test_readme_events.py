@@ -1,5 +1,6 @@
-"""The README's signature checks, Python and Node, run as written against the real
-events sender: they take every event once, and refuse forged or stale deliveries."""
+"""The signature checks that docs/events.md gives integrators, Python and Node, run as
+written against the real events sender: they take every event once, and refuse forged or
+stale deliveries."""
 
 from __future__ import annotations
 
@@ -19,20 +20,23 @@ import pytest
 from bot.events import EventSender, sign
 from models.events.delivery import event_body, public_id
 from models.events.outbox import switch_events
+from models.kinds import EntryKind, EventState
 from models.ledger.debits import debit
 from models.ledger.entries import apply_entry
-from models.tables import EntryKind, Event, EventState
+from models.tables import Event
 from tests.processes import ROOT, free_port
 
 SECRET = "whsec_" + "r3adm3" * 6
-SECTION = "## Balance events for the app's backend"
+PAGE = ROOT / "docs" / "events.md"
+SECTION = "## Checking a delivery"
 
 
 def example(language: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(SECTION) :]
-    section = section[: section.index("\n## ", len(SECTION))]
-    [code] = re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)
+    """The page's one example in `language`, from its last section."""
+    text = PAGE.read_text()
+    section = text[text.index(SECTION) :]
+    end = section.find("\n## ", len(SECTION))
+    [code] = re.findall(rf"```{language}\n(.*?)```", section if end < 0 else section[:end], re.S)
     return code
 
 
@@ -95,7 +99,7 @@ async def test_the_python_example(
     deliver_to: Callable[[str], Awaitable[dict[int, list[str]]]], aiohttp_server: Any
 ) -> None:
     module = types.ModuleType("stars_events_example")
-    exec(compile(example("python"), "README.md", "exec"), module.__dict__)
+    exec(compile(example("python"), str(PAGE), "exec"), module.__dict__)
     module.EVENTS_SECRET = SECRET.encode()
     reacted: list[dict[str, Any]] = []
 

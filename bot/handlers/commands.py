@@ -15,9 +15,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, W
 from bot.texts import text
 from bot.throttle import Throttle
 from models.infra.settings import Settings
+from models.kinds import EntryKind
 from models.queries.accounts import get_balance
 from models.queries.charges import recent_topups_and_refunds
-from models.tables import EntryKind
 
 log = structlog.get_logger("bot.commands")
 RECENT_PAYMENTS = 5
@@ -102,7 +102,7 @@ async def on_balance(message: Message) -> None:
 
 async def recent_payments(user_id: int, lang: str | None) -> str:
     entries = await recent_topups_and_refunds(user_id, RECENT_PAYMENTS * 2)
-    refunded = {e.telegram_payment_charge_id for e in entries if e.kind == EntryKind.REFUND}
+    refunded = {e.charge_id for e in entries if e.kind == EntryKind.REFUND}
     lines = [
         text(
             lang,
@@ -111,11 +111,9 @@ async def recent_payments(user_id: int, lang: str | None) -> str:
             amount=entry.amount,
             status=text(
                 lang,
-                "status_refunded"
-                if entry.telegram_payment_charge_id in refunded
-                else "status_credited",
+                "status_refunded" if entry.charge_id in refunded else "status_credited",
             ),
-            charge=entry.telegram_payment_charge_id,
+            charge=entry.charge_id,
         )
         for entry in entries
         if entry.kind == EntryKind.TOPUP

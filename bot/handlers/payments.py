@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.types import Message, PreCheckoutQuery
 
 from bot.notifier import Notifier
+from bot.refusals import refusal_text
 from bot.retry import retry_database
 from bot.texts import text
 from models.infra import metrics
@@ -19,8 +20,10 @@ from models.infra.jobs import deployment_time
 from models.ledger.credits import CreditStatus, credit_charge
 from models.ledger.refunds import record_refund
 from models.orders.opening import mark_checkout
-from models.orders.terms import CheckoutVerdict, check_checkout, is_our_order
+from models.orders.terms import check_checkout, is_our_order
 from models.queries.charges import find_topup
+from models.reconciliation.deployment import paid_before_deployment
+from models.refusals import Refused
 from models.values import Charge, parse_order_id
 
 log = structlog.get_logger("bot.payments")
@@ -51,7 +54,6 @@ async def is_refunded_payment(message: Message) -> bool:
 
 async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
     started = time.monotonic()
-    verdict: CheckoutVerdict | None = None
     check = asyncio.create_task(
         check_checkout(
             query.invoice_payload, query.from_user.id, query.currency, query.total_amount
@@ -60,29 +62,31 @@ async def on_pre_checkout(query: PreCheckoutQuery, bot: Bot) -> None:
     # Not wait_for: it waits for the cancelled check to unwind, and a query stuck on a
     # dead connection may not unwind in time. The answer must leave on time regardless.
     done, _ = await asyncio.wait({check}, timeout=CHECK_BUDGET)
+    refused: Refused | None = None
+    failure: str | None = None  # why there is no verdict
     if not done:
         check.cancel()
-        log.error("precheckout.check_failed", error="timeout", order_id=query.invoice_payload)
-    elif check.exception() is not None:  # a failing database must still get an answer out
-        log.error(
-            "precheckout.check_failed",
-            error=repr(check.exception()),
-            order_id=query.invoice_payload,
-        )
-    else:
-        verdict = check.result()
-    ok = verdict is CheckoutVerdict.OK
+        failure = "timeout"
+    elif isinstance(outcome := check.exception(), Refused):
+        refused = outcome
+    elif outcome is not None:  # a failing database must still get an answer out
+        failure = repr(outcome)
+    if failure is not None:
+        log.error("precheckout.check_failed", error=failure, order_id=query.invoice_payload)
+    ok = failure is None and refused is None
+    lang = query.from_user.language_code
     message = None
-    if not ok:
-        key = "checkout_try_again" if verdict is None else f"checkout_{verdict.value}"
-        message = text(query.from_user.language_code, key)
+    if refused is not None:
+        message = refusal_text(lang, refused)
+    elif failure is not None:
+        message = text(lang, "checkout_try_again")
     # Noted while the answer travels to Telegram: by the time the buyer's payment
     # goes through, Buy again already opens a new order.
     note = asyncio.create_task(_note_checkout(query.invoice_payload)) if ok else None
     answered = await _answer_in_time(bot, query.id, ok, message, started)
     if note is not None:
         await note
-    reason = verdict.value if verdict else "check_failed"
+    reason = refused.code.value if refused else "check_failed" if failure else "ok"
     metrics.PRECHECKOUTS.labels("approved" if ok else "rejected", reason).inc()
     if answered:
         metrics.PRECHECKOUT_SECONDS.observe(time.monotonic() - started)
@@ -136,8 +140,8 @@ async def _before_deployment(paid_at: datetime, payload: str) -> bool:
     """A payment from before this service's deployment that is not for one of our
     orders: history of an earlier implementation on the same token. Like
     reconciliation, the live handler leaves it to the operator (`run_bot.py backfill`)."""
-    deployed = (await deployment_time()).replace(microsecond=0)  # Telegram's precision
-    return paid_at < deployed and not await is_our_order(payload)
+    ours = await is_our_order(payload)
+    return paid_before_deployment(paid_at, await deployment_time(), ours=ours)
 
 
 async def on_successful_payment(

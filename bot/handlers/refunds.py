@@ -8,9 +8,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.handlers.commands import in_private_chat
-from bot.refunding import refund_charge
+from bot.refunding import refund_charge, refunded_text
+from bot.refusals import refusal_text
 from bot.texts import text
 from models.infra.settings import Settings
+from models.refusals import Refused
 
 log = structlog.get_logger("bot.refunds")
 
@@ -36,5 +38,9 @@ async def on_refund(
     if not args or any(arg != "force" for arg in args[1:]):
         await message.answer(text(lang, "refund_usage"))
         return
-    key, values = await refund_charge(bot, args[0], force="force" in args[1:])
-    await message.answer(text(lang, key, **values))
+    try:
+        result = await refund_charge(bot, args[0], force="force" in args[1:])
+    except Refused as refused:
+        await message.answer(refusal_text(lang, refused))
+        return
+    await message.answer(refunded_text(lang, args[0], result))

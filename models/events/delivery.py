@@ -19,7 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from models.infra.sql import as_datetime, execute
-from models.tables import EventState
+from models.kinds import EventState
 
 
 def public_id(event_id: uuid.UUID) -> str:

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from models.events.delivery import as_uuid, lock_user, promote
 from models.infra.sql import as_datetime, execute
-from models.tables import EventState
+from models.kinds import EventState
 from models.values import utcnow
 
 

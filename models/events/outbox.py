@@ -15,7 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from models.tables import EntryKind, JobState
+from models.kinds import EntryKind
+from models.tables import JobState
 from models.values import utcnow
 
 SWITCH = "events"  # the job_state row whose presence means events are on
@@ -39,24 +40,24 @@ EVENT_TYPES = {
 }
 
 
-def event_insert(entry_id: str, first: int, dialect: str, *, source: str = "") -> str:
+def event_insert(entry_id: str, first: int, dialect: str, *, from_clause: str = "") -> str:
     """The INSERT of a ledger row's event, for the caller's ledger INSERT to run with.
 
-    `entry_id` is the row's id as SQL (a parameter, or a column of `source`, a FROM
-    clause); the parameters from `$first` on are those of `event_args`. It writes
+    `entry_id` is the row's id as SQL (a parameter, or a column of `from_clause`, a
+    FROM clause); the parameters from `$first` on are those of `event_args`. It writes
     nothing while events are off, and makes the event its user's head when no other
     event of theirs is pending: the caller holds the user's row (it just moved the
     balance), so no finish of that user's head can slip in between.
     """
-    event_id, user_id, type_, source_, at = (f"${n}" for n in range(first, first + 5))
+    event_id, user_id, type_, source, at = (f"${n}" for n in range(first, first + 5))
     # PostgreSQL types a parameter by its first use, and a bare one inside CASE is text.
     now = f"CAST({at} AS TIMESTAMPTZ)" if dialect == "postgres" else at
     return (
         "INSERT INTO events (id, entry_id, user_id, type, source, state, attempts, "
         "next_attempt_at, queued_at, created_at) "
-        f"SELECT {event_id}, {entry_id}, {user_id}, {type_}, {source_}, 'pending', 0, "
+        f"SELECT {event_id}, {entry_id}, {user_id}, {type_}, {source}, 'pending', 0, "
         f"CASE WHEN EXISTS (SELECT 1 FROM events WHERE state = 'pending' "
-        f"AND user_id = {user_id}) THEN NULL ELSE {now} END, {at}, {at}{source} "
+        f"AND user_id = {user_id}) THEN NULL ELSE {now} END, {at}, {at}{from_clause} "
         f"WHERE EXISTS (SELECT 1 FROM job_state WHERE name = '{SWITCH}')"
     )
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-SUPPORTED = ("en", "ru")
-
 
 def language(code: str | None) -> str:
     base = (code or "").split("-", 1)[0].lower()

@@ -1,30 +1,15 @@
-"""Leases for background jobs that must run in one process at a time."""
+"""What background jobs keep in `job_state` between runs: a job's cursor (written only
+by the holder of its lease, `models.infra.leases`), and when this database was
+deployed."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from tortoise.expressions import Q
 
 from models.infra.sql import as_datetime
 from models.tables import JobState, LedgerEntry, TopUpOrder
 from models.values import utcnow
-
-
-async def acquire_lease(name: str, holder: str, seconds: float) -> bool:
-    """Take or renew the lease `name`; one UPDATE, so two processes cannot both win."""
-    await JobState.bulk_create([JobState(name=name, cursor={})], ignore_conflicts=True)
-    now = utcnow()
-    free = Q(holder__isnull=True) | Q(lease_until__lt=now) | Q(holder=holder)
-    updated = await JobState.filter(Q(name=name) & free).update(
-        holder=holder, lease_until=now + timedelta(seconds=seconds)
-    )
-    return updated == 1
-
-
-async def release_lease(name: str, holder: str) -> None:
-    await JobState.filter(name=name, holder=holder).update(holder=None, lease_until=None)
 
 
 async def load_cursor(name: str) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""Leases timed by the database's clock, for a role several machines compete for.
+"""Named leases in `job_state`, for work one process at a time should do: polling
+Telegram (bot/leadership.py) and a reconciliation pass (bot/reconcile.py).
 
-`models.infra.jobs.acquire_lease` compares lease times with the caller's own clock,
-which is fine for a job that is merely wasteful when run twice. Who polls Telegram is
-decided across machines whose clocks may disagree, so here PostgreSQL's `now()` both
-sets and judges every lease. A holder that starts its own timer just before it asks
-never believes its lease lasts longer than the database does, whatever the clocks say.
-SQLite is only ever shared by processes of one machine, so its clock is theirs.
+A lease is judged by one clock: PostgreSQL's `now()` both sets and judges every
+lease, because the processes that compete for one may run on machines whose clocks
+disagree. A holder that starts its own timer just before it asks never believes its
+lease lasts longer than the database does, whatever the clocks say. SQLite is only
+ever shared by processes of one machine, so its clock is theirs.
 
 Each claim is one statement (an upsert), with no session state: it works through a
 transaction-mode pooler, and two processes claiming at once cannot both win.
@@ -42,7 +42,7 @@ _CLAIM_SQLITE = """
     """ + _TAKE_IF_FREE.format(now="$4")
 
 
-async def claim(name: str, holder: str, seconds: float) -> bool:
+async def acquire_lease(name: str, holder: str, seconds: float) -> bool:
     """Take the lease `name` for `seconds`, or renew it if `holder` has it already."""
     conn = Tortoise.get_connection("default")
     if conn.capabilities.dialect == "sqlite":
@@ -53,6 +53,11 @@ async def claim(name: str, holder: str, seconds: float) -> bool:
     else:
         count, _ = await execute(conn, _CLAIM_POSTGRES, name, holder, float(seconds))
     return count == 1
+
+
+async def release_lease(name: str, holder: str) -> None:
+    """Give the lease back, if `holder` has it."""
+    await JobState.filter(name=name, holder=holder).update(holder=None, lease_until=None)
 
 
 async def holder_of(name: str) -> str | None:

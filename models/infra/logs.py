@@ -16,8 +16,6 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
 from tortoise.exceptions import BaseORMException
 
 # Any bot token, not only ours: a log line could carry one from a forwarded error.
@@ -85,6 +83,11 @@ def _client_fault(record: logging.LogRecord) -> bool:
     HTTP, a body that contradicts its Content-Encoding) with a 400 itself, before our
     app runs, and logs it as an ERROR with a traceback. It is the client's mistake: one
     INFO line, the reason without the client's bytes, or nothing below INFO."""
+    # Imported here: only a process serving HTTP logs to aiohttp.server, and an operator
+    # command should not pay for loading aiohttp.
+    from aiohttp.http_exceptions import HttpProcessingError
+    from aiohttp.web_protocol import RequestPayloadError
+
     error = record.exc_info[1] if record.exc_info else None
     if record.levelno <= logging.INFO or not isinstance(
         error, HttpProcessingError | RequestPayloadError

@@ -6,8 +6,12 @@ BOT_METRICS_PORT. Labels only take values from small fixed sets (never user ids)
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import TYPE_CHECKING
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:  # loaded when serving: an operator command records but never serves
+    from aiohttp import web
 
 ORDERS_OPENED = Counter("stars_orders_opened", "Top-up orders opened by the API")
 INVOICE_FAILURES = Counter(
@@ -44,8 +48,9 @@ RECONCILE_RECOVERED = Counter(
 )
 RECONCILE_SKIPPED = Counter(
     "stars_reconcile_skipped",
-    "Telegram transactions reconciliation reads but does not act on (not invoice payments), "
-    "by kind: partner:<type>, user:<transaction_type>, partner:unknown, user:unknown",
+    "Telegram transactions reconciliation reads but does not act on (not our payments or "
+    "refunds), by kind: partner:<type>, user:<transaction_type>, partner:unknown, "
+    "user:unknown",
     ["kind"],
 )
 RECONCILE_FAILED = Counter(
@@ -131,5 +136,7 @@ def render() -> tuple[bytes, str]:
 
 async def serve(_: web.Request) -> web.Response:
     """GET /metrics, the same in both processes: the API's route and the worker's server."""
+    from aiohttp import web
+
     body, content_type = render()
     return web.Response(body=body, headers={"Content-Type": content_type})

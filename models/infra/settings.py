@@ -311,10 +311,6 @@ class Settings(BaseSettings):
         return self.bot_token.get_secret_value()
 
     @property
-    def bot_id(self) -> int:
-        return int(self.token.split(":", 1)[0])
-
-    @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
 

@@ -14,12 +14,12 @@ from tortoise.transactions import in_transaction
 
 from models.infra import metrics
 from models.infra.sql import execute
+from models.kinds import Anomaly, EntryKind, OrderStatus
 from models.ledger.entries import post
 from models.notices import NoticeKind, enqueue_notice
 from models.orders.terms import OrderTerms, order_terms
 from models.queries.accounts import get_balance
 from models.queries.charges import find_topup
-from models.tables import Anomaly, EntryKind, OrderStatus
 from models.users import ensure_user
 from models.values import XTR, Charge, parse_order_id, utcnow
 
@@ -126,8 +126,8 @@ async def credit_charge(
             CreditStatus.ALREADY_CREDITED,
             existing.amount,
             await get_balance(existing.user_id),
-            parse_order_id(str(existing.order_id)) if existing.order_id else None,
-            Anomaly(existing.anomaly) if existing.anomaly else None,
+            existing.order_id,
+            existing.anomaly,
         )
     metrics.CREDIT_SECONDS.observe(time.perf_counter() - started)
     metrics.CREDITS.labels(source).inc()

@@ -11,8 +11,8 @@ service (`api/service.py`) is a thin adapter over them.
   belongs to the calling app. The same key again with the same user, amount and
   reason gives the first result again (`replayed=True`: same debit, same balance
   after, `reversed=False`, even if it was reversed since); with anything else it is
-  refused with `IdempotencyKeyReused`. A refusal records nothing, so after
-  `InsufficientBalance` the key may be used again.
+  refused (`IDEMPOTENCY_KEY_REUSED`). A refusal records nothing, so after
+  `INSUFFICIENT_BALANCE` the key may be used again.
 - Requests racing with one key make one debit. The debit row (unique key) is the
   first write: on PostgreSQL a second insert of the key waits until the first
   transaction ends, then fails and answers with what committed; on SQLite the write
@@ -37,8 +37,9 @@ from tortoise.transactions import in_transaction
 
 from models.infra import metrics
 from models.infra.sql import as_datetime, execute
+from models.kinds import EntryKind
 from models.ledger.entries import insert_entry, post
-from models.tables import EntryKind
+from models.refusals import Refusal, Refused
 from models.values import utcnow
 
 MAX_AMOUNT = 1_000_000
@@ -46,46 +47,11 @@ MAX_REASON = 200
 MAX_IDEMPOTENCY_KEY = 128
 
 
-class WalletError(Exception):
-    """A refusal; `code` is the stable snake_case name the API answers with."""
-
-    code = "wallet_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidRequest(WalletError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class UserNotFound(WalletError):
-    code = "user_not_found"
-
-
-class InsufficientBalance(WalletError):
-    code = "insufficient_balance"
-
-    def __init__(self, message: str, stars_balance: int) -> None:
-        super().__init__(message)
-        self.stars_balance = stars_balance
-
-
-class IdempotencyKeyReused(WalletError):
-    code = "idempotency_key_reused"
-
-
-class DebitNotFound(WalletError):
-    code = "debit_not_found"
-
-
 @dataclass(frozen=True, slots=True)
-class Debit:
-    """A debit as an answer states it. `stars_balance` is the user's balance right
-    after the debit (for a reversal's answer: right after the reversal)."""
+class DebitReceipt:
+    """A debit as its answer states it (the `debits` row is `models.tables.Debit`):
+    `stars_balance` is the user's balance right after the debit (for a reversal's
+    answer: right after the reversal)."""
 
     id: uuid.UUID
     user_id: int
@@ -98,22 +64,20 @@ class Debit:
 
 @dataclass(frozen=True, slots=True)
 class DebitResult:
-    debit: Debit
+    debit: DebitReceipt
     replayed: bool  # True: the key had already made this debit; nothing changed now
 
 
 @dataclass(frozen=True, slots=True)
 class ReversalResult:
-    debit: Debit
+    debit: DebitReceipt
     reversed_now: bool  # False: it was reversed before; nothing changed now
 
 
 def check_amount(amount: object) -> int:
     """A whole number of Stars, 1 to MAX_AMOUNT (a JSON integer: not "10", 10.0, true)."""
     if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT:
-        raise InvalidRequest(
-            "invalid_amount", f"amount must be a whole number of Stars from 1 to {MAX_AMOUNT}."
-        )
+        raise Refused(Refusal.INVALID_AMOUNT)
     return amount
 
 
@@ -125,10 +89,7 @@ def check_reason(reason: object) -> str:
         or not 1 <= len(reason) <= MAX_REASON
         or any(unicodedata.category(c) in ("Cc", "Cs") for c in reason)
     ):
-        raise InvalidRequest(
-            "invalid_reason",
-            f"reason must be text of 1 to {MAX_REASON} characters without control characters.",
-        )
+        raise Refused(Refusal.INVALID_REASON)
     return reason
 
 
@@ -139,20 +100,17 @@ def check_idempotency_key(key: object) -> str:
         or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY
         or not all(" " <= c <= "~" for c in key)
     ):
-        raise InvalidRequest(
-            "invalid_idempotency_key",
-            f"The idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters.",
-        )
+        raise Refused(Refusal.INVALID_IDEMPOTENCY_KEY)
     return key
 
 
-class _Refused(Exception):
+class _BalanceShort(Exception):
     """Raised inside a transaction to roll it back."""
 
 
-def _refused(reason: str, error: WalletError) -> WalletError:
-    metrics.DEBIT_REFUSALS.labels(reason).inc()
-    return error
+def _refused(refused: Refused) -> Refused:
+    metrics.DEBIT_REFUSALS.labels(refused.code.value).inc()
+    return refused
 
 
 async def debit(
@@ -166,15 +124,61 @@ async def debit(
 ) -> DebitResult:
     """Take `amount` Stars from the user's balance, once per `idempotency_key`.
 
-    Raises InvalidRequest (bad amount, reason or key), UserNotFound,
-    InsufficientBalance (nothing recorded, the key stays free) or
-    IdempotencyKeyReused (the key made another debit). See the module docstring.
+    Raises Refused: INVALID_AMOUNT, INVALID_REASON, INVALID_IDEMPOTENCY_KEY,
+    USER_NOT_FOUND, INSUFFICIENT_BALANCE (nothing recorded, the key stays free) or
+    IDEMPOTENCY_KEY_REUSED (the key made another debit). See the module docstring.
     """
     check_amount(amount)
     check_reason(reason)
     check_idempotency_key(idempotency_key)
     created_at = (now or utcnow()).astimezone(UTC)
     debit_id = uuid.uuid4()
+    balance: int | None = None
+    for attempt in range(2):
+        try:
+            balance = await _take(
+                debit_id, user_id, amount, reason, idempotency_key, created_at, source
+            )
+            break
+        except IntegrityError:
+            # The key is taken (by now committed: a racing insert waited for it), or
+            # the user did not exist when the debit's row was written (its foreign key).
+            first = await _first_answer(idempotency_key)
+            if first is not None:
+                return _replay(first, user_id, amount, reason)
+            if await _balance(user_id) is None:
+                raise _refused(Refused(Refusal.USER_NOT_FOUND, user_id=user_id)) from None
+            # No debit holds the key and the user exists now: their first sign-in or
+            # top-up created them after the insert failed on the foreign key. Once
+            # more; users are never deleted, so the key alone can clash this time.
+            if attempt:
+                raise
+    if balance is None:
+        current = await _balance(user_id)
+        raise _refused(
+            Refused(
+                Refusal.INSUFFICIENT_BALANCE, user_id=user_id, amount=amount, balance=current or 0
+            )
+        )
+    metrics.DEBITS.inc()
+    metrics.DEBITED_STARS.inc(amount)
+    return DebitResult(
+        DebitReceipt(debit_id, user_id, amount, reason, created_at, balance, reversed=False),
+        replayed=False,
+    )
+
+
+async def _take(
+    debit_id: uuid.UUID,
+    user_id: int,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    created_at: datetime,
+    source: str,
+) -> int | None:
+    """The debit's row, the balance move and its ledger row, in one transaction; the
+    balance after, or None when it is short (then nothing is recorded)."""
     try:
         async with in_transaction() as conn:
             await execute(
@@ -197,47 +201,19 @@ async def debit(
                 amount,
             )
             if not rows:
-                raise _Refused
+                raise _BalanceShort
             balance = int(rows[0]["stars_balance"])
             await insert_entry(
                 conn, user_id, -amount, EntryKind.DEBIT, balance, source=source, debit_id=debit_id
             )
-    except _Refused:
-        current = await _balance(user_id)
-        raise _refused(
-            "insufficient_balance",
-            InsufficientBalance(
-                f"The balance is {current} Stars; {amount} are needed.", current or 0
-            ),
-        ) from None
-    except IntegrityError:
-        # The key is taken (by now committed: a racing insert waited for it), or the
-        # user does not exist (the debit's foreign key).
-        first = await _first_answer(idempotency_key)
-        if first is not None:
-            return _replay(first, user_id, amount, reason)
-        if await _balance(user_id) is None:
-            raise _refused(
-                "user_not_found", UserNotFound(f"There is no user {user_id}.")
-            ) from None
-        raise
-    metrics.DEBITS.inc()
-    metrics.DEBITED_STARS.inc(amount)
-    return DebitResult(
-        Debit(debit_id, user_id, amount, reason, created_at, balance, reversed=False),
-        replayed=False,
-    )
+    except _BalanceShort:
+        return None
+    return balance
 
 
-def _replay(first: Debit, user_id: int, amount: int, reason: str) -> DebitResult:
+def _replay(first: DebitReceipt, user_id: int, amount: int, reason: str) -> DebitResult:
     if (first.user_id, first.amount, first.reason) != (user_id, amount, reason):
-        raise _refused(
-            "idempotency_key_reused",
-            IdempotencyKeyReused(
-                "This idempotency key was already used for another debit "
-                "(another user, amount or reason)."
-            ),
-        )
+        raise _refused(Refused(Refusal.IDEMPOTENCY_KEY_REUSED, user_id=user_id, amount=amount))
     metrics.DEBIT_REPLAYS.inc()
     return DebitResult(first, replayed=True)
 
@@ -251,8 +227,8 @@ async def _balance(user_id: int) -> int | None:
     return int(rows[0]["stars_balance"]) if rows else None
 
 
-def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> Debit:
-    return Debit(
+def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> DebitReceipt:
+    return DebitReceipt(
         uuid.UUID(str(row["id"])),
         int(row["user_id"]),
         int(row["amount"]),
@@ -263,7 +239,7 @@ def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> Debit:
     )
 
 
-async def _first_answer(idempotency_key: str) -> Debit | None:
+async def _first_answer(idempotency_key: str) -> DebitReceipt | None:
     """The debit a key made, as its first answer stated it."""
     _, rows = await execute(
         Tortoise.get_connection("default"),
@@ -285,7 +261,7 @@ async def reverse_debit(
     now: datetime | None = None,
     source: str = "service",
 ) -> ReversalResult:
-    """Give a debit's Stars back, once; raises DebitNotFound.
+    """Give a debit's Stars back, once; raises Refused (DEBIT_NOT_FOUND, INVALID_REASON).
 
     The first call credits the amount (a `debit_reversal` ledger row) and marks the
     debit reversed; later calls change nothing and answer the same: the debit,
@@ -326,7 +302,7 @@ async def reverse_debit(
         debit_id,
     )
     if not rows:
-        raise DebitNotFound(f"There is no debit {debit_id}.")
+        raise Refused(Refusal.DEBIT_NOT_FOUND, debit_id=str(debit_id))
     return ReversalResult(
         _debit_from(rows[0], rows[0]["stars_balance_after"], reversed=True), reversed_now=False
     )

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 
 from models.events.outbox import event_args, event_insert
 from models.infra.sql import execute
-from models.tables import Anomaly, EntryKind
+from models.kinds import Anomaly, EntryKind
 from models.users import ensure_user
 from models.values import utcnow
 
@@ -100,7 +100,7 @@ async def insert_entry(
     if dialect == "postgres":
         # Both rows in one statement: a round trip less on every payment's path.
         sql = f"WITH entry AS ({entry}) " + event_insert(
-            "entry.id", 11, dialect, source=" FROM entry"
+            "entry.id", 11, dialect, from_clause=" FROM entry"
         )
         await execute(conn, sql, *args, *event)
         return

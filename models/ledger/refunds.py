@@ -1,4 +1,5 @@
-"""Recording that Telegram gave a charge's Stars back, once per charge."""
+"""Recording that Telegram gave a charge's Stars back, once per charge, and whether an
+operator may refund one."""
 
 from __future__ import annotations
 
@@ -13,27 +14,52 @@ from tortoise.transactions import in_transaction
 
 from models.infra import metrics
 from models.infra.sql import execute
+from models.kinds import Anomaly, EntryKind, OrderStatus
 from models.ledger.credits import credit_charge
 from models.ledger.entries import post
 from models.notices import NoticeKind, enqueue_notice
 from models.queries.accounts import get_balance
-from models.queries.charges import find_topup
-from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus
-from models.values import XTR, Charge, parse_order_id, utcnow
+from models.queries.charges import Topup, find_topup, is_refunded
+from models.refusals import Refusal, Refused
+from models.values import XTR, Charge, utcnow
 
 
 class RefundStatus(StrEnum):
     RECORDED = "recorded"
     ALREADY_RECORDED = "already_recorded"
-    UNKNOWN_CHARGE = "unknown_charge"
 
 
 @dataclass(frozen=True, slots=True)
 class RefundResult:
     status: RefundStatus
-    user_id: int | None = None
-    amount: int = 0
-    balance: int = 0
+    user_id: int
+    amount: int
+    balance: int
+
+
+async def refundable(charge_id: str, *, force: bool = False) -> Topup:
+    """The top-up an operator may refund, or Refused: a charge not on the ledger
+    (UNKNOWN_CHARGE), refunded before (ALREADY_REFUNDED), or more than the user's
+    balance now (BALANCE_TOO_LOW) unless `force`: the refund would take them below
+    zero, so they would have spent Stars Telegram gives back."""
+    topup = await find_topup(charge_id)
+    if topup is None:
+        raise Refused(Refusal.UNKNOWN_CHARGE, charge_id=charge_id)
+    user_id, amount = topup.user_id, topup.amount
+    if await is_refunded(charge_id):
+        raise Refused(
+            Refusal.ALREADY_REFUNDED, charge_id=charge_id, user_id=user_id, amount=amount
+        )
+    balance = await get_balance(user_id)
+    if balance < amount and not force:
+        raise Refused(
+            Refusal.BALANCE_TOO_LOW,
+            charge_id=charge_id,
+            user_id=user_id,
+            amount=amount,
+            balance=balance,
+        )
+    return topup
 
 
 async def record_refund(
@@ -50,13 +76,14 @@ async def record_refund(
 
     Reports of a refund come from the admin command, the refunded_payment message and
     reconciliation, in any order. A refund of a charge the ledger never saw (its
-    payment update was lost) first records the payment, so the pair nets to zero.
+    payment update was lost) first records the payment, so the pair nets to zero;
+    without `user_id` and `amount` to record it with, it is Refused (UNKNOWN_CHARGE).
     """
     refunded_at = refunded_at or utcnow()
     topup = await find_topup(charge_id)
     if topup is None:
         if user_id is None or amount is None:
-            return RefundResult(RefundStatus.UNKNOWN_CHARGE)
+            raise Refused(Refusal.UNKNOWN_CHARGE, charge_id=charge_id)
         await credit_charge(
             Charge(charge_id, user_id, amount, payload, currency),
             notice=None,
@@ -67,7 +94,7 @@ async def record_refund(
         assert topup is not None
     try:
         async with in_transaction() as conn:
-            order_id = parse_order_id(str(topup.order_id)) if topup.order_id else None
+            order_id = topup.order_id
             balance = await post(
                 conn,
                 topup.user_id,
@@ -95,7 +122,7 @@ async def record_refund(
 
 
 async def _mark_refunded(
-    conn: BaseDBAsyncClient, topup: LedgerEntry, order_id: uuid.UUID, refunded_at: datetime
+    conn: BaseDBAsyncClient, topup: Topup, order_id: uuid.UUID, refunded_at: datetime
 ) -> None:
     """Mark the order this charge paid as refunded.
 
@@ -104,8 +131,8 @@ async def _mark_refunded(
     takes the charge too, or it would stay payable and could be paid again. Any other
     charge that did not pay the order (a wrong amount, another currency) leaves it be.
     """
-    charge_id = topup.telegram_payment_charge_id
-    if topup.anomaly != Anomaly.REFUND_BEFORE_PAYMENT:
+    charge_id = topup.charge_id
+    if topup.anomaly is not Anomaly.REFUND_BEFORE_PAYMENT:
         await execute(
             conn,
             "UPDATE topup_orders SET status = $1, refunded_at = $2 "

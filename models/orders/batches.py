@@ -8,7 +8,7 @@ orders of all waiting buyers (`unnest` feeding the same function, row after row,
 one transaction). With nothing waiting a top-up's statement starts at once, so a
 lone buyer waits for nothing; under load the batches grow by themselves.
 
-Every rule of `models.money.open_order` holds unchanged: each row is the same function
+Every rule of `models.orders.opening.open_order` holds unchanged: each row is the same function
 call, and it sees the rows before it in the batch (a buyer pressing twice gets the
 first order back; the per-minute limit counts both). Rows are sorted by user: the
 function locks each buyer's row, and two batches locking the same buyers in the same
@@ -29,8 +29,9 @@ from tortoise import Tortoise
 
 from models.infra import metrics
 from models.infra.sql import execute
-from models.orders.limits import PAYING_WINDOW, RateLimited, rate_limit
+from models.orders.limits import PAYING_WINDOW, rate_limit
 from models.orders.opening import NewOrder, open_order
+from models.refusals import Refused
 from models.values import Profile, utcnow
 
 # Batches in flight at once: a batch stuck behind one buyer's row lock (a payment
@@ -65,7 +66,8 @@ class OrderOpener:
         self.statements = 0  # batches run, for tests and curiosity
 
     async def open(self, user: Profile, amount: int) -> NewOrder:
-        """As `models.money.open_order`: the buyer's order for `amount`, or RateLimited."""
+        """As `models.orders.opening.open_order`: the buyer's order for `amount`, or
+        Refused (RATE_LIMITED)."""
         conn = Tortoise.get_connection("default")
         if conn.capabilities.dialect != "postgres":
             return await open_order(
@@ -117,7 +119,7 @@ class OrderOpener:
         for waiting, order in zip(batch, orders, strict=True):
             _settle(waiting, order)
 
-    async def _statement(self, batch: list[_Waiting]) -> list[NewOrder | RateLimited]:
+    async def _statement(self, batch: list[_Waiting]) -> list[NewOrder | Refused]:
         now = utcnow()
         expires_at = now + timedelta(seconds=self.ttl)
         order_ids = [uuid.uuid4() for _ in batch]
@@ -137,7 +139,7 @@ class OrderOpener:
             self.max_pending,
             self.per_minute,
         )
-        orders: list[NewOrder | RateLimited] = []
+        orders: list[NewOrder | Refused] = []
         for waiting, row in zip(batch, rows, strict=True):
             if row["o_order_id"] is None:
                 refusal = rate_limit(row["o_recent"], row["o_oldest"], self.per_minute, now)

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from models.infra.sql import as_datetime
-
-
-class RateLimitReason(StrEnum):
-    TOO_MANY_REQUESTS = "too_many_requests"
-
-
-class RateLimited(Exception):
-    def __init__(self, reason: RateLimitReason, retry_after: int) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-        self.retry_after = max(1, retry_after)
-
+from models.refusals import Refusal, Refused
 
 # How long after an approved pre-checkout an order counts as being paid: Telegram
 # completes or drops a payment within seconds, and a payment whose update was lost is
@@ -28,12 +16,11 @@ PAYING_WINDOW = timedelta(minutes=15)
 
 def rate_limit(
     recent: int, oldest_recent: datetime | str | None, per_minute: int, now: datetime
-) -> RateLimited | None:
-    """Refuse a new order past `per_minute`; the wait is until the oldest order of the
-    window leaves it."""
+) -> Refused | None:
+    """The refusal of a new order past `per_minute`, if it is past; the wait is until
+    the oldest order of the window leaves it."""
     if recent < per_minute or oldest_recent is None:
         return None
     frees_at = as_datetime(oldest_recent) + timedelta(minutes=1)
-    return RateLimited(
-        RateLimitReason.TOO_MANY_REQUESTS, math.ceil((frees_at - now).total_seconds())
-    )
+    wait = math.ceil((frees_at - now).total_seconds())
+    return Refused(Refusal.RATE_LIMITED, retry_after=max(1, wait))

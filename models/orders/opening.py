@@ -14,8 +14,9 @@ from tortoise.transactions import in_transaction
 
 from models.infra import metrics
 from models.infra.sql import execute
+from models.kinds import OrderStatus
 from models.orders.limits import PAYING_WINDOW, rate_limit
-from models.tables import OrderStatus, TopUpOrder
+from models.tables import TopUpOrder
 from models.users import upsert_profile
 from models.values import Profile, utcnow
 
@@ -67,7 +68,8 @@ async def open_order(
     per_minute: int,
     now: datetime | None = None,
 ) -> NewOrder:
-    """Give the buyer an order for `amount` to pay, or raise RateLimited.
+    """Give the buyer an order for `amount` to pay, or raise Refused
+    (RATE_LIMITED, with `retry_after`).
 
     - An open order of the same amount is given back (its expiry pushed out to a
       full `ttl`), so pressing Buy again never piles up invoices.

@@ -1,30 +1,19 @@
 """What a payment is checked against: the order's terms, read in one statement, and
-the verdict on a pre-checkout query."""
+whether a pre-checkout query may be approved."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from tortoise import Tortoise
 
 from models.infra.sql import as_datetime, execute
-from models.tables import OrderStatus, TopUpOrder
+from models.kinds import OrderStatus
+from models.refusals import Refusal, Refused
+from models.tables import TopUpOrder
 from models.values import XTR, parse_order_id, utcnow
-
-
-class CheckoutVerdict(StrEnum):
-    OK = "ok"
-    UNKNOWN_ORDER = "unknown_order"
-    NOT_OWNER = "not_owner"
-    WRONG_CURRENCY = "wrong_currency"
-    WRONG_AMOUNT = "wrong_amount"
-    EXPIRED = "expired"
-    ALREADY_PAID = "already_paid"
-    REFUNDED = "refunded"
-    FAILED = "failed"
 
 
 async def is_our_order(payload: str) -> bool:
@@ -32,13 +21,6 @@ async def is_our_order(payload: str) -> bool:
     something else on this bot token, or forged)."""
     order_id = parse_order_id(payload)
     return order_id is not None and await TopUpOrder.exists(id=order_id)
-
-
-def visible_status(order: TopUpOrder, now: datetime | None = None) -> OrderStatus:
-    """A pending order past its expiry is expired even before the sweep marks it."""
-    if order.status is OrderStatus.PENDING and order.expires_at <= (now or utcnow()):
-        return OrderStatus.EXPIRED
-    return OrderStatus(order.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,27 +54,35 @@ async def order_terms(order_id: uuid.UUID) -> OrderTerms | None:
 
 async def check_checkout(
     payload: str, payer_id: int, currency: str, amount: int, now: datetime | None = None
-) -> CheckoutVerdict:
-    """Decide a pre-checkout query against the stored order; one read, no writes."""
+) -> None:
+    """Whether a pre-checkout query may be approved, against the stored order; one read,
+    no writes. Raises Refused with the reason when it may not."""
     order_id = parse_order_id(payload)
-    if order_id is None:
-        return CheckoutVerdict.UNKNOWN_ORDER
-    order = await order_terms(order_id)
+    order = await order_terms(order_id) if order_id is not None else None
     if order is None:
-        return CheckoutVerdict.UNKNOWN_ORDER
+        raise Refused(Refusal.UNKNOWN_ORDER)
+    refusal = _refusal(order, payer_id, currency, amount, now or utcnow())
+    if refusal is not None:
+        raise Refused(refusal)
+
+
+def _refusal(
+    order: OrderTerms, payer_id: int, currency: str, amount: int, now: datetime
+) -> Refusal | None:
     if order.user_id != payer_id:
-        return CheckoutVerdict.NOT_OWNER
+        return Refusal.NOT_OWNER
     if currency != XTR:
-        return CheckoutVerdict.WRONG_CURRENCY
+        return Refusal.WRONG_CURRENCY
     if order.amount != amount:
-        return CheckoutVerdict.WRONG_AMOUNT
-    status = order.status
-    if status is OrderStatus.PAID:
-        return CheckoutVerdict.ALREADY_PAID
-    if status is OrderStatus.REFUNDED:
-        return CheckoutVerdict.REFUNDED
-    if status is OrderStatus.FAILED:
-        return CheckoutVerdict.FAILED
-    if status is OrderStatus.EXPIRED or order.expires_at <= (now or utcnow()):
-        return CheckoutVerdict.EXPIRED
-    return CheckoutVerdict.OK
+        return Refusal.WRONG_AMOUNT
+    if order.status is OrderStatus.PENDING and order.expires_at <= now:
+        return Refusal.EXPIRED
+    return _STATUS_REFUSALS.get(order.status)
+
+
+_STATUS_REFUSALS = {
+    OrderStatus.PAID: Refusal.ALREADY_PAID,
+    OrderStatus.REFUNDED: Refusal.REFUNDED,
+    OrderStatus.FAILED: Refusal.FAILED,
+    OrderStatus.EXPIRED: Refusal.EXPIRED,
+}

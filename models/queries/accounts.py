@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from tortoise import Tortoise
 
-from models.infra.sql import execute
-from models.tables import User
+from models.infra.sql import as_datetime, execute
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    telegram_id: int
+    stars_balance: int
+    username: str | None
+    first_name: str | None
+    language_code: str | None
+    created_at: datetime
 
 
 async def get_balance(user_id: int) -> int:
@@ -18,5 +30,21 @@ async def get_balance(user_id: int) -> int:
     return int(rows[0]["stars_balance"]) if rows else 0
 
 
-async def find_user(user_id: int) -> User | None:
-    return await User.get_or_none(id=user_id)
+async def get_account(user_id: int) -> Account | None:
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT id, stars_balance, username, first_name, language_code, created_at "
+        "FROM users WHERE id = $1",
+        user_id,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return Account(
+        int(row["id"]),
+        int(row["stars_balance"]),
+        row["username"],
+        row["first_name"],
+        row["language_code"],
+        as_datetime(row["created_at"]).astimezone(UTC),
+    )

@@ -1,5 +1,5 @@
-"""The read side of balances: a user's account, and their ledger newest first, a page
-at a time. Nothing here writes.
+"""The read side of the ledger: its rows as values, and a user's ledger newest first, a
+page at a time. Nothing here writes.
 
 Each ledger row carries the balance right after it, so a page is a statement on its
 own. Pages are keyed by entry id (the order of each user's chain, see
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise import Tortoise
 
 from models.infra.sql import as_datetime, execute
-from models.tables import EntryKind
+from models.kinds import EntryKind
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
@@ -27,20 +28,11 @@ class InvalidCursor(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
-    telegram_id: int
-    stars_balance: int
-    username: str | None
-    first_name: str | None
-    language_code: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class LedgerLine:
     """One ledger row and what it came from (None where that does not apply)."""
 
     id: int
+    user_id: int
     kind: EntryKind
     amount: int  # signed: credits are positive
     stars_balance_after: int
@@ -70,23 +62,44 @@ def parse_cursor(cursor: str) -> int:
     return value
 
 
-async def get_account(user_id: int) -> Account | None:
-    _, rows = await execute(
-        Tortoise.get_connection("default"),
-        "SELECT id, stars_balance, username, first_name, language_code, created_at "
-        "FROM users WHERE id = $1",
-        user_id,
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    return Account(
+_SELECT = (
+    "SELECT l.id, l.user_id, l.kind, l.amount, l.stars_balance_after, l.created_at, "
+    "l.order_id, l.telegram_payment_charge_id, l.debit_id, l.anomaly, l.note, "
+    "d.idempotency_key, "
+    f"CASE WHEN l.kind = '{EntryKind.DEBIT_REVERSAL.value}' THEN d.reversal_reason "
+    "ELSE d.reason END AS reason "
+    "FROM ledger_entries AS l LEFT JOIN debits AS d ON d.id = l.debit_id"
+)
+
+
+async def ledger_lines(
+    condition: str, *args: object, order: str = "l.id", limit: int | None = None
+) -> list[LedgerLine]:
+    """The ledger rows (`l`, joined with their debit `d`) that meet `condition`, whose
+    parameters are `args` ($1, $2, …), in `order`."""
+    sql = f"{_SELECT} WHERE {condition} ORDER BY {order}"
+    if limit is not None:
+        sql += f" LIMIT ${len(args) + 1}"
+        args = (*args, limit)
+    _, rows = await execute(Tortoise.get_connection("default"), sql, *args)
+    return [_line(row) for row in rows]
+
+
+def _line(row: dict[str, Any]) -> LedgerLine:
+    return LedgerLine(
         int(row["id"]),
-        int(row["stars_balance"]),
-        row["username"],
-        row["first_name"],
-        row["language_code"],
+        int(row["user_id"]),
+        EntryKind(row["kind"]),
+        int(row["amount"]),
+        int(row["stars_balance_after"]),
         as_datetime(row["created_at"]).astimezone(UTC),
+        _text(row["order_id"]),
+        row["telegram_payment_charge_id"],
+        _text(row["debit_id"]),
+        row["idempotency_key"],
+        row["reason"],
+        row["anomaly"],
+        row["note"],
     )
 
 
@@ -105,34 +118,9 @@ async def ledger_page(
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1 to {MAX_PAGE}")
     below = parse_cursor(before) if before is not None else _MAX_ID
-    _, rows = await execute(
-        Tortoise.get_connection("default"),
-        "SELECT l.id, l.kind, l.amount, l.stars_balance_after, l.created_at, l.order_id, "
-        "l.telegram_payment_charge_id, l.debit_id, l.anomaly, l.note, d.idempotency_key, "
-        "CASE WHEN l.kind = $1 THEN d.reversal_reason ELSE d.reason END AS reason "
-        "FROM ledger_entries AS l LEFT JOIN debits AS d ON d.id = l.debit_id "
-        "WHERE l.user_id = $2 AND l.id < $3 ORDER BY l.id DESC LIMIT $4",
-        EntryKind.DEBIT_REVERSAL.value,
-        user_id,
-        below,
-        limit + 1,
+    entries = await ledger_lines(
+        "l.user_id = $1 AND l.id < $2", user_id, below, order="l.id DESC", limit=limit + 1
     )
-    entries = [
-        LedgerLine(
-            int(row["id"]),
-            EntryKind(row["kind"]),
-            int(row["amount"]),
-            int(row["stars_balance_after"]),
-            as_datetime(row["created_at"]).astimezone(UTC),
-            _text(row["order_id"]),
-            row["telegram_payment_charge_id"],
-            _text(row["debit_id"]),
-            row["idempotency_key"],
-            row["reason"],
-            row["anomaly"],
-            row["note"],
-        )
-        for row in rows[:limit]
-    ]
-    more = len(rows) > limit
+    more = len(entries) > limit
+    entries = entries[:limit]
     return LedgerPage(entries, str(entries[-1].id) if more else None)

@@ -1,42 +1,24 @@
 """The checks that prove no Star was lost or doubled.
 
-`check_ledger` reads only the database. Given Telegram's own record of payments
-(`TelegramRecord`, built from getStarTransactions by the bot worker), it also proves
-that every payment Telegram took is on the ledger and every refund is recorded;
+`check_ledger` reads only the database. Given Telegram's own record of our payments
+(`models.reconciliation.record.TelegramRecord`, read from getStarTransactions), it
+also proves that every payment Telegram took is on the ledger and every refund is
+recorded;
 payments made before this database's deployment are listed for the operator instead
 (they are credited only by an explicit backfill).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.tables import Anomaly, EntryKind, LedgerEntry, OrderStatus, TopUpOrder
-
-
-@dataclass
-class TelegramRecord:
-    """Incoming invoice payments and refunds as Telegram lists them, by charge id.
-
-    `payments` holds what each buyer paid for: for an affiliate-program payment, the
-    bot's net share plus the affiliate's (both also in `affiliate`).
-    """
-
-    payments: dict[str, int] = field(default_factory=dict)
-    refunds: set[str] = field(default_factory=set)
-    affiliate: dict[str, tuple[int, int]] = field(default_factory=dict)  # net, share
-    # Paid before this database's deployment: (payer, amount, paid at); never
-    # credited by reconciliation, only by an operator's backfill.
-    before_deployment: dict[str, tuple[int, int, datetime]] = field(default_factory=dict)
-    deployed_at: datetime | None = None
-    skipped: Counter[str] = field(default_factory=Counter)  # other transactions, by kind
-    unreadable: list[str] = field(default_factory=list)
+from models.kinds import Anomaly, EntryKind, OrderStatus
+from models.reconciliation.record import TelegramRecord
+from models.tables import LedgerEntry, TopUpOrder
 
 
 @dataclass
@@ -198,7 +180,7 @@ def _compare_with_telegram(
             report.notes.append(f"… and {more} more before deployment")
     if telegram.skipped:
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(telegram.skipped.items()))
-        report.notes.append(f"not invoice payments, so not compared: {kinds}")
+        report.notes.append(f"not our payments or refunds, so not compared: {kinds}")
     report.notes.extend(
         f"unreadable, so not compared (look it up by hand): {item}" for item in telegram.unreadable
     )

@@ -13,12 +13,14 @@ import structlog
 from aiohttp.test_utils import TestClient
 
 from models.infra.logs import configure_logging
+from models.kinds import EntryKind
 from models.ledger.entries import apply_entry
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.tables import Debit, EntryKind
+from models.tables import Debit
 from models.users import upsert_user
 from models.values import Profile
+from tests.databases import through_pgbouncer
 from tests.helpers import ALICE, BORIS, TOKEN, ClientFactory, metric, tma
 
 KEY = "svc_" + "k" * 40
@@ -326,6 +328,40 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred(
     afters = sorted([(await r.json())["stars_balance"] for r in responses if r.status == 201])
     assert afters == list(range(0, 500, 10))
     assert await get_balance(ALICE_ID) == 0
+
+
+@through_pgbouncer
+async def test_a_debit_racing_the_users_first_sign_in_is_refused_never_a_500(
+    service: TestClient,
+) -> None:
+    """Each new user opens the Mini App (GET /me creates them) while the app's backend
+    sends a debit for them: the debit finds no user, or a balance of 0, whichever the
+    race gives; never an error of ours."""
+    users = [
+        {"id": 700_000 + n, "first_name": f"New {n}", "language_code": "en"} for n in range(300)
+    ]
+
+    async def sign_in_and_debit(user: dict[str, Any]) -> None:
+        sign_in = service.get("/me", headers=tma(user))
+        spend = service.post(
+            f"/service/users/{user['id']}/debits",
+            json={"amount": 1, "reason": "a gift"},
+            headers=key(f"first-{user['id']}"),
+        )
+        # Sent in both orders: the debit's INSERT may come before the user's or after.
+        if user["id"] % 2:
+            signed_in, debited = await asyncio.gather(sign_in, spend)
+        else:
+            debited, signed_in = await asyncio.gather(spend, sign_in)
+        assert signed_in.status == 200
+        if debited.status == 404:
+            assert await error_code(debited) == "user_not_found"
+        else:
+            assert debited.status == 409, await debited.text()
+            assert await error_code(debited) == "insufficient_balance"
+
+    await asyncio.gather(*(sign_in_and_debit(user) for user in users))
+    assert await Debit.all().count() == 0
 
 
 async def test_forty_concurrent_requests_with_one_key_make_one_debit(service: TestClient) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from models.kinds import EntryKind
 from models.ledger.entries import apply_entry
-from models.tables import EntryKind
 from models.users import upsert_user
 from models.values import Profile
 from tests.api.test_openapi import answer_fits, described_routes, served_routes

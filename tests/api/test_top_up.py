@@ -13,8 +13,9 @@ import structlog
 from aiohttp.test_utils import TestClient
 
 from api.keys import invoice_links_key
+from models.kinds import OrderStatus
 from models.ledger.credits import credit_charge
-from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
+from models.tables import LedgerEntry, TopUpOrder, User
 from models.values import Charge
 from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator, Fault

@@ -1,5 +1,5 @@
 """Benchmarks of the real processes next to floors measured in the same run.
 
-Run with `python -m tests.bench` (see README, Performance). They print figures; no test
+Run with `python -m tests.bench` (see docs/performance.md). They print figures; no test
 asserts a time.
 """

@@ -29,9 +29,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.cli import table
+from bot.cli.tables import table
 from models.infra.db import apply_migrations, close_database, open_database
-from models.tables import LedgerEntry, OrderStatus, TopUpOrder, User
+from models.kinds import OrderStatus
+from models.tables import LedgerEntry, TopUpOrder, User
 from models.values import utcnow
 from tests.bench import debits
 from tests.bench.remote import REMOTE_PARTS, run_remote

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from models.infra.db import close_database, open_database
-from models.tables import Debit, EntryKind, LedgerEntry, User
+from models.kinds import EntryKind
+from models.tables import Debit, LedgerEntry, User
 from tests.processes import Child, free_port
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from tortoise import Tortoise
 
-from bot.cli import table
+from bot.cli.tables import table
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.sql import execute
 from models.ledger.credits import CreditStatus, credit_charge

@@ -220,3 +220,44 @@ async def test_payments_from_before_deployment_are_listed_and_credited_only_by_a
     assert "100" in out.splitlines()[2]
     code, out = await cli("backfill", "--dry-run")
     assert out.startswith("nothing to credit")
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """The modules a child loaded, from its PYTHONPROFILEIMPORTTIME lines."""
+    prefix = "import time:"
+    return {
+        line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith(prefix)
+    }
+
+
+async def test_the_database_commands_never_load_aiogram_and_the_telegram_ones_do(
+    tmp_path: Path,
+) -> None:
+    """Only a command that calls Telegram pays for aiogram (seconds of start-up); a
+    look-up answers at once. Telegram is unreachable here: none of them may need it."""
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",
+        "DATABASE_URL": f"sqlite://{tmp_path}/stars.sqlite3",
+        "PYTHONPROFILEIMPORTTIME": "1",
+    }
+    database_commands = [
+        ("check", "--offline"),
+        ("user", str(ALICE["id"])),
+        ("order", "00000000-0000-0000-0000-000000000000"),
+        ("charge", "nope"),
+        ("events",),
+        ("events", "redeliver", "--all"),
+    ]
+    for command in database_commands:
+        code, out, err = await run("run_bot.py", *command, cwd=tmp_path, **env)
+        assert "Traceback" not in err, command
+        assert code in (0, 1), (command, out, err)
+        loaded = imported_modules(err)
+        assert not {name for name in loaded if name.partition(".")[0] == "aiogram"}, command
+        assert "bot.cli.database" in loaded, command  # it ran, and the child was profiled
+    # A refund calls Telegram, so it loads aiogram, even for a charge it then refuses.
+    code, out, err = await run("run_bot.py", "refund", "nope", cwd=tmp_path, **env)
+    assert code == 1, err
+    assert "No payment with charge id nope is on our ledger." in out
+    assert "aiogram" in imported_modules(err)

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from bot.cli import cmd_events
+from bot.cli.database import cmd_events
 from bot.parser import build_parser
 from models.events.delivery import claim_due, finish, public_id
 from models.events.outbox import switch_events
 from models.infra.db import apply_migrations, close_database, open_database
+from models.kinds import EntryKind, EventState
 from models.ledger.entries import apply_entry
-from models.tables import EntryKind, Event, EventState
+from models.tables import Event
 from models.values import utcnow
 from tests.helpers import TOKEN
 from tests.processes import run
@@ -22,7 +23,7 @@ from tests.processes import run
 
 async def events_command(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     parsed = build_parser().parse_args(["events", *args])
-    code = await cmd_events(None, parsed)  # type: ignore[arg-type]  # needs no bot
+    code = await cmd_events(parsed)
     return code, capsys.readouterr().out
 
 

@@ -18,10 +18,11 @@ from models.events.delivery import public_id
 from models.events.operator import redeliver
 from models.events.outbox import events_on_since, switch_events
 from models.infra import metrics
+from models.kinds import EntryKind, EventState
 from models.ledger.debits import debit
 from models.ledger.entries import apply_entry
 from models.queries.invariants import check_ledger
-from models.tables import EntryKind, Event, EventState, LedgerEntry
+from models.tables import Event, LedgerEntry
 from models.values import utcnow
 from tests.emulator import BotApiEmulator
 from tests.event_receiver import Receiver

@@ -13,8 +13,9 @@ import pytest
 
 from models.events.delivery import public_id
 from models.infra.db import close_database, open_database
+from models.kinds import EntryKind, EventState
 from models.ledger.entries import apply_entry
-from models.tables import EntryKind, Event, EventState
+from models.tables import Event
 from tests.emulator import BotApiEmulator
 from tests.event_receiver import Receiver
 from tests.processes import Child

@@ -10,7 +10,8 @@ from typing import Literal
 
 import pytest
 
-from models.tables import Anomaly, LedgerEntry, Notice, OrderStatus, TopUpOrder
+from models.kinds import Anomaly, OrderStatus
+from models.tables import LedgerEntry, Notice, TopUpOrder
 from models.values import utcnow
 from tests.databases import through_pgbouncer
 from tests.emulator import ChatFault, Fault

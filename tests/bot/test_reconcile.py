@@ -15,18 +15,19 @@ from aiogram import Bot
 from tortoise import Tortoise
 
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
-from bot.transactions import parse
 from models.infra import metrics
-from models.infra.jobs import acquire_lease
+from models.infra.leases import acquire_lease
 from models.infra.telegram import make_bot
+from models.kinds import EntryKind, OrderStatus
 from models.orders.opening import open_order
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.tables import EntryKind, LedgerEntry, Notice, OrderStatus, TopUpOrder
+from models.tables import LedgerEntry, Notice, TopUpOrder
 from models.values import Profile
 from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator, Fault, running_emulator
 from tests.helpers import ALICE, BORIS, TOKEN, cid, make_settings, metric
+from tests.system import start_system
 
 CAROL = {"id": 1003, "first_name": "Carol", "language_code": "en"}
 DAY = 86_400
@@ -438,38 +439,6 @@ async def test_an_upgraded_database_still_recovers_what_the_old_version_would_ha
     assert await topups() == {lost["id"]: 250}
 
 
-@pytest.mark.parametrize(
-    ("item", "kind", "detail"),
-    [
-        (OTHER_KINDS[0], "partner:affiliate_program", ""),
-        (OTHER_KINDS[1], "partner:fragment", ""),
-        (OTHER_KINDS[2], "user:gift_purchase", ""),
-        (OTHER_KINDS[5], "partner:unknown", "telegram_stars_bank"),
-        (
-            {"amount": 1, "source": {"type": "user", "transaction_type": "stars_loan"}},
-            "user:unknown",
-            "stars_loan",
-        ),
-        ({"amount": 1}, "partner:none", ""),
-        # Shapes no release has sent: still read, never a TypeError that stops a page.
-        ({"amount": 1, "source": {"type": ["user"]}}, "partner:unknown", ""),
-        ({"amount": 1, "source": {"type": "user", "transaction_type": {}}}, "user:unknown", ""),
-        ({"amount": 1, "date": "yesterday", "source": {"type": "user"}}, "unreadable", ""),
-        (
-            {"amount": 1, "source": {"type": "user", "transaction_type": "invoice_payment"}},
-            "unreadable",
-            "invoice payment without a user id",
-        ),
-        (payment(ALICE, -5, "x"), "unreadable", ""),
-    ],
-)
-def test_each_transaction_is_read_on_its_own(item: dict[str, Any], kind: str, detail: str) -> None:
-    tx = parse({"id": cid("t"), "date": 1_700_000_000, **item})
-    assert tx.kind == kind
-    if detail:
-        assert tx.detail == detail
-
-
 async def test_a_pass_longer_than_its_lease_keeps_it_and_a_dead_holder_blocks_briefly(
     db: str, emulator: BotApiEmulator, bot: Bot
 ) -> None:
@@ -489,3 +458,40 @@ async def test_a_pass_longer_than_its_lease_keeps_it_and_a_dead_holder_blocks_br
     assert await other.run_pass() is None
     await asyncio.sleep(0.7)
     assert await other.run_pass() is not None
+
+
+async def test_a_payment_whose_update_telegram_dropped_after_a_day_is_credited_once(
+    db: str, emulator: BotApiEmulator, bot: Bot, aiohttp_client: Any
+) -> None:
+    """Telegram keeps an undelivered update for a day: a payment made while no worker
+    polled, found a day later, reaches the ledger only through reconciliation."""
+    order = await order_for(ALICE, 100)
+    charge = emulator.charge(emulator.add_invoice(TOKEN, order, 100), ALICE)  # nobody polls
+    emulator.advance_clock(DAY + 60)
+
+    system, stop, task = await start_system(aiohttp_client, emulator)
+    try:
+        for _ in range(500):  # the leading worker reconciles as it starts
+            if await topups():
+                break
+            await asyncio.sleep(0.02)
+        assert await topups() == {charge: 100}
+        await system.settle()
+        state = emulator.bot(TOKEN)
+        assert not any("successful_payment" in u.get("message", {}) for u in state.delivered)
+        assert [
+            u["message"]["successful_payment"]["telegram_payment_charge_id"] for u in state.expired
+        ] == [charge]
+        again = await Reconciler(bot).run_pass()
+        assert again is not None
+        assert again.credited == 0
+        assert await topups() == {charge: 100}
+        assert await get_balance(ALICE["id"]) == 100
+        [notice] = await Notice.filter(telegram_payment_charge_id=charge)
+        assert notice.kind == "recovered"
+        await emulator.wait_for_message(TOKEN, ALICE["id"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+    report = await check_ledger(await telegram_record(bot))
+    assert report.ok, report.render()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from models.kinds import EntryKind, OrderStatus
 from models.ledger.entries import apply_entry
-from models.tables import EntryKind, LedgerEntry, OrderStatus, TopUpOrder
+from models.tables import LedgerEntry, TopUpOrder
 from tests.databases import through_pgbouncer
 from tests.emulator import Fault
 from tests.helpers import ADMIN, ALICE, BORIS, TOKEN

@@ -4,7 +4,7 @@ takes over when the leader is killed, stops, or loses the database.
 Each worker reaches the emulator through its own door (`BotApiEmulator.door_url`), so
 the emulator's record of getUpdates calls says which process polled and when. The
 PostgreSQL cases run with the default lease (10 s); the handover times they measure
-are printed (run with -s) and quoted in the README.
+are printed (run with -s) and quoted in docs/operations.md (Failover).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import aiohttp
 import pytest
 
 from models.infra.db import apply_migrations, close_database, open_database
+from models.kinds import EntryKind
 from models.orders.opening import open_order
-from models.tables import EntryKind, LedgerEntry
+from models.tables import LedgerEntry
 from models.values import Profile
 from tests.databases import (
     PG_URL,

@@ -17,12 +17,19 @@ from tests.emulator.server import BotApiEmulator
 
 
 async def serve(
-    host: str, port: int, order: str, token: str | None, latency: float, tokens: list[str]
+    host: str,
+    port: int,
+    order: str,
+    token: str | None,
+    latency: float,
+    label: str,
+    tokens: list[str],
 ) -> None:
     emulator = BotApiEmulator(
         transactions_order=order,  # type: ignore[arg-type]
         sandbox_token=token,
         latency=latency,
+        sale_label=label,  # type: ignore[arg-type]
         tokens=tokens,
     )
     url = await emulator.start(host, port)
@@ -53,6 +60,13 @@ def main() -> None:
         default=0.0,
         help="seconds every method but getUpdates takes to answer, give or take 20%%",
     )
+    parser.add_argument(
+        "--sale-label",
+        choices=["invoice_payment", "paid_media_payment"],
+        default="invoice_payment",
+        help="how getStarTransactions labels sales (the real server says paid_media_payment "
+        "when Telegram sent no product information)",
+    )
     args = parser.parse_args()
     if not (args.sandbox_token or args.token):
         parser.error("give the bot's token with --sandbox-token or --token")
@@ -64,6 +78,7 @@ def main() -> None:
                 args.transactions_order,
                 args.sandbox_token,
                 args.latency,
+                args.sale_label,
                 args.token,
             )
         )

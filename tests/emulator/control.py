@@ -10,6 +10,9 @@ POST /_emulator/fault     {"method": "sendMessage", "kind": "retry_after", "retr
 POST /_emulator/chat-fault {"chat_id": 1, "kind": "blocked" | "not_found" | "flood",
                           "retry_after": 5, "token": "..."}  messages to that chat fail
 DELETE /_emulator/fault   clears both kinds
+POST /_emulator/sale-label {"label": "paid_media_payment"}  how sales are labelled from now on
+POST /_emulator/clock     {"advance": 90000}  let time pass at Telegram (updates a day old
+                          are never delivered)
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
         body: dict[str, Any] = await request.json()
         try:
             outcome = await emulator.pay(
-                body["invoice_url"], body["user"], deliver=body.get("deliver", True)
+                body["invoice_url"],
+                body["user"],
+                deliver=body.get("deliver", True),
+                label=body.get("label"),
             )
         except KeyError as error:
             return web.json_response({"error": str(error)}, status=404)
@@ -88,6 +94,25 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
     async def sandbox(request: web.Request) -> web.FileResponse:
         return web.FileResponse(Path(__file__).with_name("sandbox.html"))
 
+    async def sale_label(request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        if body.get("label") not in ("invoice_payment", "paid_media_payment"):
+            return web.json_response(
+                {"error": "label is invoice_payment or paid_media_payment"}, status=400
+            )
+        emulator.set_sale_label(body["label"])
+        return web.json_response({"ok": True})
+
+    async def clock(request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        advance = body.get("advance")
+        if not isinstance(advance, int | float) or isinstance(advance, bool) or advance < 0:
+            return web.json_response({"error": "advance is a number of seconds >= 0"}, status=400)
+        emulator.advance_clock(advance)
+        return web.json_response({"now": emulator.now()})
+
+    app.router.add_post("/_emulator/sale-label", sale_label)
+    app.router.add_post("/_emulator/clock", clock)
     app.router.add_post("/_emulator/sign", sign)
     app.router.add_get("/_emulator/invoice/{slug}", invoice)
     app.router.add_get("/sandbox/", sandbox)

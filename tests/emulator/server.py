@@ -4,6 +4,11 @@ It speaks the wire format (`/bot<token>/<method>`, JSON, urlencoded and multipar
 bodies, `{"ok": ...}` answers with Telegram's error texts) and plays the other side
 too: the paying user (pre-checkout, wait for the bot's answer, successful payment),
 Telegram's Stars ledger (getStarTransactions, refunds) and a fault injector.
+
+Like the real server it labels a sale `invoice_payment` or, when Telegram sent no
+product information with it, `paid_media_payment` (`sale_label`, per sale or for all
+from now on), and it never hands out a message update dated 24 hours or more before its
+clock (`advance_clock` moves that clock; `charge(date=...)` dates a payment in the past).
 """
 
 from __future__ import annotations
@@ -33,6 +38,21 @@ INVOICE_RE = re.compile(r"^https?://t\.me/(?:\$|invoice/)([A-Za-z0-9\-_=]+)$")
 # Telegram's default when allowed_updates was never set: everything but these.
 NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
 PRECHECKOUT_DEADLINE = 10.0
+# The real server drops a message update once its date is a day old (Client.cpp: the
+# update lives `message_date + 86400 - now` seconds; an older message is never queued).
+UPDATE_LIFETIME = 86_400
+MESSAGE_UPDATES = {
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "edited_business_message",
+}
+# How the real server labels a bot's sale (Client.cpp, JsonStarTransactionType): an
+# invoice sale when Telegram sends the product information with it, else a paid-media
+# sale with no media and the payload in `paid_media_payload`.
+SaleLabel = Literal["invoice_payment", "paid_media_payment"]
 JSON_FIELDS = {
     "allowed_updates",
     "prices",
@@ -189,6 +209,8 @@ class BotState:
     bot_id: int
     updates: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    # Updates a day old before anyone fetched them: never delivered.
+    expired: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)
     allowed_updates: list[str] | None = None
     webhook_url: str = ""
@@ -226,11 +248,14 @@ class BotApiEmulator:
         sandbox_token: str | None = None,
         latency: float = 0.0,
         jitter: float = 0.2,
+        sale_label: SaleLabel = "invoice_payment",
         tokens: Iterable[str] = TEST_TOKENS,
     ) -> None:
         self.sandbox_token = sandbox_token
         # Every other token is answered 401 Unauthorized, as Telegram answers it.
         self.tokens = set(tokens)
+        self.sale_label: SaleLabel = sale_label
+        self.clock_offset = 0.0
         self.set_latency(latency, jitter)
         self.bots: dict[str, BotState] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
@@ -313,12 +338,41 @@ class BotApiEmulator:
             self.bots[token] = BotState(token=token, bot_id=int(match.group(1)))
         return self.bots[token]
 
+    def now(self) -> float:
+        """Telegram's clock: the wall clock, moved on by `advance_clock`."""
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Let time pass at Telegram (dates of new messages and transactions, and the
+        age of waiting updates): a day on, nothing waiting from before is delivered."""
+        self.clock_offset += seconds
+
+    def set_sale_label(self, label: SaleLabel) -> None:
+        """How sales and refunds made from now on are labelled in getStarTransactions."""
+        self.sale_label = label
+
+    def _expired(self, update: dict[str, Any]) -> bool:
+        for kind in MESSAGE_UPDATES & update.keys():
+            message = update[kind]
+            date = message.get("edit_date") or message.get("date")
+            if isinstance(date, int) and date <= self.now() - UPDATE_LIFETIME:
+                return True
+        return False
+
+    def _drop_expired(self, state: BotState) -> None:
+        if any(self._expired(update) for update in state.updates):
+            state.expired.extend(u for u in state.updates if self._expired(u))
+            state.updates = [u for u in state.updates if not self._expired(u)]
+
     def push_update(self, state: BotState, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), kind: payload}
         allowed = state.allowed_updates
         accepted = kind in allowed if allowed else kind not in NOT_BY_DEFAULT
         if not accepted:  # Telegram filters when the update is created
             state.dropped.append(update)
+            return update
+        if self._expired(update):  # a message from a day ago is never queued
+            state.expired.append(update)
             return update
         state.updates.append(update)
         state.changed.set()
@@ -334,7 +388,7 @@ class BotApiEmulator:
             chat = {"id": user["id"], "type": "private", "first_name": user.get("first_name", "")}
         return {
             "message_id": next(self._ids),
-            "date": int(time.time()),
+            "date": int(self.now()),
             "chat": chat,
             "from": {"is_bot": False, "first_name": "User", **user},
             **content,
@@ -438,23 +492,21 @@ class BotApiEmulator:
         deliver: bool = True,
         repeat: int = 1,
         date: int | None = None,
+        label: SaleLabel | None = None,
     ) -> str:
         """Telegram takes the Stars: record the transaction and tell the bot (or not).
-        `date` (Unix time) backdates it in the Stars ledger."""
+        `date` (Unix time) backdates it, in the Stars ledger and in the update (which
+        is never delivered if that is a day before the emulator's clock); `label`
+        overrides `sale_label` for this sale."""
         invoice = self.invoice(invoice_url)
         state = self.bot(invoice["token"])
         payer = {"is_bot": False, "first_name": "User", **user}
-        charge_id = self.add_transaction(
+        charge_id: str = self.add_transaction(
             invoice["token"],
             {
                 "amount": invoice["amount"],
-                "date": int(time.time()) if date is None else date,
-                "source": {
-                    "type": "user",
-                    "transaction_type": "invoice_payment",
-                    "user": payer,
-                    "invoice_payload": invoice["payload"],
-                },
+                "date": int(self.now()) if date is None else date,
+                "source": self.sale_partner(payer, invoice["payload"], label),
             },
         )["id"]
         message = self._message(
@@ -475,11 +527,19 @@ class BotApiEmulator:
         return charge_id
 
     async def pay(
-        self, invoice_url: str, user: dict[str, Any], *, deliver: bool = True, repeat: int = 1
+        self,
+        invoice_url: str,
+        user: dict[str, Any],
+        *,
+        deliver: bool = True,
+        repeat: int = 1,
+        label: SaleLabel | None = None,
     ) -> PaymentOutcome:
         outcome = await self.checkout(invoice_url, user)
         if outcome.status == "paid":
-            outcome.charge_id = self.charge(invoice_url, user, deliver=deliver, repeat=repeat)
+            outcome.charge_id = self.charge(
+                invoice_url, user, deliver=deliver, repeat=repeat, label=label
+            )
         return outcome
 
     async def pay_twice(self, invoice_url: str, user: dict[str, Any]) -> list[PaymentOutcome]:
@@ -492,19 +552,33 @@ class BotApiEmulator:
                 outcome.charge_id = self.charge(invoice_url, user)
         return list(outcomes)
 
+    def sale_partner(
+        self, user: dict[str, Any], payload: str, label: SaleLabel | None = None
+    ) -> dict[str, Any]:
+        """The user partner of a sale (or its refund) as the real server writes it."""
+        label = label or self.sale_label
+        partner: dict[str, Any] = {"type": "user", "transaction_type": label, "user": user}
+        if label == "paid_media_payment":
+            partner["paid_media"] = []
+        if payload:  # the real server leaves an empty payload out
+            key = "invoice_payload" if label == "invoice_payment" else "paid_media_payload"
+            partner[key] = payload
+        return partner
+
     def add_transaction(self, token: str, transaction: dict[str, Any]) -> dict[str, Any]:
         """Put any item into the bot's Stars ledger, in date order (default: now; a new
         charge id unless given): affiliate payments, withdrawals, gifts, partner types
-        no library knows yet, old payments. An incoming invoice payment from a user can
-        then be refunded like one made through an invoice."""
+        no library knows yet, old payments. An incoming sale from a user (either label)
+        can then be refunded like one made through an invoice."""
         state = self.bot(token)
-        item = {"id": new_charge_id(), "date": int(time.time()), **transaction}
+        item = {"id": new_charge_id(), "date": int(self.now()), **transaction}
         source = item.get("source") or {}
-        if source.get("type") == "user" and source.get("transaction_type") == "invoice_payment":
+        label = source.get("transaction_type")
+        if source.get("type") == "user" and label in ("invoice_payment", "paid_media_payment"):
             state.payments[item["id"]] = {
                 "user": source["user"],
                 "amount": item["amount"],
-                "payload": source.get("invoice_payload", ""),
+                "payload": source.get("invoice_payload") or source.get("paid_media_payload", ""),
             }
         index = len(state.transactions)
         while index and state.transactions[index - 1].get("date", 0) > item["date"]:
@@ -512,11 +586,17 @@ class BotApiEmulator:
         state.transactions.insert(index, item)
         return item
 
-    def refund_elsewhere(self, token: str, charge_id: str) -> None:
-        """A refund made outside the bot (another tool, Telegram support)."""
-        self._refund(self.bot(token), self.bot(token).payments[charge_id]["user"]["id"], charge_id)
+    def refund_elsewhere(
+        self, token: str, charge_id: str, *, label: SaleLabel | None = None
+    ) -> None:
+        """A refund made outside the bot (another tool, Telegram support); `label`
+        overrides `sale_label` for its row."""
+        state = self.bot(token)
+        self._refund(state, state.payments[charge_id]["user"]["id"], charge_id, label)
 
-    def _refund(self, state: BotState, user_id: int, charge_id: str) -> None:
+    def _refund(
+        self, state: BotState, user_id: int, charge_id: str, label: SaleLabel | None = None
+    ) -> None:
         if not charge_id:
             raise bad_request("CHARGE_ID_EMPTY")
         payment = state.payments.get(charge_id)
@@ -530,12 +610,7 @@ class BotApiEmulator:
             {
                 "id": charge_id,
                 "amount": payment["amount"],
-                "receiver": {
-                    "type": "user",
-                    "transaction_type": "invoice_payment",
-                    "user": payment["user"],
-                    "invoice_payload": payment["payload"],
-                },
+                "receiver": self.sale_partner(payment["user"], payment["payload"], label),
             },
         )
         self.push_update(
@@ -651,6 +726,7 @@ class BotApiEmulator:
             state.updates = [u for u in state.updates if u["update_id"] >= offset]
         elif offset < 0:
             state.updates = state.updates[offset:]
+        self._drop_expired(state)
         if state.active_poll is not None and not state.active_poll.done():
             state.active_poll.set_result("conflict")
         mine: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -675,6 +751,7 @@ class BotApiEmulator:
                     # The caller hung up: nothing is handed out (nor confirmed).
                     poll.outcome = "abandoned"
                     return []
+                self._drop_expired(state)
                 if state.updates or time.monotonic() >= deadline:
                     batch = state.updates[:limit]
                     state.delivered.extend(batch)

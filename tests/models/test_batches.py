@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 
+from models.kinds import OrderStatus
 from models.orders.batches import MAX_BATCHES, OrderOpener
-from models.orders.limits import RateLimited
 from models.orders.opening import NewOrder
-from models.tables import OrderStatus, TopUpOrder, User
+from models.refusals import Refusal, Refused
+from models.tables import TopUpOrder, User
 from models.values import Profile
 
 
@@ -62,9 +63,9 @@ async def test_the_per_minute_limit_counts_the_batch(db: str) -> None:
     )
     mine = outcomes[MAX_BATCHES:]
     assert [type(o) for o in mine].count(NewOrder) == 2
-    refused = [o for o in mine if isinstance(o, RateLimited)]
-    assert len(refused) == 1
-    assert 1 <= refused[0].retry_after <= 60
+    refused = [o for o in mine if isinstance(o, Refused)]
+    assert [r.code for r in refused] == [Refusal.RATE_LIMITED]
+    assert 1 <= refused[0].facts["retry_after"] <= 60
 
 
 async def test_a_buyer_the_database_refuses_fails_alone(db: str) -> None:

@@ -25,12 +25,13 @@ from models.events.delivery import (
 )
 from models.events.operator import count_events, list_events, redeliver, redeliver_abandoned
 from models.events.outbox import events_on_since, switch_events
+from models.kinds import EntryKind, EventState
 from models.ledger.credits import credit_charge
 from models.ledger.debits import debit, reverse_debit
 from models.ledger.entries import apply_entry, post
 from models.ledger.refunds import record_refund
 from models.orders.opening import open_order
-from models.tables import EntryKind, Event, EventState, LedgerEntry
+from models.tables import Event, LedgerEntry
 from models.values import Charge, utcnow
 from tests.helpers import cid
 from tests.models.buyers import ALICE, BOB

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models.infra.jobs import acquire_lease, load_cursor, release_lease, save_cursor
+from models.infra.jobs import load_cursor, save_cursor
+from models.infra.leases import acquire_lease, release_lease
 
 # A Kubernetes pod name is up to 63 characters; the holder is "<host>:<pid>".
 POD_HOLDER = "stars-bot-" + "a" * 53 + ":4194304"

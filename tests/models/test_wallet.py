@@ -8,23 +8,17 @@ import uuid
 
 import pytest
 
+from models.kinds import EntryKind
 from models.ledger.credits import credit_charge
-from models.ledger.debits import (
-    DebitNotFound,
-    IdempotencyKeyReused,
-    InsufficientBalance,
-    InvalidRequest,
-    UserNotFound,
-    debit,
-    reverse_debit,
-)
+from models.ledger.debits import debit, reverse_debit
 from models.ledger.entries import apply_entry
 from models.ledger.refunds import record_refund
-from models.queries.accounts import get_balance
-from models.queries.history import InvalidCursor, get_account, ledger_page
+from models.queries.accounts import get_account, get_balance
+from models.queries.history import InvalidCursor, ledger_page
 from models.queries.invariants import check_ledger
+from models.refusals import Refusal, Refused
 from models.tables import Debit as DebitRow
-from models.tables import EntryKind, LedgerEntry
+from models.tables import LedgerEntry
 from models.users import upsert_user
 from models.values import Charge, Profile
 from tests.databases import through_pgbouncer
@@ -68,13 +62,14 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred_make_exac
     async def attempt(i: int) -> object:
         try:
             return await debit(ALICE.id, 10, "a gift", f"race-{i}")
-        except InsufficientBalance as refused:
+        except Refused as refused:
             return refused
 
     outcomes = await asyncio.gather(*(attempt(i) for i in range(100)))
-    refused = [o for o in outcomes if isinstance(o, InsufficientBalance)]
+    refused = [o for o in outcomes if isinstance(o, Refused)]
     assert len(refused) == 50
-    assert all(r.stars_balance == 0 for r in refused)
+    assert all(r.code is Refusal.INSUFFICIENT_BALANCE for r in refused)
+    assert all(r.facts["balance"] == 0 for r in refused)
     assert await get_balance(ALICE.id) == 0
     assert await LedgerEntry.filter(kind=EntryKind.DEBIT).count() == 50
     assert await DebitRow.all().count() == 50
@@ -130,18 +125,19 @@ async def test_a_key_used_with_anything_else_is_refused_and_changes_nothing(
     await funded(ALICE, 100)
     await funded(BOB, 100)
     await debit(ALICE.id, 40, "a gift", "used")
-    with pytest.raises(IdempotencyKeyReused) as refused:
+    with pytest.raises(Refused) as refused:
         await debit(user.id, amount, reason, "used")
-    assert refused.value.code == "idempotency_key_reused"
+    assert refused.value.code is Refusal.IDEMPOTENCY_KEY_REUSED
     assert (await get_balance(ALICE.id), await get_balance(BOB.id)) == (60, 100)
     assert await DebitRow.all().count() == 1
 
 
 async def test_not_enough_stars_records_nothing_and_the_key_can_be_used_later(db: str) -> None:
     await funded(ALICE, 20)
-    with pytest.raises(InsufficientBalance) as refused:
+    with pytest.raises(Refused) as refused:
         await debit(ALICE.id, 30, "a gift", "later")
-    assert (refused.value.code, refused.value.stars_balance) == ("insufficient_balance", 20)
+    assert refused.value.code is Refusal.INSUFFICIENT_BALANCE
+    assert (refused.value.facts["balance"], refused.value.facts["amount"]) == (20, 30)
     assert await DebitRow.all().count() == 0
     assert await LedgerEntry.filter(kind=EntryKind.DEBIT).count() == 0
     await apply_entry(ALICE.id, 10, EntryKind.DEV_CREDIT)
@@ -151,8 +147,9 @@ async def test_not_enough_stars_records_nothing_and_the_key_can_be_used_later(db
 
 
 async def test_an_unknown_user_is_refused_and_the_key_stays_free(db: str) -> None:
-    with pytest.raises(UserNotFound):
+    with pytest.raises(Refused) as refused:
         await debit(4242, 1, "a gift", "nobody")
+    assert refused.value.code is Refusal.USER_NOT_FOUND
     await funded(ALICE, 5)
     assert not (await debit(ALICE.id, 1, "a gift", "nobody")).replayed
 
@@ -160,33 +157,33 @@ async def test_an_unknown_user_is_refused_and_the_key_stays_free(db: str) -> Non
 @pytest.mark.parametrize(
     ("amount", "reason", "key", "code"),
     [
-        (0, "r", "k", "invalid_amount"),
-        (-5, "r", "k", "invalid_amount"),
-        (1_000_001, "r", "k", "invalid_amount"),
-        ("10", "r", "k", "invalid_amount"),
-        (10.0, "r", "k", "invalid_amount"),
-        (True, "r", "k", "invalid_amount"),
-        (None, "r", "k", "invalid_amount"),
-        (10, "", "k", "invalid_reason"),
-        (10, "x" * 201, "k", "invalid_reason"),
-        (10, 5, "k", "invalid_reason"),
-        (10, None, "k", "invalid_reason"),
-        (10, "nul\x00byte", "k", "invalid_reason"),
-        (10, "line\nbreak", "k", "invalid_reason"),
-        (10, "lone \ud800 surrogate", "k", "invalid_reason"),
-        (10, "r", "", "invalid_idempotency_key"),
-        (10, "r", "k" * 129, "invalid_idempotency_key"),
-        (10, "r", "clé", "invalid_idempotency_key"),
-        (10, "r", "tab\tkey", "invalid_idempotency_key"),
+        (0, "r", "k", Refusal.INVALID_AMOUNT),
+        (-5, "r", "k", Refusal.INVALID_AMOUNT),
+        (1_000_001, "r", "k", Refusal.INVALID_AMOUNT),
+        ("10", "r", "k", Refusal.INVALID_AMOUNT),
+        (10.0, "r", "k", Refusal.INVALID_AMOUNT),
+        (True, "r", "k", Refusal.INVALID_AMOUNT),
+        (None, "r", "k", Refusal.INVALID_AMOUNT),
+        (10, "", "k", Refusal.INVALID_REASON),
+        (10, "x" * 201, "k", Refusal.INVALID_REASON),
+        (10, 5, "k", Refusal.INVALID_REASON),
+        (10, None, "k", Refusal.INVALID_REASON),
+        (10, "nul\x00byte", "k", Refusal.INVALID_REASON),
+        (10, "line\nbreak", "k", Refusal.INVALID_REASON),
+        (10, "lone \ud800 surrogate", "k", Refusal.INVALID_REASON),
+        (10, "r", "", Refusal.INVALID_IDEMPOTENCY_KEY),
+        (10, "r", "k" * 129, Refusal.INVALID_IDEMPOTENCY_KEY),
+        (10, "r", "clé", Refusal.INVALID_IDEMPOTENCY_KEY),
+        (10, "r", "tab\tkey", Refusal.INVALID_IDEMPOTENCY_KEY),
     ],
 )
 async def test_every_bad_input_is_refused_with_its_code_and_changes_nothing(
-    db: str, amount: object, reason: object, key: str, code: str
+    db: str, amount: object, reason: object, key: str, code: Refusal
 ) -> None:
     await funded(ALICE, 100)
-    with pytest.raises(InvalidRequest) as refused:
+    with pytest.raises(Refused) as refused:
         await debit(ALICE.id, amount, reason, key)  # type: ignore[arg-type]
-    assert refused.value.code == code
+    assert refused.value.code is code
     assert await get_balance(ALICE.id) == 100
     assert await DebitRow.all().count() == 0
 
@@ -230,9 +227,9 @@ async def test_twenty_concurrent_reversals_of_one_debit_credit_once(db: str) -> 
 
 
 async def test_reversing_an_unknown_debit_is_refused(db: str) -> None:
-    with pytest.raises(DebitNotFound) as refused:
+    with pytest.raises(Refused) as refused:
         await reverse_debit(uuid.uuid4())
-    assert refused.value.code == "debit_not_found"
+    assert refused.value.code is Refusal.DEBIT_NOT_FOUND
 
 
 async def test_a_refund_after_spending_leaves_the_balance_negative_and_the_chain_valid(
@@ -243,9 +240,10 @@ async def test_a_refund_after_spending_leaves_the_balance_negative_and_the_chain
     spent = await debit(ALICE.id, 80, "a gift", "before-refund")
     assert (await record_refund(cid("spent"))).balance == -80
     # Below zero, nothing can be spent until it is topped up again.
-    with pytest.raises(InsufficientBalance) as refused:
+    with pytest.raises(Refused) as refused:
         await debit(ALICE.id, 1, "a gift", "while-negative")
-    assert refused.value.stars_balance == -80
+    assert refused.value.code is Refusal.INSUFFICIENT_BALANCE
+    assert refused.value.facts["balance"] == -80
     # A reversal still credits: it only raises the balance.
     assert (await reverse_debit(spent.debit.id)).debit.stars_balance == 0
     afters = (

@@ -10,16 +10,18 @@ import sys
 from pathlib import Path
 
 from models.infra.db import apply_migrations, close_database, open_database
+from models.kinds import EntryKind
 from models.ledger.entries import apply_entry
 from models.queries.accounts import get_balance
 from models.queries.invariants import check_ledger
-from models.tables import Debit, EntryKind
+from models.tables import Debit
 from tests.processes import ROOT, child_env
 
 SCRIPT = """
 import asyncio, json, sys
 from models.infra.db import open_database, close_database
-from models.ledger.debits import InsufficientBalance, debit
+from models.ledger.debits import debit
+from models.refusals import Refusal, Refused
 
 async def main(url, name):
     await open_database(url)
@@ -28,7 +30,8 @@ async def main(url, name):
         try:
             await debit(7, 10, "a gift", f"{name}-{i}")
             outcomes.append("debited")
-        except InsufficientBalance:
+        except Refused as refused:
+            assert refused.code is Refusal.INSUFFICIENT_BALANCE
             outcomes.append("insufficient_balance")
     await asyncio.gather(*(one(i) for i in range(25)))
     await close_database()

@@ -17,7 +17,8 @@ import aiohttp
 
 from bot.texts import text
 from models.infra.db import apply_migrations, close_database, open_database
-from models.tables import EntryKind, LedgerEntry
+from models.kinds import EntryKind
+from models.tables import LedgerEntry
 from tests.databases import (
     create_pg_database,
     drop_pg_database,
