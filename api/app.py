@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 
 from api.auth import init_data_secret
+from api.bodies import receive_body
 from api.invoice_links import InvoiceLinks
 from api.invoices import InvoiceClient, telegram_session
 from api.keys import (
@@ -38,10 +39,16 @@ def create_app(
     """`init_orm=False` lets a test own the ORM context; `migrate` applies migrations first."""
     in_flight = InFlight(settings.api_max_in_flight)
     # Shedding comes before the request context, so that a refusal costs the least,
-    # and inside CORS, so that a browser can read it.
+    # and inside CORS, so that a browser can read it; a body still on its way is
+    # waited for before it, so that only requests with all they need take a slot.
     app = web.Application(
         client_max_size=MAX_BODY,
-        middlewares=[cors(settings.api_cors_origins), shed_overload(in_flight), request_context],
+        middlewares=[
+            cors(settings.api_cors_origins),
+            receive_body,
+            shed_overload(in_flight),
+            request_context,
+        ],
     )
     app[settings_key] = settings
     app[in_flight_key] = in_flight

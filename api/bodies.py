@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -14,6 +15,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from api.errors import ApiError
+from api.middlewares import Handler
 
 log = structlog.get_logger("api")
 # Our bodies are a few dozen bytes that travel with the headers; even a mobile link
@@ -22,30 +24,66 @@ log = structlog.get_logger("api")
 BODY_TIMEOUT = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Unreceived:
+    """Why a body could not be received, and what to log once the request is ours."""
+
+    error: Exception
+    event: str
+    fields: dict[str, Any]
+
+
+_unreceived = web.RequestKey("unreceived_body", _Unreceived)
+
+
+@web.middleware
+async def receive_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Wait for a body still on its way before the request goes further.
+
+    Placed before the in-flight bound (api/overload.py): a client that sends its headers
+    and withholds its body is not being worked on, and must not hold one of the slots
+    the others need (eight such connections refused everyone for BODY_TIMEOUT). What
+    goes wrong is kept for `read_body`, which raises it inside the request's context,
+    so a handler that needs no body answers as it would have.
+    """
+    if not request.content.is_eof():  # ours come with the headers: no timer, no task
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                await request.read()  # kept by aiohttp: read_body gets it from there
+        except TimeoutError:
+            error = ApiError(
+                408,
+                "request_timeout",
+                f"The request body did not arrive within {BODY_TIMEOUT:g} seconds.",
+                close=True,
+            )
+            request[_unreceived] = _Unreceived(
+                error, "request.body_timeout", {"seconds": BODY_TIMEOUT}
+            )
+        except (RequestPayloadError, ConnectionError) as failure:
+            # A body that contradicts its Content-Encoding or chunking, or a client gone midway.
+            error = ApiError(
+                400, "unreadable_body", "The request body could not be read.", close=True
+            )
+            request[_unreceived] = _Unreceived(
+                error, "request.body_unreadable", {"error": type(failure).__name__}
+            )
+        except web.HTTPException as refusal:  # over client_max_size: a 413
+            request[_unreceived] = _Unreceived(refusal, "request.body_too_large", {})
+    return await handler(request)
+
+
 async def read_body(request: web.Request) -> bytes:
-    """The whole body, or a 4xx when it is too slow, cut off or undecodable.
+    """The whole body (received by `receive_body`), or the 4xx it came to: too slow,
+    cut off, too large or undecodable.
 
     Without a deadline of its own a client trickling its body would hold the request
     until REQUEST_TIMEOUT and be answered as a database outage."""
-    try:
-        if request.content.is_eof():  # all of it came with the headers, as ours do: no timer
-            return await request.read()
-        async with asyncio.timeout(BODY_TIMEOUT):
-            return await request.read()
-    except TimeoutError:
-        log.info("request.body_timeout", seconds=BODY_TIMEOUT)
-        raise ApiError(
-            408,
-            "request_timeout",
-            f"The request body did not arrive within {BODY_TIMEOUT:g} seconds.",
-            close=True,
-        ) from None
-    except (RequestPayloadError, ConnectionError) as error:
-        # A body that contradicts its Content-Encoding or chunking, or a client gone midway.
-        log.info("request.body_unreadable", error=type(error).__name__)
-        raise ApiError(
-            400, "unreadable_body", "The request body could not be read.", close=True
-        ) from None
+    unreceived = request.get(_unreceived)
+    if unreceived is not None:
+        log.info(unreceived.event, **unreceived.fields)
+        raise unreceived.error
+    return await request.read()
 
 
 async def read_object(

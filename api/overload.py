@@ -7,10 +7,15 @@ most about the bound divided by the rate the process answers), and the rest lear
 a moment to come back (`Retry-After`). Health and metrics are never shed: a process
 that is busy is not down, and its metrics matter most then.
 
+Only a request that has all it needs is counted: one whose body is still on its way
+waits for it before this bound (`api.bodies.receive_body`), holding no slot, so that
+clients withholding their bodies cannot fill the bound and refuse everyone else. Once
+the body is in, the work is authenticating (an HMAC, microseconds) and answering.
+
 A shed request costs as little as it can, since an overloaded process can least
 afford it: it is refused before the request context (no request id, no log line of
 its own), counted in `stars_api_requests_shed_total`, and summed up in one warning a
-second at most. Its body is left for aiohttp to discard; the connection stays open.
+second at most. The connection stays open.
 """
 
 from __future__ import annotations

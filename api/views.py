@@ -72,9 +72,8 @@ async def _top_up(request: web.Request) -> web.Response:
     invoice_url = order.invoice_url
     if invoice_url is None:
         # A new order, or a reused one whose link is not stored yet (a second press
-        # within moments): another link to the same order pays it just the same.
+        # within moments): that press waits for the first one's call.
         invoice_url = await create_invoice(request, order, order_id, profile)
-        request.app[invoice_links_key].add(order.id, invoice_url)
     if order.reused:
         log.info("topup.order_reused")
     answer: shapes.TopUp = {
@@ -90,15 +89,26 @@ async def _top_up(request: web.Request) -> web.Response:
 async def create_invoice(
     request: web.Request, order: NewOrder, order_id: str, profile: Profile
 ) -> str:
+    """The order's link, from the one `createInvoiceLink` call made for it (api.invoice_links)."""
     settings = request.app[settings_key]
+    links = request.app[invoice_links_key]
+    client = request.app[invoice_client_key]
+
+    async def ask() -> str:
+        try:
+            return await client.create(
+                order.amount, profile.language_code, order_id, timeout=TELEGRAM_TIMEOUT
+            )
+        except InvoiceError as error:  # counted once per call, not per press waiting
+            if not (settings.is_development and error.reason is InvoiceFailure.UNREACHABLE):
+                metrics.INVOICE_FAILURES.labels(error.reason).inc()
+            raise
+
     try:
-        return await request.app[invoice_client_key].create(
-            order.amount, profile.language_code, order_id, timeout=TELEGRAM_TIMEOUT
-        )
+        return await links.link(order.id, ask)
     except InvoiceError as error:  # refused, 5xx, 429, timeout, unreachable: no link, no charge
         if error.reason is InvoiceFailure.FLOOD_WAIT:
             await _fail_new_order(order)
-            metrics.INVOICE_FAILURES.labels(error.reason).inc()
             log.warning("topup.telegram_busy", retry_after=error.retry_after)
             raise ApiError(
                 503,
@@ -114,9 +124,9 @@ async def create_invoice(
                 invoice_url=fake,
                 error=error.detail,
             )
+            links.add(order.id, fake)
             return fake
         await _fail_new_order(order)
-        metrics.INVOICE_FAILURES.labels(error.reason).inc()
         log.error("topup.invoice_failed", error=error.detail)
         raise ApiError(
             502,

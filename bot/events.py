@@ -245,8 +245,11 @@ class EventSender:
             return "timeout"
         except aiohttp.ClientConnectorError:
             return "connection failed"
-        except aiohttp.ClientError as error:
-            # The class says enough; its text may quote the URL.
+        except Exception as error:
+            # Any failure of the request is a failed attempt, retried as the others:
+            # one that escaped (aiohttp's UnicodeEncodeError for credentials it cannot
+            # send) left the event claimed again and again with no attempt recorded.
+            # The class says enough; its text may quote the URL or its credentials.
             return type(error).__name__
 
     async def _pace(self) -> None:

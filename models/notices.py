@@ -3,6 +3,7 @@ caused them and sent later by the bot's notifier (bot/notifier.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -58,14 +59,13 @@ async def enqueue_notice(
     )
 
 
-async def due_notices(batch: int) -> list[DueNotice]:
-    """The oldest unsent notices whose time has come."""
-    rows = (
-        await Notice.filter(sent_at=None, next_attempt_at__lte=utcnow())
-        .order_by("id")
-        .limit(batch)
-        .prefetch_related("user")
-    )
+async def due_notices(batch: int, exclude: Collection[int] = ()) -> list[DueNotice]:
+    """The oldest unsent notices whose time has come, but for those to the users in
+    `exclude` (chats the sender must wait for: they would fill the batch)."""
+    query = Notice.filter(sent_at=None, next_attempt_at__lte=utcnow())
+    if exclude:
+        query = query.exclude(user_id__in=list(exclude))
+    rows = await query.order_by("id").limit(batch).prefetch_related("user")
     return [
         DueNotice(
             row.id,

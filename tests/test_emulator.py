@@ -6,12 +6,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.emulator import BotApiEmulator, Fault, running_emulator
-from tests.helpers import ALICE, TOKEN
+from tests.emulator import BotApiEmulator, ChatFault, Fault, running_emulator
+from tests.helpers import ALICE, OTHER_TOKEN, TOKEN
 
 
 @pytest.fixture
@@ -64,11 +65,174 @@ async def test_stars_invoice_rules_give_telegrams_errors(emulator, http, change,
     assert (status, body) == (400, {"ok": False, "error_code": 400, "description": error})
 
 
-async def test_unknown_token_and_method(emulator, http) -> None:  # type: ignore[no-untyped-def]
-    async with http.post(f"{emulator.url}/botnot-a-token/getMe") as response:
-        assert response.status == 401
+@pytest.mark.parametrize(
+    ("token", "description"),
+    [
+        (OTHER_TOKEN.replace("654321", "777777"), "Unauthorized"),  # shaped right, unknown
+        ("not-a-token", "Unauthorized: invalid token specified"),
+        ("0123:AAGotAnotherBotTokenForTheTests0123", "Unauthorized: invalid token specified"),
+    ],
+)
+async def test_an_unknown_token_is_unauthorized_for_every_method(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession, token: str, description: str
+) -> None:
+    for method in ("getMe", "getUpdates", "sendMessage"):
+        async with http.post(f"{emulator.url}/bot{token}/{method}") as response:
+            assert response.status == 401
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 401,
+                "description": description,
+            }
+    assert emulator.bots.keys() <= {TOKEN, OTHER_TOKEN}  # nothing was made up for it
+
+
+async def test_the_sandbox_token_and_added_tokens_are_known(http: aiohttp.ClientSession) -> None:
+    sandbox = "42424242:AAHsandboxTokenGivenOnTheCommandLine0"
+    async with running_emulator(sandbox_token=sandbox) as emulator:
+        async with http.post(f"{emulator.url}/bot{sandbox}/getMe") as response:
+            assert response.status == 200
+        added = "43434343:AAHanotherTokenTheOperatorAddedLater0"
+        async with http.post(f"{emulator.url}/bot{added}/getMe") as response:
+            assert response.status == 401
+        emulator.add_token(added)
+        async with http.post(f"{emulator.url}/bot{added}/getMe") as response:
+            assert (await response.json())["result"]["id"] == 43434343
+
+
+async def test_an_unknown_method(emulator: BotApiEmulator, http: aiohttp.ClientSession) -> None:
     status, body = await call(http, emulator, "noSuchMethod")
     assert (status, body["description"]) == (404, "Not Found: method not found")
+
+
+@pytest.mark.parametrize(
+    ("method", "data", "description"),
+    [
+        # The real server lowers the first letter of its own texts (Client.cpp,
+        # fail_query_with_error) unless the second is upper case or "_".
+        ("createInvoiceLink", {**INVOICE, "title": ""}, 'parameter "title" is required'),
+        ("createInvoiceLink", {**INVOICE, "prices": "[{"}, "can't parse prices JSON object"),
+        (
+            "answerPreCheckoutQuery",
+            {"pre_checkout_query_id": "1", "ok": "false"},
+            'parameter "error_message" is required',
+        ),
+        (
+            "answerPreCheckoutQuery",
+            {"pre_checkout_query_id": "not-a-number", "ok": "true"},
+            "query is too old and response timeout expired or query ID is invalid",
+        ),
+        ("refundStarPayment", {"user_id": "abc"}, "invalid user_id specified"),
+        (
+            "refundStarPayment",
+            {"user_id": "7"},
+            'parameter "telegram_payment_charge_id" is required',
+        ),
+        ("sendMessage", {"text": "hi"}, "chat_id is empty"),
+        ("sendMessage", {"chat_id": "@nobody", "text": "hi"}, "chat not found"),
+        ("sendMessage", {"chat_id": "7"}, "message text is empty"),
+        (
+            "sendMessage",
+            {"chat_id": "7", "text": "hi", "reply_markup": "{"},
+            "can't parse reply keyboard markup JSON object",
+        ),
+    ],
+)
+async def test_error_texts_are_the_real_servers(
+    emulator: BotApiEmulator,
+    http: aiohttp.ClientSession,
+    method: str,
+    data: dict[str, str],
+    description: str,
+) -> None:
+    status, body = await call(http, emulator, method, data=data)
+    assert (status, body) == (
+        400,
+        {"ok": False, "error_code": 400, "description": f"Bad Request: {description}"},
+    )
+
+
+async def test_numbers_are_read_as_the_real_server_reads_them(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
+    """td::to_integer: the leading digits, 0 when there are none; limits are clamped."""
+    emulator.bot(TOKEN).transactions = [{"id": str(i), "amount": 1, "date": i} for i in range(3)]
+    _, body = await call(
+        http, emulator, "getStarTransactions", data={"offset": "1x", "limit": "z"}
+    )
+    assert [t["id"] for t in body["result"]["transactions"]] == ["1"]  # limit 0, clamped to 1
+
+
+async def test_pre_checkout_query_ids_are_64_bit_integers(emulator: BotApiEmulator) -> None:
+    link = emulator.add_invoice(TOKEN, "order-1", 100)
+    checkouts = [
+        asyncio.create_task(emulator.checkout(link, ALICE, deadline=0.1)) for _ in range(20)
+    ]
+    await asyncio.gather(*checkouts)
+    ids = [u["pre_checkout_query"]["id"] for u in emulator.bot(TOKEN).updates]
+    assert len(set(ids)) == 20
+    for query_id in ids:
+        assert str(int(query_id)) == query_id
+        assert -(2**63) <= int(query_id) < 2**63
+    assert max(len(query_id.lstrip("-")) for query_id in ids) >= 15  # random, not a counter
+
+
+async def test_messages_to_a_chat_fail_as_the_real_server_says_and_others_still_go(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
+    emulator.set_chat_fault(TOKEN, 101, ChatFault("blocked"))
+    emulator.set_chat_fault(TOKEN, 102, ChatFault("not_found"))
+    emulator.set_chat_fault(TOKEN, 103, ChatFault("flood", retry_after=1))
+
+    async def send(chat_id: int) -> tuple[int, dict[str, Any]]:
+        return await call(
+            http, emulator, "sendMessage", data={"chat_id": str(chat_id), "text": "hi"}
+        )
+
+    assert await send(101) == (
+        403,
+        {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+    )
+    assert await send(102) == (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+    )
+    flooded = time.monotonic()
+    assert await send(103) == (
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 1",
+            "parameters": {"retry_after": 1},
+        },
+    )
+    assert (await send(104))[0] == 200  # another chat is not affected
+    assert (await send(103))[0] == 429  # still within the wait
+    while time.monotonic() - flooded < 1.05:
+        await asyncio.sleep(0.05)
+    assert (await send(103))[0] == 200  # after it, the message goes
+    assert (await send(101))[0] == 403  # a block lasts until the user unblocks
+    assert [m["chat"]["id"] for m in emulator.bot(TOKEN).messages] == [104, 103]
+    emulator.clear_faults()
+    assert (await send(101))[0] == 200
+
+
+async def test_chat_faults_are_set_over_http_too(
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(
+        f"{emulator.url}/_emulator/chat-fault",
+        json={"chat_id": 101, "kind": "flood", "retry_after": 30},
+    ) as response:
+        assert response.status == 200
+    status, body = await call(http, emulator, "sendMessage", data={"chat_id": "101", "text": "x"})
+    assert (status, body["parameters"]) == (429, {"retry_after": 30})
+    async with http.delete(f"{emulator.url}/_emulator/fault") as response:
+        assert response.status == 200
+    assert (await call(http, emulator, "sendMessage", data={"chat_id": "101", "text": "x"}))[
+        0
+    ] == 200
 
 
 async def test_a_second_poller_ends_the_first_with_409(emulator, http) -> None:  # type: ignore[no-untyped-def]

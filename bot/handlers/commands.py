@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import structlog
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, WebAppInfo
 
@@ -22,6 +24,9 @@ RECENT_PAYMENTS = 5
 MESSAGE_LIMIT = 4096  # Telegram's, in UTF-16 code units
 # Commands that show or touch someone's payments: never answered in a group.
 PRIVATE_COMMANDS = ("balance", "paysupport", "refund")
+# Seconds of flood waits a forward to one admin sits out: Telegram's reach up to a
+# minute, and the user is waiting for the answer meanwhile.
+FORWARD_WAIT = 60
 
 
 def create_router() -> Router:
@@ -178,13 +183,9 @@ async def pass_on(
         return text(lang, "paysupport_throttled", minutes=math.ceil(wait / 60))
     name = message.from_user.full_name if message.from_user else str(user_id)
     forward = support_request(name, user_id, request, await recent_payments(user_id, None))
-    delivered = 0
-    for admin_id in settings.admin_ids:
-        try:
-            await bot.send_message(admin_id, forward)
-            delivered += 1
-        except Exception as error:  # one unreachable admin must not hide the request
-            log.warning("paysupport.forward_failed", admin_id=admin_id, error=repr(error))
+    # At once to every admin: one admin's flood wait holds up none of the others.
+    reached = await asyncio.gather(*(forward_to(bot, a, forward) for a in settings.admin_ids))
+    delivered = sum(reached)
     if not delivered:
         throttle.give_back(user_id)  # nothing reached anyone: the user may try again
         log.error("paysupport.not_delivered", admins=len(settings.admin_ids))
@@ -192,6 +193,28 @@ async def pass_on(
     log.info("paysupport.forwarded", admins=delivered, of=len(settings.admin_ids))
     contact = f" ({settings.support_contact})" if settings.support_contact else ""
     return text(lang, "paysupport_passed", contact=contact)
+
+
+async def forward_to(bot: Bot, admin_id: int, forward: str) -> bool:
+    """Send an admin the request, sitting out Telegram's flood waits (429) up to
+    FORWARD_WAIT in all; False if it did not get there."""
+    waited = 0
+    while True:
+        try:
+            await bot.send_message(admin_id, forward)
+            return True
+        except TelegramRetryAfter as error:
+            if waited + error.retry_after > FORWARD_WAIT:
+                log.warning(
+                    "paysupport.forward_failed", admin_id=admin_id, retry_after=error.retry_after
+                )
+                return False
+            log.info("paysupport.flood_wait", admin_id=admin_id, retry_after=error.retry_after)
+            await asyncio.sleep(error.retry_after)
+            waited += error.retry_after
+        except Exception as error:  # one unreachable admin must not hide the request
+            log.warning("paysupport.forward_failed", admin_id=admin_id, error=repr(error))
+            return False
 
 
 async def on_privacy(message: Message, settings: Settings) -> None:

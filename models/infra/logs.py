@@ -44,7 +44,9 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 class _Redactor:
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        self.secrets = secrets
+        # Longest first: a secret inside another (a password in its URL's userinfo)
+        # must not be replaced first and leave the rest of the longer one showing.
+        self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -126,6 +126,8 @@ PRECHECKOUTS.labels("approved", "ok")
 PRECHECKOUTS.labels("rejected", "check_failed")
 for _reason in ("refused", "unreachable", "flood_wait"):
     INVOICE_FAILURES.labels(_reason)
+for _outcome in ("sent", "retried", "flood_wait", "blocked", "undeliverable", "abandoned"):
+    NOTICES.labels(_outcome)
 
 
 def render() -> tuple[bytes, str]:

@@ -11,7 +11,7 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,7 +53,70 @@ def _http_url(value: str, example: str) -> SplitResult:
         raise ValueError(f"has no valid host name, e.g. {example}")
     if port == 0:  # None means the scheme's default
         raise ValueError("is not a valid URL (check the host and the port, 1 to 65535)")
+    # aiohttp sends a URL's user and password as Basic auth, encoded in Latin-1: any
+    # other character fails every request (UnicodeEncodeError, quoting them).
+    userinfo = unquote(parts.netloc.rpartition("@")[0], errors="replace")
+    try:
+        userinfo.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "must have a user name and password of Latin-1 characters only "
+            "(HTTP Basic authentication cannot send others)"
+        ) from None
     return parts
+
+
+DATABASE_ADDRESS_PROBLEM = (
+    "has no valid host and port: percent-encode any / ? # @ in the password "
+    "(/ is %2F, ? is %3F, # is %23, @ is %40)"
+)
+
+
+def _database_address(value: str) -> None:
+    """A PostgreSQL URL whose userinfo ends where it should: at its one `@`.
+
+    A password with a bare / ? or # ends the userinfo early, and what follows is taken
+    for a host and a port; the drivers' errors then quote the "port" (the password)
+    in a traceback. A bare @ is read differently by urllib (the last one) and asyncpg
+    (the first). The message never echoes the value."""
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number, a bad [IPv6] literal
+        raise ValueError(DATABASE_ADDRESS_PROBLEM) from None
+    after_host = parts.path + parts.query + parts.fragment
+    if parts.netloc.count("@") > 1 or "@" in after_host or parts.fragment or port == 0:
+        raise ValueError(DATABASE_ADDRESS_PROBLEM)
+    # No host is a local socket (or ?host=/run/postgresql): libpq's default.
+    if host and not (HOST_SHAPE.fullmatch(host) or ":" in host):
+        raise ValueError(DATABASE_ADDRESS_PROBLEM)
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """What of a configured URL the logs must never show: its userinfo (and password)
+    and its query (and each long value), as written and percent-decoded, since a
+    library may print either spelling."""
+    if not url:
+        return ()
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return ()
+    userinfo = parts.netloc.rpartition("@")[0]
+    found = [userinfo, password or ""]
+    if parts.query:
+        found.append(parts.query)
+        # Short values (true, 1, require) are not secrets, and scrubbing them would
+        # garble every line that happens to hold them.
+        found += [value for _, value in parse_qsl(parts.query) if len(value) >= 8]
+    spellings = {spelling for text in found for spelling in (text, unquote(text))}
+    return tuple(sorted(spelling for spelling in spellings if spelling))
+
+
+def _password_spellings(url: str) -> tuple[str, ...]:
+    password = urlsplit(url).password
+    return tuple({password, unquote(password)}) if password else ()
 
 
 def _split_csv(value: object) -> object:
@@ -145,6 +208,8 @@ class Settings(BaseSettings):
             )
         if problem := flag_problem(value):
             raise ValueError(problem)
+        if scheme != "sqlite":
+            _database_address(value)
         return value
 
     @field_validator("database_direct_url")
@@ -162,6 +227,7 @@ class Settings(BaseSettings):
             )
         if flag_problem(value) or is_pooled(value):
             raise ValueError("must be a direct connection, without pgbouncer=true")
+        _database_address(value)
         return value
 
     @field_validator("telegram_api_url")
@@ -256,7 +322,25 @@ class Settings(BaseSettings):
     def secrets(self) -> tuple[str, ...]:
         """What the logs must never show (models/infra/logs.py redacts each)."""
         events = (self.events_secret.get_secret_value(),) if self.events_secret else ()
-        return (self.token, *self.service_keys, *events)
+        # The database URLs' queries hold options (pgbouncer=true, sslmode=require),
+        # not secrets: only their passwords.
+        databases = (
+            spelling
+            for url in (self.database_url, self.database_direct_url)
+            if url and not url.startswith("sqlite")
+            for spelling in _password_spellings(url)
+        )
+        urls = (
+            secret
+            for url in (
+                self.telegram_api_url,
+                self.events_url,
+                self.webapp_url,
+                self.invoice_photo_url,
+            )
+            for secret in url_secrets(url)
+        )
+        return (self.token, *self.service_keys, *events, *databases, *urls)
 
     @property
     def events_key(self) -> bytes | None:

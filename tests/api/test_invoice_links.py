@@ -9,6 +9,7 @@ import uuid
 from tortoise import Tortoise
 
 from api.invoice_links import InvoiceLinks
+from api.invoices import InvoiceError
 from models.orders.opening import open_order
 from models.tables import TopUpOrder
 from models.values import Profile
@@ -63,3 +64,50 @@ async def test_a_refused_batch_is_kept_and_written_later(db: str) -> None:
     assert await stored() == dict.fromkeys(links)
     assert await writer.flush() is True
     assert await stored() == links
+
+
+class OneCall:
+    """`ask` for InvoiceLinks.link: answers (or fails) when released, counting calls."""
+
+    def __init__(self, outcome: str | Exception) -> None:
+        self.outcome = outcome
+        self.calls = 0
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        await self.release.wait()
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def test_presses_racing_for_one_order_share_its_one_call() -> None:
+    links = InvoiceLinks()
+    order_id = uuid.uuid4()
+    ask = OneCall("https://t.me/$one")
+    presses = [asyncio.ensure_future(links.link(order_id, ask)) for _ in range(20)]
+    await asyncio.sleep(0)  # every press is waiting now
+    presses[0].cancel()  # the press that asked gives up: the others still get the link
+    ask.release.set()
+    answers = await asyncio.gather(*presses[1:])
+    assert answers == ["https://t.me/$one"] * 19
+    assert ask.calls == 1
+    assert await links.link(order_id, OneCall("https://t.me/$two")) == "https://t.me/$one"
+
+
+async def test_a_failed_call_fails_every_waiting_press_and_the_next_asks_again() -> None:
+    links = InvoiceLinks()
+    order_id = uuid.uuid4()
+    refused = InvoiceError("refused", "Bad Request: STARS_INVOICE_INVALID")
+    ask = OneCall(refused)
+    presses = [asyncio.ensure_future(links.link(order_id, ask)) for _ in range(20)]
+    await asyncio.sleep(0)
+    ask.release.set()
+    answers = await asyncio.gather(*presses, return_exceptions=True)
+    assert answers == [refused] * 20
+    assert ask.calls == 1
+    again = OneCall("https://t.me/$again")
+    again.release.set()
+    assert await links.link(order_id, again) == "https://t.me/$again"
+    assert again.calls == 1

@@ -4,20 +4,24 @@ once to come back, and Telegram gets no more connections than configured."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from api.app import create_app
 from api.keys import in_flight_key
+from api.middlewares import Handler
 from models.infra import metrics
 from models.tables import TopUpOrder
 from tests.api.conftest import ClientFactory
 from tests.api.raw_http import connection, raw_request, read_answer
 from tests.emulator import BotApiEmulator, Fault
-from tests.helpers import TOKEN, tma
+from tests.helpers import TOKEN, make_settings, tma
 from tests.tcp_proxy import TcpProxy
 
 
@@ -137,3 +141,48 @@ async def test_the_api_holds_no_more_connections_to_telegram_than_configured(
         assert proxy.peak == 4
     finally:
         await proxy.stop()
+
+
+async def test_bodies_still_on_their_way_hold_no_slot(
+    db: str, emulator: BotApiEmulator, aiohttp_client: Any
+) -> None:
+    """A client that sends its headers and withholds its body is not being worked on: as
+    many such requests as the bound leave room for everyone else, and each is handled
+    when its body arrives."""
+    app = create_app(
+        make_settings(telegram_api_url=emulator.url, api_max_in_flight=8), init_orm=False
+    )
+    arrived = 0
+
+    @web.middleware
+    async def count_arrivals(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        return await handler(request)
+
+    app.middlewares.insert(0, count_arrivals)  # outermost: sees each request reach the app
+    client: TestClient = await aiohttp_client(app)
+    body = json.dumps({"amount": 100}).encode().ljust(20)
+    headers = {
+        "Authorization": tma(buyer(0))["Authorization"].encode(),
+        "Content-Type": b"application/json",
+        "Content-Length": str(len(body)).encode(),
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        withheld = [
+            await stack.enter_async_context(connection(str(client.host), int(client.port)))
+            for _ in range(8)
+        ]
+        for _, writer in withheld:
+            writer.write(raw_request("POST", "/payments/top-up", headers))
+        await until(lambda: arrived == 8, "eight requests waiting for their bodies")
+
+        response = await client.get("/me", headers=tma(buyer(1)))
+        assert response.status == 200, await response.text()
+        assert client.app[in_flight_key].count == 0
+
+        for _, writer in withheld:
+            writer.write(body)
+        answers = [await asyncio.wait_for(read_answer(reader), 10) for reader, _ in withheld]
+    # One buyer pressing eight times: one order, given back to the seven others.
+    assert sorted(answer.status for answer in answers) == [200] * 7 + [201]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 import uuid
@@ -287,6 +288,25 @@ class TestAbandonedInvoices:
         again = await (await top_up(client)).json()  # the link is still in the batch
         assert again["payment_id"] == first["payment_id"]
         assert emulator.invoice(again["invoice_url"])["payload"] == first["payment_id"]
+
+    @through_pgbouncer
+    async def test_presses_racing_for_one_order_make_one_link_call(
+        self, client: TestClient, emulator: BotApiEmulator
+    ) -> None:
+        """Each press got the order back before its link was stored and asked Telegram
+        for one of its own: 200 presses, 200 calls, past every limit on them."""
+        emulator.set_latency(0.05)  # Telegram a little way off: the presses overlap
+        answers = await asyncio.gather(*(top_up(client) for _ in range(200)))
+        bodies = [await answer.json() for answer in answers]
+        assert sorted(answer.status for answer in answers) == [200] * 199 + [201]
+        assert len(emulator.bot(TOKEN).calls_of("createInvoiceLink")) == 1
+        assert len({(body["payment_id"], body["invoice_url"]) for body in bodies}) == 1
+        await client.app[invoice_links_key].flush()
+        order = await TopUpOrder.get(user_id=ALICE["id"])
+        assert order.invoice_url == bodies[0]["invoice_url"]
+        # Once stored, the link comes from the order itself.
+        assert (await (await top_up(client)).json())["invoice_url"] == order.invoice_url
+        assert len(emulator.bot(TOKEN).calls_of("createInvoiceLink")) == 1
 
     @through_pgbouncer
     async def test_past_the_open_limit_the_oldest_order_is_retired(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.tables import User
-from tests.emulator import BotApiEmulator, Fault
+from tests.emulator import BotApiEmulator, ChatFault, Fault
 from tests.helpers import ADMIN, ALICE, BORIS, GROUP, TOKEN
 from tests.system import System, start_system
 
@@ -51,6 +51,17 @@ async def test_paysupport_lists_payments_and_reaches_the_admins(system: System) 
     assert "my stars did not arrive" in forwarded
     assert str(ALICE["id"]) in forwarded
     assert outcome.charge_id in forwarded
+
+
+async def test_paysupport_waits_out_a_flood_limit_to_reach_the_admins(system: System) -> None:
+    system.emulator.set_chat_fault(TOKEN, ADMIN["id"], ChatFault("flood", retry_after=1))
+    system.say(ALICE, "/paysupport where are my stars")
+    [forwarded] = await system.replies(ADMIN)
+    assert "where are my stars" in forwarded
+    [support] = await system.replies(ALICE)
+    assert "Your request has been passed to our support team" in support
+    calls = system.emulator.bot(TOKEN).calls_of("sendMessage")
+    assert [int(c["chat_id"]) for c in calls].count(ADMIN["id"]) == 2  # refused, then sent
 
 
 async def test_start_offers_the_mini_app_when_configured(

@@ -278,6 +278,45 @@ async def test_no_answer_within_the_timeout_is_a_failure(
     await settle(receiver)
 
 
+async def test_any_error_of_a_request_is_a_failed_attempt_that_never_shows_the_url(
+    db: str, aiohttp_server: Any, running: Callable[[EventSender], None], capsys: Any
+) -> None:
+    """Settings refuse such a URL at start-up; the sender still must not loop on it.
+    aiohttp raises UnicodeEncodeError (quoting the password) for credentials it cannot
+    send as Latin-1: before, that escaped the sender, no attempt was recorded and the
+    event was claimed again every 15 s, forever, holding up the user's later events."""
+    from models.infra.logs import configure_logging
+
+    receiver = Receiver(SECRET)
+    url = (await start_receiver(receiver, aiohttp_server)).replace("://", "://hooks:пароль@")
+    configure_logging("INFO", "json", secrets=(SECRET,))
+    try:
+        await switch_events(True)
+        await apply_entry(7, 5, EntryKind.DEV_CREDIT)
+        retried = counter("stars_events_retried_total")
+        running(sender_for(url))
+        deadline = time.monotonic() + 10
+        while (row := await Event.get(user_id=7)).attempts < 1:
+            assert time.monotonic() < deadline, "no attempt recorded"
+            await asyncio.sleep(0.05)
+        assert (row.state, row.last_error) == (EventState.PENDING, "UnicodeEncodeError")
+        assert row.next_attempt_at is not None
+        assert row.next_attempt_at > utcnow()  # retried later, as any failure
+        assert counter("stars_events_retried_total") == retried + 1
+    finally:
+        log = capsys.readouterr().err
+        import logging
+
+        import structlog
+
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert "event.retrying" in log
+    assert "event.not_recorded" not in log
+    assert "пароль" not in log
+    assert "\\u043f" not in log  # nor in JSON's escapes
+
+
 async def test_after_three_days_an_event_is_abandoned_and_the_next_one_goes(
     db: str, aiohttp_server: Any, running: Callable[[EventSender], None]
 ) -> None:

@@ -6,12 +6,15 @@ import asyncio
 import time
 import uuid
 from datetime import timedelta
+from typing import Literal
+
+import pytest
 
 from models.kinds import Anomaly, OrderStatus
-from models.tables import LedgerEntry, TopUpOrder
+from models.tables import LedgerEntry, Notice, TopUpOrder
 from models.values import utcnow
 from tests.databases import through_pgbouncer
-from tests.emulator import Fault
+from tests.emulator import ChatFault, Fault
 from tests.helpers import ALICE, BORIS, TOKEN
 from tests.system import System
 
@@ -171,6 +174,22 @@ class TestCrediting:
         [confirmation] = await system.replies(ALICE)
         assert time.monotonic() - started >= 2
         assert "100 ⭐" in confirmation
+
+    @pytest.mark.parametrize("kind", ["blocked", "not_found"])
+    async def test_a_confirmation_telegram_cannot_deliver_is_given_up_and_the_credit_stands(
+        self, system: System, kind: Literal["blocked", "not_found"]
+    ) -> None:
+        system.emulator.set_chat_fault(TOKEN, ALICE["id"], ChatFault(kind))
+        order = await system.order(ALICE, 100)
+        await system.emulator.pay(order["invoice_url"], ALICE)
+        await system.settle()
+        assert await system.balance(ALICE) == 100
+        deadline = time.monotonic() + 10
+        while (notice := await Notice.get(user_id=ALICE["id"])).sent_at is None:
+            assert time.monotonic() < deadline, "the confirmation was not given up"
+            await asyncio.sleep(0.05)
+        assert notice.attempts == 0  # given up at the first answer, never retried
+        assert system.emulator.messages_to(TOKEN, ALICE["id"]) == []
 
     async def test_order_state_after_payment(self, system: System) -> None:
         order = await system.order(ALICE, 100)

@@ -3,7 +3,8 @@
 Point both processes at it with TELEGRAM_API_URL=http://127.0.0.1:8081 and drive the
 paying user through the /_emulator/* routes (see tests/emulator/control.py), or give
 --sandbox-token (the bot's token) and open http://127.0.0.1:8081/sandbox/ to buy Stars
-in the reference Mini App with clicks.
+in the reference Mini App with clicks. Like Telegram, it answers 401 Unauthorized to a
+token it does not know: give the bot's token with --sandbox-token or --token.
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ from tests.emulator.server import BotApiEmulator
 
 
 async def serve(
-    host: str, port: int, order: str, token: str | None, latency: float, label: str
+    host: str,
+    port: int,
+    order: str,
+    token: str | None,
+    latency: float,
+    label: str,
+    tokens: list[str],
 ) -> None:
     emulator = BotApiEmulator(
         transactions_order=order,  # type: ignore[arg-type]
         sandbox_token=token,
         latency=latency,
         sale_label=label,  # type: ignore[arg-type]
+        tokens=tokens,
     )
     url = await emulator.start(host, port)
     print(f"Bot API emulator listening on {url}", flush=True)
@@ -41,6 +49,12 @@ def main() -> None:
     parser.add_argument("--transactions-order", choices=["asc", "desc"], default="asc")
     parser.add_argument("--sandbox-token", help="the bot's token, to sign the sandbox's initData")
     parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        help="a bot token to answer (repeatable); any other gets 401 Unauthorized",
+    )
+    parser.add_argument(
         "--latency",
         type=float,
         default=0.0,
@@ -54,6 +68,8 @@ def main() -> None:
         "when Telegram sent no product information)",
     )
     args = parser.parse_args()
+    if not (args.sandbox_token or args.token):
+        parser.error("give the bot's token with --sandbox-token or --token")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve(
@@ -63,6 +79,7 @@ def main() -> None:
                 args.sandbox_token,
                 args.latency,
                 args.sale_label,
+                args.token,
             )
         )
 

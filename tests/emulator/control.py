@@ -7,7 +7,9 @@ POST /_emulator/sign      {"user": {...}}  -> initData signed with the sandbox t
 GET  /_emulator/invoice/{slug}
 GET  /sandbox/            a stand-in Telegram client hosting the Mini App
 POST /_emulator/fault     {"method": "sendMessage", "kind": "retry_after", "retry_after": 2}
-DELETE /_emulator/fault
+POST /_emulator/chat-fault {"chat_id": 1, "kind": "blocked" | "not_found" | "flood",
+                          "retry_after": 5, "token": "..."}  messages to that chat fail
+DELETE /_emulator/fault   clears both kinds
 POST /_emulator/sale-label {"label": "paid_media_payment"}  how sales are labelled from now on
 POST /_emulator/clock     {"advance": 90000}  let time pass at Telegram (updates a day old
                           are never delivered)
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
-    from tests.emulator.server import Fault
+    from tests.emulator.server import ChatFault, Fault
 
     async def pay(request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
@@ -63,6 +65,13 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
         body: dict[str, Any] = await request.json()
         method = body.pop("method", "*")
         emulator.set_fault(method, Fault(**body))
+        return web.json_response({"ok": True})
+
+    async def chat_fault(request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        token = body.pop("token", None) or emulator.sandbox_token or next(iter(emulator.tokens))
+        chat_id = int(body.pop("chat_id"))
+        emulator.set_chat_fault(token, chat_id, ChatFault(**body))
         return web.json_response({"ok": True})
 
     async def sign(request: web.Request) -> web.Response:
@@ -111,4 +120,5 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
     app.router.add_post("/_emulator/message", message)
     app.router.add_get("/_emulator/messages", messages)
     app.router.add_route("POST", "/_emulator/fault", fault)
+    app.router.add_post("/_emulator/chat-fault", chat_fault)
     app.router.add_route("DELETE", "/_emulator/fault", fault)

@@ -18,16 +18,22 @@ import contextlib
 import contextvars
 import itertools
 import json
+import math
 import random
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.helpers import OTHER_TOKEN, TOKEN
+
 TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+# The bots this Telegram knows unless told others (`tokens=`, `add_token`): the tests'.
+TEST_TOKENS = (TOKEN, OTHER_TOKEN)
 INVOICE_RE = re.compile(r"^https?://t\.me/(?:\$|invoice/)([A-Za-z0-9\-_=]+)$")
 # Telegram's default when allowed_updates was never set: everything but these.
 NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
@@ -70,6 +76,8 @@ INT_FIELDS = {
     "photo_height",
 }
 BOOL_FIELDS = {"ok", "drop_pending_updates", "is_flexible"}
+# What the real server calls a JSON field it cannot parse, where not the field's name.
+JSON_NAMES = {"reply_markup": "reply keyboard markup"}
 # The request being handled, for methods that watch their caller (getUpdates).
 _request: contextvars.ContextVar[web.Request] = contextvars.ContextVar("request")
 
@@ -101,6 +109,57 @@ class ApiError(Exception):
 
 def bad_request(text: str) -> ApiError:
     return ApiError(400, f"Bad Request: {text}")
+
+
+def required(name: str) -> ApiError:
+    # Client.cpp says `Parameter "x" is required`; its error path lowers the first
+    # letter of a text whose second letter is not upper case or "_".
+    return bad_request(f'parameter "{name}" is required')
+
+
+def to_integer(value: Any) -> int:
+    """A number as the real server reads one (td::to_integer): an optional minus and
+    the digits that follow, 0 when there are none; the rest is ignored."""
+    if isinstance(value, int):
+        return value
+    match = re.match(r"-?\d*", str(value))
+    digits = match.group(0) if match else ""
+    return int(digits) if digits.lstrip("-") else 0
+
+
+def token_problem(token: str) -> str | None:
+    """Why the real server refuses a token before asking Telegram about it
+    (ClientManager::send), or None."""
+    bot_id = token.split(":", 1)[0]
+    if (
+        not token
+        or token[0] == "0"
+        or len(token) > 80
+        or "/" in token
+        or ":" not in token
+        or not bot_id.isdigit()
+        or not 0 < int(bot_id) < 2**54
+    ):
+        return "Unauthorized: invalid token specified"
+    return None
+
+
+def new_query_id() -> str:
+    """A pre-checkout query id as the real server writes one: a random signed 64-bit
+    integer in decimal (TDLib's query ids), never 0."""
+    return str(random.choice([-1, 1]) * random.randint(1, 2**63 - 1))
+
+
+@dataclass
+class ChatFault:
+    """What sending a message to one chat does instead, as the real server answers it:
+    `blocked` (the user blocked the bot: 403 until they unblock), `not_found` (a chat
+    the bot cannot see: 400), `flood` (Telegram's flood limit: 429 with retry_after,
+    for that long from the first refused message, then messages go again)."""
+
+    kind: Literal["blocked", "not_found", "flood"]
+    retry_after: int = 5
+    until: float | None = None  # a flood's end, once it started
 
 
 @dataclass
@@ -166,6 +225,7 @@ class BotState:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     star_balance: dict[str, int] | None = None  # None: the sum of unrefunded payments
     polls: list[Poll] = field(default_factory=list)
+    chat_faults: dict[int, ChatFault] = field(default_factory=dict)
 
     @property
     def user(self) -> dict[str, Any]:
@@ -189,8 +249,11 @@ class BotApiEmulator:
         latency: float = 0.0,
         jitter: float = 0.2,
         sale_label: SaleLabel = "invoice_payment",
+        tokens: Iterable[str] = TEST_TOKENS,
     ) -> None:
         self.sandbox_token = sandbox_token
+        # Every other token is answered 401 Unauthorized, as Telegram answers it.
+        self.tokens = set(tokens)
         self.sale_label: SaleLabel = sale_label
         self.clock_offset = 0.0
         self.set_latency(latency, jitter)
@@ -249,6 +312,23 @@ class BotApiEmulator:
         return f"{self.url}/door/{door}"
 
     # ------------------------------------------------------------ helpers
+
+    def add_token(self, token: str) -> None:
+        """Make a bot known: its calls are answered from now on."""
+        self.tokens.add(token)
+
+    def _known_bot(self, token: str) -> BotState:
+        """The state of a bot calling the API, or the real server's 401."""
+        problem = token_problem(token)
+        if problem is not None:
+            raise ApiError(401, problem)
+        if token not in self.tokens and token != self.sandbox_token:
+            raise ApiError(401, "Unauthorized")  # what Telegram says of a token it never issued
+        return self.bot(token)
+
+    def set_chat_fault(self, token: str, chat_id: int, fault: ChatFault) -> None:
+        """Make messages to one chat fail as the real server fails them."""
+        self.bot(token).chat_faults[chat_id] = fault
 
     def bot(self, token: str) -> BotState:
         match = TOKEN_RE.match(token)
@@ -360,6 +440,8 @@ class BotApiEmulator:
     def clear_faults(self) -> None:
         """Heal: no more faults, and requests hanging now get their answers."""
         self.faults.clear()
+        for state in self.bots.values():
+            state.chat_faults.clear()
         self._healed.set()
         self._healed = asyncio.Event()
 
@@ -377,7 +459,7 @@ class BotApiEmulator:
         """Press Pay: send a pre_checkout_query and wait for the bot's answer."""
         invoice = self.invoice(invoice_url)
         state = self.bot(invoice["token"])
-        query_id = str(next(self._ids)) + secrets.token_hex(4)
+        query_id = new_query_id()
         loop = asyncio.get_running_loop()
         pending = PendingQuery(loop.create_future(), time.monotonic())
         state.queries[query_id] = pending
@@ -562,12 +644,10 @@ class BotApiEmulator:
                 try:
                     params[key] = json.loads(value)
                 except ValueError:
-                    raise bad_request(f"can't parse {key} JSON object") from None
+                    name = JSON_NAMES.get(key, key)
+                    raise bad_request(f"can't parse {name} JSON object") from None
             elif key in INT_FIELDS:
-                try:
-                    params[key] = int(value)
-                except ValueError:
-                    raise bad_request(f'Parameter "{key}" must be a number') from None
+                params[key] = to_integer(value)
             elif key in BOOL_FIELDS:
                 params[key] = value.lower() in {"true", "1"}
         return params
@@ -576,7 +656,7 @@ class BotApiEmulator:
         method = request.match_info["method"].lower()
         back = 0.0  # the answer's way back to the caller
         try:
-            state = self.bot(request.match_info["token"])
+            state = self._known_bot(request.match_info["token"])
             params = await self._params(request)
             state.calls.append((method, params))
             _request.set(request)
@@ -720,22 +800,43 @@ class BotApiEmulator:
         state.commands.pop(params.get("language_code", ""), None)
         return True
 
+    def _chat_fault(self, state: BotState, chat_id: int) -> None:
+        fault = state.chat_faults.get(chat_id)
+        if fault is None:
+            return
+        if fault.kind == "blocked":
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if fault.kind == "not_found":
+            raise bad_request("chat not found")
+        now = time.monotonic()
+        if fault.until is None:
+            fault.until = now + fault.retry_after
+        if now >= fault.until:  # the wait is over: this flood has passed
+            del state.chat_faults[chat_id]
+            return
+        wait = max(1, math.ceil(fault.until - now))
+        raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+
     async def _m_sendmessage(self, state: BotState, params: dict[str, Any]) -> dict[str, Any]:
+        raw_chat = str(params.get("chat_id", ""))
+        if not raw_chat:
+            raise bad_request("chat_id is empty")
+        if not re.fullmatch(r"-?\d{1,19}", raw_chat):  # a @username the bot cannot see
+            raise bad_request("chat not found")
+        chat_id = int(raw_chat)
         text = params.get("text", "")
         if not text:
             raise bad_request("message text is empty")
         if len(text) > 4096:
             raise bad_request("message is too long")
+        self._chat_fault(state, chat_id)
         buttons = params.get("reply_markup", {}).get("inline_keyboard", [])
-        if int(params["chat_id"]) < 0 and any("web_app" in b for row in buttons for b in row):
+        if chat_id < 0 and any("web_app" in b for row in buttons for b in row):
             raise bad_request("BUTTON_TYPE_INVALID")  # web_app buttons: private chats only
         message = {
             "message_id": next(self._ids),
             "date": int(time.time()),
-            "chat": {
-                "id": int(params["chat_id"]),
-                "type": "private" if int(params["chat_id"]) > 0 else "supergroup",
-            },
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
             "from": state.user,
             "text": text,
         }
@@ -748,7 +849,7 @@ class BotApiEmulator:
     async def _m_createinvoicelink(self, state: BotState, params: dict[str, Any]) -> str:
         for name in ("title", "description", "payload", "currency", "prices"):
             if not params.get(name):
-                raise bad_request(f'Parameter "{name}" is required')
+                raise required(name)
         if not 1 <= len(params["title"]) <= 32:
             raise bad_request("invoice title length must be 1-32 characters")
         if not 1 <= len(params["description"]) <= 255:
@@ -805,10 +906,12 @@ class BotApiEmulator:
         return f"https://t.me/${slug}"
 
     async def _m_answerprecheckoutquery(self, state: BotState, params: dict[str, Any]) -> bool:
-        query = state.queries.get(str(params.get("pre_checkout_query_id", "")))
+        # Read as a 64-bit integer: an id of another shape is 0, which no query has.
+        query_id = to_integer(params.get("pre_checkout_query_id", ""))
+        query = state.queries.get(str(query_id))
         ok = bool(params.get("ok"))
         if not ok and not params.get("error_message"):
-            raise bad_request('Parameter "error_message" is required')
+            raise required("error_message")
         if (
             query is None
             or query.future.done()
@@ -822,9 +925,13 @@ class BotApiEmulator:
         return True
 
     async def _m_refundstarpayment(self, state: BotState, params: dict[str, Any]) -> bool:
-        self._refund(
-            state, int(params.get("user_id", 0)), str(params.get("telegram_payment_charge_id", ""))
-        )
+        user_id = to_integer(params.get("user_id", ""))
+        if user_id <= 0:
+            raise bad_request("invalid user_id specified")
+        charge_id = str(params.get("telegram_payment_charge_id", ""))
+        if not charge_id:
+            raise required("telegram_payment_charge_id")
+        self._refund(state, user_id, charge_id)
         return True
 
     async def _m_getstartransactions(

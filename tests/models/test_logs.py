@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from models.infra.logs import configure_logging
-from tests.helpers import OTHER_TOKEN, TOKEN
+from tests.helpers import OTHER_TOKEN, TOKEN, make_settings
 
 
 @pytest.fixture
@@ -88,3 +88,23 @@ def test_database_pool_retries_are_one_line_each(lines) -> None:  # type: ignore
         "Failed to restore the pool connection floor; retrying: "
         "ConnectionRefusedError(111, 'Connect call failed')"
     )
+
+
+def test_the_database_passwords_are_redacted_in_either_spelling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = make_settings(
+        database_url="postgres://stars:pool%2FPass@pooler:6432/stars?pgbouncer=true",
+        database_direct_url="postgres://stars:direct%23Pass@db:5432/stars",
+    )
+    configure_logging("INFO", "json", secrets=settings.secrets)
+    try:
+        log = structlog.get_logger("bot")
+        log.error("db.failed", dsn=settings.database_url, password="pool/Pass")
+        logging.getLogger("asyncpg.pool").warning("cannot connect as stars:direct#Pass@db")
+        text = capsys.readouterr().err
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert "Pass" not in text
+    assert "pgbouncer=true" in text  # the options are not secrets

@@ -126,3 +126,113 @@ def test_the_example_env_file_loads_with_its_documented_defaults(
         line.split("=", 1)[0] for line in example.splitlines() if line and not line.startswith("#")
     }
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+# A password with a character that ends the URL's userinfo early: the rest of the URL
+# no longer parses as a host and a port, and the database drivers' own errors quote
+# the part they took for a port (the password).
+UNENCODED_PASSWORDS = [
+    "postgres://postgres:Hunter2Secret/xyz@127.0.0.1:5432/x",
+    "postgres://postgres:Hunter2Secret#xyz@127.0.0.1:5432/x",
+    "postgres://postgres:Hunter2Secret?xyz@127.0.0.1:5432/x",
+    "postgres://postgres:5432#Hunter2Secret@127.0.0.1:5432/x",  # "5432" parses as a port
+    "postgres://postgres:Hunter2@Secret@127.0.0.1:5432/x",  # asyncpg splits at the first @
+]
+
+
+PERCENT_ENCODE = (
+    "has no valid host and port: percent-encode any / ? # @ in the password "
+    "(/ is %2F, ? is %3F, # is %23, @ is %40)"
+)
+
+
+@pytest.mark.parametrize(
+    "command", [["run_api.py"], ["run_bot.py"], ["run_bot.py", "check", "--offline"]]
+)
+async def test_a_database_url_whose_password_breaks_it_is_one_line_that_never_shows_it(
+    tmp_path: Path, command: list[str]
+) -> None:
+    code, out, err = await run(
+        *command, cwd=tmp_path, BOT_TOKEN=TOKEN, DATABASE_URL=UNENCODED_PASSWORDS[0]
+    )
+    assert code == 2
+    assert err.strip().splitlines() == [f"configuration error: DATABASE_URL {PERCENT_ENCODE}"]
+    assert "Secret" not in err + out
+
+
+@pytest.mark.parametrize("url", UNENCODED_PASSWORDS)
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "DATABASE_DIRECT_URL"])
+def test_every_way_a_password_can_break_a_database_url_is_refused(
+    capsys: pytest.CaptureFixture[str], url: str, variable: str
+) -> None:
+    values = {"bot_token": TOKEN, "database_url": url, "_env_file": None}
+    if variable == "DATABASE_DIRECT_URL":
+        values |= {"database_url": "postgres://stars:ok@127.0.0.1/x", "database_direct_url": url}
+    with pytest.raises(SystemExit) as exited:
+        load_settings(**values)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"configuration error: {variable} {PERCENT_ENCODE}"]
+    assert "Secret" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://postgres:Hunter2Secret%2Fxyz@127.0.0.1:5432/x",
+        "postgres://stars:pa:ss@[::1]:5432/x?pgbouncer=true",
+        "postgres:///stars?host=/var/run/postgresql",
+        "postgresql://db.internal/stars",
+    ],
+)
+def test_a_database_url_with_an_encoded_password_is_kept(url: str) -> None:
+    assert make_settings(database_url=url).database_url == url
+
+
+def test_the_database_passwords_are_secrets_in_both_spellings() -> None:
+    settings = make_settings(
+        database_url="postgres://stars:pool%2Fpass@pooler:6432/stars?pgbouncer=true",
+        database_direct_url="postgres://stars:direct%23pass@db:5432/stars",
+    )
+    assert {"pool%2Fpass", "pool/pass", "direct%23pass", "direct#pass"} <= set(settings.secrets)
+    assert "stars" not in settings.secrets  # the user name is not a secret
+
+
+@pytest.mark.parametrize("variable", ["TELEGRAM_API_URL", "EVENTS_URL"])
+@pytest.mark.parametrize(
+    "userinfo",
+    ["stars:пароль", "пользователь:secret", "stars:%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C"],
+)
+def test_a_url_whose_credentials_http_cannot_send_is_refused(
+    capsys: pytest.CaptureFixture[str], variable: str, userinfo: str
+) -> None:
+    """aiohttp sends a URL's user and password as Basic auth in Latin-1: any other
+    character fails every request with a UnicodeEncodeError that quotes them."""
+    values = {
+        "bot_token": TOKEN,
+        variable.lower(): f"https://{userinfo}@app.example.org/hook",
+        "events_secret": "e" * 32,
+        "_env_file": None,
+    }
+    with pytest.raises(SystemExit):
+        load_settings(**values)
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"configuration error: {variable} must have a user name and password of "
+        "Latin-1 characters only (HTTP Basic authentication cannot send others)"
+    ]
+    assert "stars" not in err
+    assert "secret" not in err
+
+
+def test_url_credentials_and_queries_are_secrets() -> None:
+    settings = make_settings(
+        telegram_api_url="https://proxy:Tg%C3%A9Pass@bot-api.internal",
+        events_url="https://hooks:EvPass@app.example.org/hook?key=EventsQueryKey&v=1",
+        events_secret="e" * 32,
+        webapp_url="https://app.example.org/?ref=WebappRefValue",
+    )
+    secrets = set(settings.secrets)
+    assert {"proxy:Tg%C3%A9Pass", "Tg%C3%A9Pass", "TgéPass", "EvPass"} <= secrets
+    assert {"key=EventsQueryKey&v=1", "EventsQueryKey", "ref=WebappRefValue"} <= secrets
+    assert "1" not in secrets  # a short query value is not a secret
