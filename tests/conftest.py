@@ -1,5 +1,6 @@
-"""Shared fixtures: a fresh database per test on SQLite and, when given, PostgreSQL
-(tests.databases), and a Bot API emulator.
+"""Shared fixtures: an empty database per test on SQLite and, when given, PostgreSQL
+(tests.databases: one migrated database per test process, emptied between tests), and
+a Bot API emulator.
 
 A third backend, `pgbouncer`, is that PostgreSQL reached through a real PgBouncer in
 transaction mode (`tests/pgbouncer.py`), as production often reaches it. Tests opt in
@@ -10,7 +11,9 @@ would double the suite's time for paths that share all their database code.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from tortoise import Tortoise
@@ -22,18 +25,48 @@ from tests.databases import (
     BACKENDS,
     NO_PG_REASON,
     PG_URL,
-    create_migrated_pg_database,
     create_pg_database,
-    drop_migrated_template,
     drop_pg_database,
+    drop_worker_database,
     pg_database_url,
+    worker_database,
 )
 from tests.emulator import BotApiEmulator, running_emulator
+from tests.fork_server import ForkServer
 from tests.pgbouncer import PgBouncer
+from tests.processes import kill_leftovers
+
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A random UUID4 parameter (an id no row has) is named `uuid4`, not by its value:
+    pytest-xdist's workers each collect the suite and must find the same test ids."""
+    if isinstance(val, str) and UUID4.fullmatch(val):
+        return "uuid4"
+    return None
+
+
+# The per-test timeout (pytest-timeout) of the second tier; the default tier's is
+# pyproject's `timeout`. A case may still set its own with @pytest.mark.timeout.
+SLOW_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
 
 
 def pytest_sessionfinish() -> None:
-    asyncio.run(drop_migrated_template())
+    asyncio.run(drop_worker_database())
+
+
+@pytest.fixture(autouse=True)
+def _no_child_left_running() -> Iterator[None]:
+    """A test that failed before stopping its `run_bot.py` leaves nothing running."""
+    yield
+    kill_leftovers()
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +98,7 @@ def database_url(request: pytest.FixtureRequest, backend: str, name: str) -> str
 
 
 @pytest.fixture
-async def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """The URL of an empty database of the parametrised backend (no schema)."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
@@ -90,18 +123,24 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         return
     if not PG_URL:
         pytest.skip(NO_PG_REASON)
-    name = await create_migrated_pg_database()
-    try:
-        url = database_url(request, request.param, name)
-        async with TortoiseContext() as context:
-            await context.init(config=tortoise_config(url, pool_size=5))
-            yield request.param
-            await Tortoise.close_connections()
-    finally:
-        await drop_pg_database(name)
+    url = database_url(request, request.param, await worker_database())
+    async with TortoiseContext() as context:
+        await context.init(config=tortoise_config(url, pool_size=5))
+        yield request.param
+        await Tortoise.close_connections()
 
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
     async with running_emulator() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def run_bot_forked() -> Iterator[ForkServer]:
+    """`run_bot.py` commands as processes forked from one that imported them once
+    (tests.fork_server): the operator-command tests run dozens."""
+    server = ForkServer("run_bot.py")
+    server.start()
+    yield server
+    server.stop()

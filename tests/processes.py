@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# How long a child may take to say it is up. A deadline, not a wait: a start takes 1 to
+# 5 s, but importing aiogram alone took 20 s on a 2-core machine running four suites.
+STARTUP = 60.0
+# Every child started and not yet seen to exit: `kill_leftovers` (tests/conftest.py, after
+# each test) ends those a failed test left behind, which would otherwise run on, load
+# the machine and hold their database for the rest of the run.
+_children: list[asyncio.subprocess.Process] = []
 
 
 @dataclass
@@ -24,7 +32,7 @@ class Child:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    async def wait_for_log(self, needle: str, timeout: float = 20.0) -> None:
+    async def wait_for_log(self, needle: str, timeout: float = STARTUP) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if needle in self.log:
@@ -75,6 +83,7 @@ async def start(script: str, log_path: Path, *args: str, **env: Any) -> Child:
         stderr=handle,
     )
     handle.close()
+    _children.append(process)
     return Child(process, log_path)
 
 
@@ -91,10 +100,23 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    _children.append(process)
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()  # not left running behind a failed test
+    except BaseException:  # a timeout, or the test cancelled: not left running behind it
+        process.kill()
         await process.wait()
         raise
     return process.returncode or 0, out.decode(), err.decode()
+
+
+def kill_leftovers() -> list[int]:
+    """SIGKILL every child started since the last call that has not exited; their pids."""
+    killed = []
+    for process in _children:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+                killed.append(process.pid)
+    _children.clear()
+    return killed

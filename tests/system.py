@@ -55,11 +55,16 @@ class System:
         return [m["text"] for m in messages]
 
     async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the worker has taken every update and finished its handlers."""
+        """Wait until the worker has taken every update and finished its handlers, and
+        the profile writes they left in the background (bot.middlewares.ProfileCache)."""
         state = self.emulator.bot(TOKEN)
 
         def idle() -> bool:
-            return not state.updates and all(t.done() for t in self.worker.running.tasks)
+            return (
+                not state.updates
+                and all(t.done() for t in self.worker.running.tasks)
+                and not self.worker.profiles.tasks
+            )
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -2,8 +2,9 @@
 the worker and the API starting together on an empty database and a purchase, with
 only the pooled URL and with a direct URL beside it for the migrations; with only the
 pooled URL also a payment whose update was lost, a refund and the check, by the
-operator commands (each a process of its own: the direct URL's case leaves them out
-to keep the suite quick, its migrations are the processes' own code)."""
+operator commands (each a process of its own, forked by tests.fork_server; the direct
+URL's case leaves them out to keep the suite quick, its migrations are the processes'
+own code)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ from tests.databases import (
     with_port,
 )
 from tests.emulator import BotApiEmulator, running_emulator
+from tests.fork_server import ForkServer
 from tests.helpers import ALICE, TOKEN, tma
 from tests.pgbouncer import PgBouncer
-from tests.processes import Child, free_port, run, start
+from tests.processes import Child, free_port, start
 from tests.tcp_proxy import TcpProxy
 
 MIGRATIONS = len(
@@ -80,10 +82,15 @@ async def purchase(emulator: BotApiEmulator, api: Api) -> str:
 
 
 async def operator_commands(
-    emulator: BotApiEmulator, api: Api, charge_id: str, env: dict[str, Any], cwd: Path
+    emulator: BotApiEmulator,
+    api: Api,
+    charge_id: str,
+    env: dict[str, Any],
+    cwd: Path,
+    run_bot: ForkServer,
 ) -> None:
     async def cli(*args: str) -> str:
-        code, out, err = await run("run_bot.py", *args, cwd=cwd, **env)
+        code, out, err = await run_bot.run(*args, cwd=cwd, **env)
         assert code == 0, (args, out, err[-2000:])
         return out
 
@@ -101,7 +108,7 @@ async def operator_commands(
 
 @pytest.mark.parametrize("direct", [False, True], ids=["pooled-only", "direct-for-migrations"])
 async def test_both_processes_and_the_operator_commands_work_through_pgbouncer(
-    tmp_path: Path, pgbouncer: PgBouncer, direct: bool
+    tmp_path: Path, pgbouncer: PgBouncer, direct: bool, run_bot_forked: ForkServer
 ) -> None:
     name = await create_pg_database()  # empty: the two processes migrate it together
     env: dict[str, Any] = {"BOT_TOKEN": TOKEN, "DATABASE_URL": pgbouncer.url(name)}
@@ -123,7 +130,9 @@ async def test_both_processes_and_the_operator_commands_work_through_pgbouncer(
                 assert sorted(len(migrated(c)) for c in (worker, api)) == [0, MIGRATIONS]
                 charge_id = await purchase(emulator, Api(http, port))
                 if not direct:
-                    await operator_commands(emulator, Api(http, port), charge_id, env, tmp_path)
+                    await operator_commands(
+                        emulator, Api(http, port), charge_id, env, tmp_path, run_bot_forked
+                    )
             finally:
                 assert await api.stop() == 0
                 assert await worker.stop() == 0

@@ -1,4 +1,7 @@
-"""The operator commands of run_bot.py, against a real database and the emulator."""
+"""The operator commands of run_bot.py, against a real database and the emulator.
+
+Each command is a process of its own, forked from one that imported run_bot.py's
+modules once (tests.fork_server): dozens of fresh starts took minutes."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from models.ledger.credits import credit_charge
 from models.tables import TopUpOrder
 from models.values import Charge
 from tests.emulator import BotApiEmulator
+from tests.fork_server import ForkServer
 from tests.helpers import ALICE, BORIS, TOKEN
 from tests.processes import free_port, run
 from tests.system import invoice_for
@@ -25,12 +29,14 @@ def log_events(stderr: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
-async def test_operator_commands(tmp_path: Path, emulator: BotApiEmulator) -> None:
+async def test_operator_commands(
+    tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
+) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
     env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url, "DATABASE_URL": db_url}
 
     async def cli(*args: str) -> tuple[int, str]:
-        code, out, err = await run("run_bot.py", *args, cwd=tmp_path, **env)
+        code, out, err = await run_bot_forked.run(*args, cwd=tmp_path, **env)
         assert "Traceback" not in err
         return code, out
 
@@ -108,13 +114,13 @@ async def redirect_loop(aiohttp_server) -> str:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("command", [("check",), ("reconcile",)])
 async def test_a_command_that_cannot_reach_telegram_logs_why_and_exits_1(
     tmp_path: Path,
-    aiohttp_server,
-    command: tuple[str, ...],  # type: ignore[no-untyped-def]
+    aiohttp_server,  # type: ignore[no-untyped-def]
+    command: tuple[str, ...],
+    run_bot_forked: ForkServer,
 ) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
     for api_url in (f"http://127.0.0.1:{free_port()}", await redirect_loop(aiohttp_server)):
-        code, out, err = await run(
-            "run_bot.py",
+        code, out, err = await run_bot_forked.run(
             *command,
             cwd=tmp_path,
             BOT_TOKEN=TOKEN,
@@ -131,10 +137,9 @@ async def test_a_command_that_cannot_reach_telegram_logs_why_and_exits_1(
 
 
 async def test_a_command_that_cannot_reach_the_database_logs_why_and_exits_1(
-    tmp_path: Path, emulator: BotApiEmulator
+    tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
-    code, out, err = await run(
-        "run_bot.py",
+    code, out, err = await run_bot_forked.run(
         "user",
         "1",
         cwd=tmp_path,
@@ -151,7 +156,7 @@ async def test_a_command_that_cannot_reach_the_database_logs_why_and_exits_1(
 
 
 async def test_payments_from_before_deployment_are_listed_and_credited_only_by_a_backfill(
-    tmp_path: Path, emulator: BotApiEmulator
+    tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
     env = {
         "BOT_TOKEN": TOKEN,
@@ -160,7 +165,7 @@ async def test_payments_from_before_deployment_are_listed_and_credited_only_by_a
     }
 
     async def cli(*args: str) -> tuple[int, str]:
-        code, out, err = await run("run_bot.py", *args, cwd=tmp_path, **env)
+        code, out, err = await run_bot_forked.run(*args, cwd=tmp_path, **env)
         assert "Traceback" not in err
         return code, out
 

@@ -24,6 +24,10 @@ from tests.system import start_worker
 SECRET = "whsec_" + "pr0cess" * 6
 USERS = (301, 302, 303)
 BACKENDS = pytest.mark.parametrize("empty_db_url", ["sqlite", "postgres"], indirect=True)
+# The second tier for PostgreSQL: each case starts two workers, one after the other.
+SQLITE_AND_SLOW_POSTGRES = pytest.mark.parametrize(
+    "empty_db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.slow)], indirect=True
+)
 
 
 async def start_receiver(receiver: Receiver, aiohttp_server: Any) -> str:
@@ -64,6 +68,7 @@ def logged(worker: Child, event: str) -> list[dict[str, Any]]:
     return [line for line in lines if line.get("event") == event]
 
 
+@pytest.mark.slow  # waits out the killed worker's lease and claims: 25 s by design
 @BACKENDS
 async def test_a_worker_killed_mid_delivery_loses_nothing(
     tmp_path: Path, emulator: BotApiEmulator, aiohttp_server: Any, empty_db_url: str
@@ -101,7 +106,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
         assert SECRET not in worker.log
 
 
-@BACKENDS
+@SQLITE_AND_SLOW_POSTGRES
 async def test_sigterm_gives_the_deliveries_in_flight_back_for_the_next_start(
     tmp_path: Path, emulator: BotApiEmulator, aiohttp_server: Any, empty_db_url: str
 ) -> None:

@@ -15,6 +15,7 @@ from tests.system import System, start_system
 FLOOD = 1500
 
 
+@pytest.mark.slow  # 1,500 commands on one core: its deadline needs the core to itself
 async def test_a_checkout_behind_a_flood_of_commands_is_answered_well_in_time(
     system: System,
 ) -> None:

@@ -41,6 +41,8 @@ from tests.processes import Child, free_port, run, start
 from tests.tcp_proxy import TcpProxy
 
 LEASE = 10.0  # the default LEADER_LEASE
+# The second tier: each case starts two to three workers and waits out real leases.
+pytestmark = pytest.mark.slow
 
 
 @dataclass

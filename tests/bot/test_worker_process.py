@@ -21,6 +21,7 @@ from tests.databases import (
 )
 from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, TOKEN
+from tests.processes import STARTUP
 from tests.system import invoice_for, start_worker
 from tests.tcp_proxy import TcpProxy
 
@@ -35,7 +36,8 @@ async def test_start_up_removes_a_webhook_keeps_pending_updates_and_fixes_allowe
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
     worker = await start_worker(tmp_path, emulator, db_url, LOG_LEVEL="DEBUG")
     try:
-        [reply] = await emulator.wait_for_message(TOKEN, ALICE["id"], timeout=30)
+        # The deadline covers the start (tests.processes.STARTUP) and the answer.
+        [reply] = await emulator.wait_for_message(TOKEN, ALICE["id"], timeout=STARTUP)
         assert reply["text"] == "Your balance: 0 ⭐"
         assert state.webhook_url == ""
         assert not any(
@@ -61,7 +63,7 @@ async def test_a_second_deployment_polling_the_same_token_is_reported_loudly(
     await first.wait_for_log("Start polling")
     second = await start_worker(tmp_path, emulator, f"sqlite://{tmp_path}/two.sqlite3", "second")
     try:
-        deadline = asyncio.get_running_loop().time() + 30
+        deadline = asyncio.get_running_loop().time() + STARTUP  # the second's start
         while "polling.conflict" not in first.log + second.log:
             assert asyncio.get_running_loop().time() < deadline, first.log[-2000:]
             await asyncio.sleep(0.1)

@@ -69,7 +69,7 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
 
     async def chat_fault(request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
-        token = body.pop("token", None) or emulator.sandbox_token or next(iter(emulator.tokens))
+        token = body.pop("token", None) or emulator.sandbox_token or emulator.default_token
         chat_id = int(body.pop("chat_id"))
         emulator.set_chat_fault(token, chat_id, ChatFault(**body))
         return web.json_response({"ok": True})

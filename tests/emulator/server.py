@@ -253,7 +253,11 @@ class BotApiEmulator:
     ) -> None:
         self.sandbox_token = sandbox_token
         # Every other token is answered 401 Unauthorized, as Telegram answers it.
-        self.tokens = set(tokens)
+        known = list(tokens)
+        self.tokens = set(known)
+        # The bot a control call means when it names none: the first given, not whichever
+        # the set's hash order puts first (that differs from one process to the next).
+        self.default_token = known[0] if known else ""
         self.sale_label: SaleLabel = sale_label
         self.clock_offset = 0.0
         self.set_latency(latency, jitter)
