@@ -88,6 +88,14 @@ EVENTS_ABANDONED = Counter(
     "stars_events_abandoned",
     "Events given up on after three days of failed deliveries (run_bot.py events redeliver)",
 )
+EVENTS_GONE = Counter(
+    "stars_events_gone",
+    "Events the app's backend answered 410 Gone (sending stopped; run_bot.py events redeliver)",
+)
+EVENTS_ENDPOINT_GONE = Gauge(
+    "stars_events_endpoint_gone",
+    "1 while sending is stopped because the app's backend answered 410 Gone",
+)
 EVENTS_OLDEST_UNDELIVERED = Gauge(
     "stars_events_oldest_undelivered_seconds",
     "Age of the oldest event neither delivered nor abandoned (0 when none is waiting)",

@@ -60,7 +60,7 @@ async def test_listing_and_redelivering_events(db: str, capsys: Any) -> None:
     assert "HTTP 502" in abandoned_part
 
     code, out = await events_command(capsys, "redeliver", waiting)
-    assert (code, out.strip()) == (1, f"{waiting} is not an abandoned event")
+    assert (code, out.strip()) == (1, f"{waiting} is not an abandoned or gone event")
     code, out = await events_command(capsys, "redeliver", "evt_garbage")
     assert code == 1
     code, out = await events_command(capsys, "redeliver", abandoned)
