@@ -83,6 +83,11 @@ PAGE_PARAMS = [
     },
 ]
 PAGE_ERRORS = {"400": _error("invalid_limit or invalid_cursor")}
+# A bare key of printable ASCII not starting with a quote, or one quoted as an sf-string.
+KEY_PATTERN = (
+    rf"^(?:[!#-~][ -~]{{0,{MAX_IDEMPOTENCY_KEY - 1}}}"
+    rf'|"(?:[ !#-\[\]-~]|\\["\\]){{1,{MAX_IDEMPOTENCY_KEY}}}")$'
+)
 
 
 def _service_paths() -> dict[str, Any]:
@@ -104,9 +109,12 @@ def _service_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Spend Stars from the balance, exactly once per Idempotency-Key",
                 "description": "Never takes a balance below zero. The same key again with the "
-                "same user, amount and reason is answered with the first answer and "
-                "'Idempotent-Replayed: true'; with anything else it is refused "
-                "(idempotency_key_reused). insufficient_balance records nothing.",
+                "same user, amount and reason within IDEMPOTENCY_KEY_RETENTION_HOURS (24 by "
+                "default) is answered with the first answer and 'Idempotent-Replayed: true'; "
+                "with anything else it is refused (422 idempotency_key_reused); while the "
+                "first is still being worked on, 409 idempotency_key_in_flight (retry "
+                "unchanged). insufficient_balance records nothing. After the retention the "
+                "key is a new request (docs/spending.md, Idempotency keys).",
                 "security": SERVICE_SECURITY,
                 "parameters": [
                     TELEGRAM_ID,
@@ -115,11 +123,13 @@ def _service_paths() -> dict[str, Any]:
                         "in": "header",
                         "required": True,
                         "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                        "unique per debit",
+                        'unique per debit: a Structured Field string ("abc") as the IETF '
+                        "draft writes it, or bare (abc), the same key; sent once",
                         "schema": {
                             "type": "string",
                             "minLength": 1,
-                            "maxLength": MAX_IDEMPOTENCY_KEY,
+                            "maxLength": 2 * MAX_IDEMPOTENCY_KEY + 2,
+                            "pattern": KEY_PATTERN,
                         },
                     },
                 ],
@@ -135,13 +145,22 @@ def _service_paths() -> dict[str, Any]:
                         },
                     },
                     "400": _error(
-                        "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
-                        "invalid_body, invalid_amount, invalid_reason"
+                        "missing_idempotency_key, duplicate_idempotency_key, "
+                        "invalid_idempotency_key, invalid_json, invalid_body, invalid_amount, "
+                        "invalid_reason"
                     ),
                     "404": _error("user_not_found"),
-                    "409": _error(
+                    "409": {
+                        **_error(
+                            "idempotency_key_in_flight: the key's first request is still being "
+                            "worked on; send it again unchanged after Retry-After"
+                        ),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    },
+                    "422": _error(
                         "insufficient_balance (error.stars_balance is the balance; nothing "
-                        "recorded) or idempotency_key_reused"
+                        "recorded) or idempotency_key_reused (the key was used for another "
+                        "user, amount or reason)"
                     ),
                     "413": _error("Body over 64 KiB"),
                     **SERVICE_ERRORS,
