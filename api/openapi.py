@@ -11,10 +11,13 @@ from typing import Any, is_typeddict
 from aiohttp import web
 
 from api import shapes
+from api.bodies import MAX_DEV_CREDIT
 from api.json_schema import components, ref
 from api.keys import settings_key
 from models.ledger.debits import MAX_IDEMPOTENCY_KEY
 from models.queries.history import DEFAULT_PAGE, MAX_PAGE
+
+MAX_ID = 2**63 - 1  # ids and cursors are signed 64-bit
 
 # Every TypedDict in api.shapes, in the order declared there: the views build these.
 SCHEMAS = components(*(item for item in vars(shapes).values() if is_typeddict(item)))
@@ -45,7 +48,16 @@ BODY_ERRORS = {
     "408": _error("The body did not arrive within 5 seconds (request_timeout)"),
     "413": _error("Body over 64 KiB"),
 }
-AMOUNT_BODY = {"required": True, "content": _json(shapes.AmountRequest)}
+
+
+def _amount_body(amount: dict[str, Any]) -> dict[str, Any]:
+    """`{"amount": …}` with what this route accepts of it (settings decide a top-up's)."""
+    schema = {
+        "type": "object",
+        "required": ["amount"],
+        "properties": {"amount": {"type": "integer", **amount}},
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 SERVICE_ERRORS = {
@@ -78,8 +90,9 @@ PAGE_PARAMS = [
     {
         "name": "before",
         "in": "query",
-        "description": "The `next` of the previous page (opaque)",
-        "schema": {"type": "string"},
+        "description": "The `next` of the previous page (a positive whole number as "
+        "text; leave it out for the first page)",
+        "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
     },
 ]
 PAGE_ERRORS = {"400": _error("invalid_limit or invalid_cursor")}
@@ -203,7 +216,10 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
-def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
+def build_spec(
+    *, development: bool, service: bool = False, packages: list[int] | None = None
+) -> dict[str, Any]:
+    """The document; `packages` are STAR_PACKAGES (a top-up's amount is one of them)."""
     paths: dict[str, Any] = {
         "/health": {
             "get": {
@@ -288,7 +304,9 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
         "/payments/top-up": {
             "post": {
                 "summary": "Open a pending order and create its Telegram Stars invoice link",
-                "requestBody": AMOUNT_BODY,
+                "requestBody": _amount_body(
+                    {"enum": packages} if packages else {"minimum": 1, "maximum": 100_000}
+                ),
                 "responses": {
                     **AUTH_ERRORS,  # first: the 503 below names more
                     "201": _ok(
@@ -344,7 +362,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
         paths["/dev/add-stars"] = {
             "post": {
                 "summary": "Development only: credit the caller through the ledger",
-                "requestBody": AMOUNT_BODY,
+                "requestBody": _amount_body({"minimum": 1, "maximum": MAX_DEV_CREDIT}),
                 "responses": {
                     "200": _ok("New balance", shapes.Me),
                     "400": _error("Malformed or unreadable body, or a wrong amount"),
@@ -388,5 +406,9 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
 async def openapi(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     return web.json_response(
-        build_spec(development=settings.is_development, service=bool(settings.service_keys))
+        build_spec(
+            development=settings.is_development,
+            service=bool(settings.service_keys),
+            packages=settings.star_packages,
+        )
     )
