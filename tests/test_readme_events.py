@@ -44,7 +44,7 @@ def example(language: str, heading: str = SECTION) -> str:
     code = re.findall(
         rf"```{language}\n(.*?)```", section[: min(ends, default=len(section))], re.S
     )
-    return code[0]
+    return str(code[0])
 
 
 async def write_events() -> dict[int, list[str]]:
@@ -132,7 +132,7 @@ async def test_the_python_example(
     async def react(event: dict[str, Any]) -> None:
         reacted.append(event)
 
-    module.react = react
+    module.__dict__["react"] = react
     server = await aiohttp_server(module.app)
     url = str(server.make_url("/stars-events"))
     order = await deliver_to(url)
