@@ -163,6 +163,7 @@ def _service_paths() -> dict[str, Any]:
                         "invalid_reason"
                     ),
                     "404": _error("user_not_found"),
+                    "408": BODY_ERRORS["408"],
                     "409": {
                         **_error(
                             "idempotency_key_in_flight: the key's first request is still being "
@@ -195,7 +196,7 @@ def _service_paths() -> dict[str, Any]:
                     "200": _ok("Reversed before: the same answer, nothing changed", shapes.Debit),
                     "400": _error("invalid_json, invalid_body, invalid_reason"),
                     "404": _error("debit_not_found"),
-                    "413": _error("Body over 64 KiB"),
+                    **BODY_ERRORS,
                     **SERVICE_ERRORS,
                 },
             }

@@ -621,3 +621,20 @@ async def test_the_key_sent_twice_is_400(service: ApiClient) -> None:
     assert response.status == 400
     assert await error_code(response) == "duplicate_idempotency_key"
     assert await get_balance(ALICE_ID) == 100
+
+
+async def test_a_reversal_with_a_null_reason_is_one_without_a_reason(service: ApiClient) -> None:
+    """The document declares the reason nullable; the server takes null as no reason."""
+    await fund(ALICE, 100)
+    spent = await service.post(
+        f"/service/users/{ALICE_ID}/debits",
+        json={"amount": 30, "reason": "a gift"},
+        headers=key("null-reason"),
+    )
+    debit = await spent.json()
+    back = await service.post(
+        f"/service/debits/{debit['debit_id']}/reversal", json={"reason": None}, headers=AUTH
+    )
+    assert back.status == 201, await back.text()
+    assert (await Debit.get(id=debit["debit_id"])).reversal_reason is None
+    assert await get_balance(ALICE_ID) == 100
