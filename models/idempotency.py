@@ -79,21 +79,8 @@ async def begin(
     """Claim `key` for a request, or answer with its first request's result (above)."""
     now = now or utcnow()
     for _ in range(5):  # each pass either decides or saw the row change under it
-        token = uuid.uuid4()
-        inserted, _ = await execute(
-            _db(),
-            "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, state, token, "
-            "locked_until, created_at) VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) "
-            "ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING token",
-            scope,
-            key,
-            fingerprint,
-            token,
-            now + CLAIM_LEASE,
-            now,
-        )
-        if inserted:
-            return Claim(scope, key, token)
+        # Read first: a read never waits, while an INSERT meeting the key's row would
+        # wait on PostgreSQL for the transaction completing it (the first request's).
         _, rows = await execute(
             _db(),
             "SELECT fingerprint, state, token, locked_until, created_at, result "
@@ -101,7 +88,24 @@ async def begin(
             scope,
             key,
         )
-        if not rows:  # released or pruned just now: claim it afresh
+        token = uuid.uuid4()
+        if not rows:
+            # A claim is one statement, committed at once: a racing one waits for it a
+            # moment at most, then finds the key taken and reads it on the next pass.
+            inserted, _ = await execute(
+                _db(),
+                "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, state, "
+                "token, locked_until, created_at) VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) "
+                "ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING token",
+                scope,
+                key,
+                fingerprint,
+                token,
+                now + CLAIM_LEASE,
+                now,
+            )
+            if inserted:
+                return Claim(scope, key, token)
             continue
         row = rows[0]
         expired = as_datetime(row["created_at"]) <= now - retention

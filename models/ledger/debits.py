@@ -172,6 +172,14 @@ async def debit(
         # The user did not exist when the debit's row was written (its foreign key).
         await idempotency.release(begun)
         raise _refused(Refused(Refusal.USER_NOT_FOUND, user_id=user_id)) from None
+    except idempotency.ClaimLost:
+        # This request took longer than its claim, and a twin has the key now: the
+        # debit rolled back, and the twin's answer is the key's.
+        raise _refused(
+            Refused(
+                Refusal.IDEMPOTENCY_KEY_IN_FLIGHT, retry_after=idempotency.IN_FLIGHT_RETRY_AFTER
+            )
+        ) from None
     except BaseException:
         # Nothing was recorded (the transaction rolled back): free the key at once
         # rather than leave a twin a 409 until the claim lapses.
