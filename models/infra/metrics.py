@@ -69,7 +69,8 @@ DEBITS = Counter("stars_debits", "Debits recorded (models.ledger.debits)")
 DEBITED_STARS = Counter("stars_debited_stars", "Stars taken from balances by debits")
 DEBIT_REFUSALS = Counter(
     "stars_debit_refusals",
-    "Debits refused: insufficient_balance, idempotency_key_reused, user_not_found",
+    "Debits refused: insufficient_balance, idempotency_key_reused, idempotency_key_in_flight, "
+    "user_not_found",
     ["reason"],
 )
 DEBIT_REPLAYS = Counter(
