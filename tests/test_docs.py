@@ -244,7 +244,7 @@ def command_problems(page: Page, scripts: dict[str, str] | None = None) -> list[
             if not source.is_file():
                 problems.append(f"{page.path.name}: `python -m {module}`: no such module")
                 continue
-            unknown = set(OPTION.findall(" ".join(words))) - _script_options(source)
+            unknown = set(OPTION.findall(" ".join(words))) - _script_options(source) - {"--help"}
             problems += [
                 f"{page.path.name}: `python -m {module}` has no option {option}"
                 for option in sorted(unknown)

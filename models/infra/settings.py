@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.infra.pooler import flag_problem, is_pooled
 
+TELEGRAM_WEB_APP_JS = "https://telegram.org/js/telegram-web-app.js"
 TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
 HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 # Sent as `Authorization: Bearer <key>`: visible ASCII, and never a comma (the separator).
@@ -180,6 +181,10 @@ class Settings(BaseSettings):
     # at most this long (plus a second) after the leader vanishes.
     leader_lease: float = Field(10, ge=1, le=600)
     webapp_url: str | None = None
+    # Where the reference Mini App page (/app/) loads Telegram's telegram-web-app.js:
+    # telegram.org's copy, as every Mini App in Telegram must load it; the offline
+    # sandbox (python -m tests.sandbox) points it at the npm package's copy.
+    webapp_script_url: str = TELEGRAM_WEB_APP_JS
     bot_metrics_port: int | None = Field(None, ge=1, le=65535)
     bot_metrics_host: str = "127.0.0.1"
     privacy_text: str | None = None
@@ -241,6 +246,12 @@ class Settings(BaseSettings):
         parts = _http_url(value, "http://127.0.0.1:8081")
         if parts.query or parts.fragment:
             raise ValueError("must be a base URL without ?query or #fragment")
+        return value
+
+    @field_validator("webapp_script_url")
+    @classmethod
+    def _script_url(cls, value: str) -> str:
+        _http_url(value, TELEGRAM_WEB_APP_JS)
         return value
 
     @field_validator("service_api_keys", mode="before")
