@@ -4,25 +4,43 @@ checkout)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from models.infra.settings import load_settings
+import structlog
+
+from models.infra.bot_api import method_url
+from models.infra.settings import Settings, load_settings
+from models.infra.startup import EXIT_LISTEN, StartupError, check_databases, check_token
 
 # Connections the kernel holds for us before we accept them. A spike opens hundreds
 # at once; past aiohttp's default of 128 the kernel drops the rest, and their clients
 # retry only after 1, 3 and 7 seconds. (Linux caps it at net.core.somaxconn, 4096.)
 LISTEN_BACKLOG = 4096
+# Why a bind fails: the port is taken, the address is not this machine's, or a port
+# below 1024 without the right to it.
+LISTEN_ERRORS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
+
+
+async def preflight(settings: Settings) -> None:
+    """The databases answer and Telegram does not reject the token, before anything
+    starts. Telegram out of reach is no reason to stop: the API serves all but new
+    invoices without it (they fail, and say so, until it answers)."""
+    await check_databases(settings.database_url, settings.database_direct_url)
+    unreachable = await check_token(method_url(settings, "getMe"))
+    if unreachable is not None:
+        structlog.get_logger("api").warning("telegram.unreachable", error=unreachable)
 
 
 def serve(reuse_port: bool) -> int:
     # Settings first: a bad value should stop us at once, before the heavy imports.
     settings = load_settings()
 
-    import structlog
     from aiohttp import web
 
     from api.app import create_app
@@ -30,6 +48,11 @@ def serve(reuse_port: bool) -> int:
     from models.infra.loop import allow_open_files, freeze_heap, new_event_loop
 
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    try:
+        asyncio.run(preflight(settings))
+    except StartupError as failure:  # one line naming what and where; its own exit code
+        print(failure.message, file=sys.stderr, flush=True)
+        return failure.code
     allow_open_files()
     app = create_app(settings, migrate=True)
 
@@ -51,7 +74,15 @@ def serve(reuse_port: bool) -> int:
             loop=new_event_loop(),
             print=lambda text: print(text, file=sys.stderr, flush=True),
         )
-    except Exception as error:  # the port is taken, the database is away at start, ...
+    except Exception as error:  # the port is taken, the database went away during the start
+        if isinstance(error, OSError) and error.errno in LISTEN_ERRORS:
+            print(
+                f"listen error: cannot listen on {settings.api_host}:{settings.api_port} "
+                f"(API_HOST, API_PORT): {os.strerror(error.errno or 0).lower()}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return EXIT_LISTEN
         log_failure(structlog.get_logger("api"), "api.failed", error)
         return 1
     return 0
