@@ -152,6 +152,7 @@ async def quick_start(
     raise AssertionError((tmp_path / "quick.log").read_text())
 
 
+@pytest.mark.slow  # both processes started and stopped: some 10 s
 @pytest.mark.parametrize("crashed", ["run_bot.py", "run_api.py"])
 async def test_the_quick_start_stops_the_other_process_when_one_exits(
     tmp_path: Path, emulator: BotApiEmulator, crashed: str
@@ -167,6 +168,7 @@ async def test_the_quick_start_stops_the_other_process_when_one_exits(
             os.killpg(process.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow  # both processes started and stopped: some 10 s
 async def test_ctrl_c_stops_both_processes_of_the_quick_start(
     tmp_path: Path, emulator: BotApiEmulator
 ) -> None:

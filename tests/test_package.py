@@ -27,6 +27,9 @@ from tests.emulator import BotApiEmulator
 from tests.helpers import ALICE, TOKEN
 from tests.processes import ROOT, STARTUP, Child, free_port
 
+# A wheel built and installed, two processes started: some 12 s. .ci/run runs this file
+# on its own before the tiers (and leaves it out of the slow tier).
+pytestmark = pytest.mark.slow
 # What a source distribution or a fresh clone holds that the build reads.
 SOURCES = ["pyproject.toml", "README.md", "api", "bot", "models", "migrations"]
 
