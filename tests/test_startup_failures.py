@@ -50,12 +50,14 @@ def logged_levels(err: str) -> set[str]:
     return levels
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize(
+    "command", [("run_bot.py",), ("run_api.py",), ("run_bot.py", "check")], ids=" ".join
+)
 async def test_a_token_telegram_rejects_stops_with_exit_2_and_one_line(
-    tmp_path: Path, emulator: BotApiEmulator, script: str
+    tmp_path: Path, emulator: BotApiEmulator, command: tuple[str, ...]
 ) -> None:
     code, out, err = await run(
-        script,
+        *command,
         cwd=tmp_path,
         timeout=60,
         BOT_TOKEN=UNKNOWN_TOKEN,
