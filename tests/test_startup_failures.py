@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,7 +138,7 @@ async def test_a_taken_api_port_is_one_line_naming_it(
     tmp_path: Path, emulator: BotApiEmulator
 ) -> None:
     port = free_port()
-    env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url, "API_PORT": port}
+    env: dict[str, Any] = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url, "API_PORT": port}
     first = await start(
         "run_api.py", tmp_path / "first.log", DATABASE_URL=f"sqlite://{tmp_path}/a.sqlite3", **env
     )
