@@ -5,6 +5,7 @@ lapses, and after the retention the key is a new request while what it made stay
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,30 @@ async def test_scopes_keep_one_operations_keys_from_anothers(db: str) -> None:
     second = await idempotency.begin(DEBIT_SCOPE, "shared", "b", now=now)
     assert isinstance(first, idempotency.Claim)
     assert isinstance(second, idempotency.Claim)
+
+
+async def test_a_request_slower_than_its_claim_rolls_back_and_leaves_the_key_to_its_twin(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request stalls past CLAIM_LEASE after claiming; a twin takes the key over;
+    the first one's debit then cannot commit: it is refused as in flight, nothing moved."""
+    await funded(100)
+    now = utcnow()
+    real_begin = idempotency.begin
+    twin: list[idempotency.Claim | idempotency.Completed] = []
+
+    async def stalled_begin(
+        *args: Any, **kwargs: Any
+    ) -> idempotency.Claim | idempotency.Completed:
+        claim = await real_begin(*args, **kwargs)
+        late = now + idempotency.CLAIM_LEASE + timedelta(seconds=1)
+        twin.append(await real_begin(*args, **{**kwargs, "now": late}))
+        return claim
+
+    monkeypatch.setattr(idempotency, "begin", stalled_begin)
+    with pytest.raises(Refused) as refused:
+        await debit(ALICE.id, 10, "a gift", "slow", now=now)
+    assert refused.value.code is Refusal.IDEMPOTENCY_KEY_IN_FLIGHT
+    assert isinstance(twin[0], idempotency.Claim)  # the twin holds the key now
+    assert await Debit.all().count() == 0
+    assert await get_balance(ALICE.id) == 100
