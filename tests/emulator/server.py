@@ -272,6 +272,7 @@ class BotState:
     # Seconds a purchase takes to show in getStarTransactions (rows that appear late).
     purchase_row_delay: float = 0.0
     purchases: list[dict[str, Any]] = field(default_factory=list)
+    late_rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def user(self) -> dict[str, Any]:
@@ -1051,10 +1052,22 @@ class BotApiEmulator:
             self.add_transaction(state.token, item)
             return
         loop = asyncio.get_running_loop()
-        handle = loop.call_later(
-            state.purchase_row_delay, lambda: self.add_transaction(state.token, item)
-        )
-        self._later.add(handle)
+        state.late_rows.append(item)
+
+        def show() -> None:
+            if item in state.late_rows:
+                state.late_rows.remove(item)
+                self.add_transaction(state.token, item)
+
+        self._later.add(loop.call_later(state.purchase_row_delay, show))
+
+    def show_late_rows(self, token: str) -> int:
+        """Rows still held back by `set_purchase_row_delay` appear now; returns how many."""
+        state = self.bot(token)
+        late, state.late_rows = state.late_rows, []
+        for item in late:
+            self.add_transaction(token, item)
+        return len(late)
 
     @staticmethod
     def _text(params: dict[str, Any]) -> None:
