@@ -25,6 +25,9 @@ class ErrorDetail(TypedDict):
     stars_balance: NotRequired[
         Annotated[int, Meta(description="insufficient_balance: the balance now")]
     ]
+    star_count: NotRequired[
+        Annotated[int, Meta(description="price_changed: what the gift costs now")]
+    ]
 
 
 class Error(TypedDict):
