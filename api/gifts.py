@@ -22,12 +22,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
 
+from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
 from api.invoices import telegram_session
@@ -102,28 +104,32 @@ class GiftTelegram:
 gift_telegram_key = web.AppKey("gift_telegram", GiftTelegram)
 
 
-def _gift_body(gift: CatalogGift) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": gift.id, "star_count": gift.star_count, "emoji": gift.emoji}
-    body["upgrade_star_count"] = gift.upgrade_star_count
-    body["is_premium"] = gift.is_premium
-    for name in (
-        "remaining_count",
-        "total_count",
-        "personal_remaining_count",
-        "personal_total_count",
-    ):
-        body[name] = getattr(gift, name)
-    body["sold_out"] = gift.sold_out
-    return body
+def _gift_body(gift: CatalogGift) -> shapes.CatalogGift:
+    return {
+        "id": gift.id,
+        "star_count": gift.star_count,
+        "upgrade_star_count": gift.upgrade_star_count,
+        "emoji": gift.emoji,
+        "is_premium": gift.is_premium,
+        "remaining_count": gift.remaining_count,
+        "total_count": gift.total_count,
+        "personal_remaining_count": gift.personal_remaining_count,
+        "personal_total_count": gift.personal_total_count,
+        "sold_out": gift.sold_out,
+    }
 
 
-def _catalog_body(catalog: Catalog, cache: CatalogCache) -> dict[str, Any]:
+def _catalog_body(catalog: Catalog, cache: CatalogCache) -> shapes.GiftCatalog:
     age = max(0.0, time.time() - catalog.fetched_at)
+    fetched = datetime.fromtimestamp(catalog.fetched_at, UTC)
     return {
         "gifts": [_gift_body(g) for g in catalog.gifts],
-        "premium": [{"months": m, "star_count": s} for m, s in PREMIUM_OFFERS.items()],
-        "fetched_at": catalog.fetched_at,
-        "age_seconds": round(age, 1),
+        "premium": [
+            {"months": m, "star_count": s}  # type: ignore[typeddict-item]  # months: 3, 6, 12
+            for m, s in PREMIUM_OFFERS.items()
+        ],
+        "fetched_at": iso(fetched),
+        "age_seconds": int(age),
         "stale": age >= cache.ttl,
     }
 
@@ -164,10 +170,10 @@ def purchase_body(gift: GiftRecord) -> dict[str, Any]:
         "transaction_id": gift.transaction_id,
     }
     if gift.item.kind is GiftKind.GIFT:
-        body["gift_id"] = gift.item.gift_id
+        body["gift_id"] = gift.item.gift_id or ""
         body["pay_for_upgrade"] = gift.pay_for_upgrade
     else:
-        body["months"] = gift.item.months
+        body["months"] = gift.item.months or 0
     return body
 
 

@@ -25,6 +25,7 @@ from models.queries.accounts import get_balance
 from models.tables import Event, Gift, LedgerEntry
 from models.users import upsert_user
 from models.values import Profile
+from tests.api.test_openapi import answer_fits
 from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator
 from tests.emulator.server import Fault
@@ -137,6 +138,19 @@ async def test_a_gift_is_sent_within_the_request_and_replayed_by_its_key(
     assert (await again.json())["id"] == sent["id"]
     read = await (await client.get(f"/service/gifts/{sent['id']}", headers=AUTH)).json()
     assert read["state"] == "sent"
+    spec = await (await client.get("/openapi.json")).json()
+    for path, template in (
+        ("/service/gifts", "/service/gifts"),
+        (f"/service/gifts/{sent['id']}", "/service/gifts/{gift_id}"),
+    ):
+        await answer_fits(client, spec, template, "get", await client.get(path, headers=AUTH))
+    await answer_fits(
+        client,
+        spec,
+        "/service/users/{telegram_id}/gifts",
+        "post",
+        await client.post(f"/service/users/{ALICE_ID}/gifts", json=body, headers=key("o1")),
+    )
     assert await get_balance(ALICE_ID) == 85
     assert len(emulator.bot(TOKEN).purchases) == 1
     types = set(await Event.all().values_list("type", flat=True))
