@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from bot.gifts import GiftSender
@@ -29,7 +28,7 @@ from tests.api.test_openapi import answer_fits
 from tests.databases import through_pgbouncer
 from tests.emulator import BotApiEmulator
 from tests.emulator.server import Fault
-from tests.helpers import ALICE, TOKEN, make_settings, tma
+from tests.helpers import ALICE, TOKEN, ApiClient, make_settings, tma
 
 pytestmark = pytest.mark.usefixtures("ledger_holds")
 KEY = "svc_" + "g" * 40
@@ -59,13 +58,14 @@ async def sender(db: str, emulator: BotApiEmulator) -> AsyncIterator[GiftSender]
 
 @pytest.fixture
 async def api(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> Any:
-    async def factory(**overrides: Any) -> TestClient:
+    async def factory(**overrides: Any) -> ApiClient:
         settings = make_settings(
             telegram_api_url=emulator.url,
             service_api_keys=KEY,
             **{"gift_answer_wait": 5, **overrides},
         )
-        return await aiohttp_client(create_app(settings, init_orm=False))
+        client: ApiClient = await aiohttp_client(create_app(settings, init_orm=False))
+        return client
 
     return factory
 

@@ -4,6 +4,7 @@ settles one by hand, once (a real process on a SQLite file)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from models.gifts.rules import Item, Recipient
 from models.gifts.store import GiftRequest, buy, claim_due
@@ -21,7 +22,7 @@ async def test_the_operator_lists_and_settles_a_purchase_by_hand(
     tmp_path: Path, run_bot_forked: ForkServer
 ) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
-    env = {"BOT_TOKEN": TOKEN, "DATABASE_URL": db_url}
+    env: dict[str, Any] = {"BOT_TOKEN": TOKEN, "DATABASE_URL": db_url}
 
     async def cli(*args: str) -> tuple[int, str]:
         code, out, err = await run_bot_forked.run(*args, cwd=tmp_path, **env)

@@ -49,7 +49,8 @@ def test_telegram_answers_mean_sent_refused_flood_wait_or_unknown() -> None:
 
 
 def test_the_three_shapes_of_purchase_rows_are_read_and_nothing_else() -> None:
-    gift = {"id": "5170233102089322756", "star_count": 15}
+    gift_id = "5170233102089322756"
+    gift = {"id": gift_id, "star_count": 15}
     user = {"id": 7, "is_bot": False, "first_name": "Ann"}
     to_user = {
         "id": "a",
@@ -79,9 +80,9 @@ def test_the_three_shapes_of_purchase_rows_are_read_and_nothing_else() -> None:
             "premium_subscription_duration": 3,
         },
     }
-    assert purchase_row(to_user) == PurchaseRow("a", 100, ("user", 7), "gift:" + gift["id"], 15)
+    assert purchase_row(to_user) == PurchaseRow("a", 100, ("user", 7), f"gift:{gift_id}", 15)
     assert purchase_row(to_channel) == PurchaseRow(
-        "b", 101, ("chat", -1001), "gift:" + gift["id"], 15
+        "b", 101, ("chat", -1001), f"gift:{gift_id}", 15
     )
     assert purchase_row(premium) == PurchaseRow("c", 102, ("user", 7), "premium:3", 1000)
     sale = {"id": "d", "date": 1, "amount": 5, "source": {"type": "user", "user": user}}

@@ -76,8 +76,8 @@ async def test_an_answered_purchase_is_sent_once(
     assert (await state_of(premium)).state is GiftState.SENT
     assert len(emulator.bot(TOKEN).purchases) == 2
     assert emulator.own_stars(TOKEN) == 5000 - 15 - 1000
-    kinds = await LedgerEntry.filter(gift_id=gift.id).order_by("id").values_list("kind", flat=True)
-    assert kinds == ["gift", "gift_sent"]
+    kinds = await LedgerEntry.filter(gift_id=gift.id).order_by("id").values_list("kind")
+    assert kinds == [("gift",), ("gift_sent",)]
     # Its row is found for it later, and settles nothing else.
     await gifts.settle_pass()
     assert (await state_of(gift)).transaction_id is not None
