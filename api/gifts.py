@@ -236,6 +236,24 @@ async def post_gift(request: web.Request) -> web.Response:
     return await _answer(request, await buy(purchase, bot_balance=await telegram.bot_balance()))
 
 
+async def mini_app_gift(request: web.Request) -> web.Response:
+    """The Mini App's user sends a catalog gift to themselves from their balance (the
+    reference page's "send yourself a gift"); the same rules as the service route."""
+    profile = caller(request)
+    key = _key(request)
+    body = await read_object(request, '{"gift_id": "5170233102089322756"}')
+    to = check_recipient({"user_id": profile.id})
+    telegram = request.app[gift_telegram_key]
+    gift, price = price_gift(
+        await telegram.catalog.get(),
+        body.get("gift_id"),
+        to,
+        expected_star_count=body.get("expected_star_count"),
+    )
+    purchase = GiftRequest(profile.id, Item(GiftKind.GIFT, gift.id), to, price, key)
+    return await _answer(request, await buy(purchase, bot_balance=await telegram.bot_balance()))
+
+
 async def post_premium(request: web.Request) -> web.Response:
     authenticate_service(request)
     user_id = _telegram_id(request)
@@ -278,6 +296,7 @@ async def _context(app: web.Application) -> AsyncIterator[None]:
 def setup_gift_routes(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(_context)
     app.router.add_get("/gifts", mini_app_catalog)
+    app.router.add_post("/gifts", mini_app_gift)
     if not settings.service_keys:
         return
     app.router.add_get("/service/gifts", service_catalog)

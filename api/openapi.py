@@ -349,7 +349,30 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                     **CATALOG,
                     "503": {**_error("catalog_unavailable, …"), "headers": RETRY_AFTER},
                 },
-            }
+            },
+            "post": {
+                "summary": "The caller sends a catalog gift to themselves from their balance",
+                "description": "The rules of POST /service/users/{telegram_id}/gifts, with the "
+                "caller as buyer and recipient.",
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {"required": True, "content": _json(shapes.MiniAppGiftRequest)},
+                "responses": {
+                    **AUTH_ERRORS,
+                    "201": {**_ok("Sent or failed", shapes.GiftPurchase), "headers": REPLAYED},
+                    "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
+                    "400": _error("missing_idempotency_key, invalid_json, invalid_body, …"),
+                    "404": _error("unknown_gift"),
+                    "409": _error(
+                        "insufficient_balance, idempotency_key_reused, gift_sold_out, "
+                        "price_changed"
+                    ),
+                    **BODY_ERRORS,
+                    "503": {
+                        **_error("bot_balance_low, catalog_unavailable, …"),
+                        "headers": RETRY_AFTER,
+                    },
+                },
+            },
         },
         "/payments/packages": {
             "get": {

@@ -171,6 +171,11 @@ class GiftRequest(TypedDict):
     ]
 
 
+class MiniAppGiftRequest(TypedDict):
+    gift_id: str
+    expected_star_count: NotRequired[int]
+
+
 class PremiumRequest(TypedDict):
     to_user_id: Annotated[int, Meta(minimum=1)]
     months: Literal[3, 6, 12]
