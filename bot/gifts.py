@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,12 +30,15 @@ from tortoise.exceptions import IntegrityError
 from bot.transactions import GetStarTransactionsRaw
 from models.gifts.rules import Outcome, PurchaseRow, outcome_of, purchase_row, settle
 from models.gifts.store import (
+    NOT_IN_LEDGER,
     GiftRecord,
     attach_row,
     claim_due,
     fail,
+    failed_lately,
     flood_wait,
     mark_sent,
+    note_late_row,
     taken_rows,
     unsettled,
 )
@@ -47,6 +52,7 @@ log = structlog.get_logger("bot.gifts")
 # A call is on the wire at most its timeout; the claim's commit and the request's
 # way out add this much before it, so an attempt younger than both may still land.
 IN_FLIGHT_MARGIN = 10.0
+LATE_LOOK_EVERY = 60.0
 # aiogram's error classes by the HTTP status each stands for.
 _STATUS = {
     "TelegramBadRequest": 400,
@@ -129,6 +135,7 @@ class GiftSender:
         self.max_pages = max_pages
         self.margin = margin
         self._calls: set[asyncio.Task[Outcome]] = set()
+        self._next_late_look = 0.0
 
     @classmethod
     def from_settings(cls, bot: Bot, settings: Settings) -> GiftSender:
@@ -223,7 +230,14 @@ class GiftSender:
             (r.attempt_started_at for r in attempts if r.attempt_started_at), default=None
         )
         metrics.GIFTS_UNSETTLED_OLDEST.set((now - oldest).total_seconds() if oldest else 0)
-        if not records:
+        # Rows that come after their purchase failed are looked for once a minute (a day
+        # long), not every pass: each look reads the whole ledger.
+        failed: list[GiftRecord] = []
+        clock = asyncio.get_running_loop().time()
+        if clock >= self._next_late_look:
+            self._next_late_look = clock + LATE_LOOK_EVERY
+            failed = await failed_lately(now)
+        if not records and not failed:
             return {}
         rows = await read_purchase_rows(self.bot, self.max_pages)
         taken = await taken_rows([row.id for row in rows])
@@ -247,11 +261,43 @@ class GiftSender:
                     log.warning("gifts.settled_sent", gift_id=gift_id, transaction_id=row_id)
         for gift_id in result.failed:
             minutes = self.window.total_seconds() / 60
-            reason = f"no purchase in Telegram's ledger within {minutes:g} minutes of the attempt"
+            reason = f"{NOT_IN_LEDGER} within {minutes:g} minutes of the attempt"
             if await fail(by_id[gift_id].id, reason, label="not_in_ledger"):
                 counts["failed"] += 1
                 log.warning("gifts.settled_failed", gift_id=gift_id)
+        counts["late"] = await self._late_rows(failed, rows, taken | set(result.matched.values()))
         return counts
+
+    async def _late_rows(
+        self, failed: list[GiftRecord], rows: list[PurchaseRow], taken: set[str]
+    ) -> int:
+        """Rows left over that belong to purchases failed already: Telegram made them
+        after the window. Each is recorded on its purchase and reported, once."""
+        if not failed:
+            return 0
+        late = settle(
+            # As if answered: they take rows but are never failed (again) for want of one.
+            [replace(r.unsettled(), sent=True) for r in failed],
+            rows,
+            taken,
+            now=utcnow(),
+            window=self.window,
+            in_flight=self.in_flight,
+        )
+        noted = 0
+        for gift_id, row_id in late.matched.items():
+            with contextlib.suppress(IntegrityError):
+                if await note_late_row(uuid.UUID(gift_id), row_id):
+                    noted += 1
+                    metrics.GIFT_LATE_PURCHASES.inc()
+                    log.error(
+                        "gifts.purchase_after_failure",
+                        gift_id=gift_id,
+                        transaction_id=row_id,
+                        hint="Telegram made it after the settling window and the buyer has "
+                        "the Stars back; raise GIFT_SETTLING_MINUTES, settle with the buyer",
+                    )
+        return noted
 
 
 def describe(counts: dict[str, Any]) -> str:

@@ -41,6 +41,8 @@ BOT_BALANCE_RETRY = 60
 # A purchase Telegram answered True to is matched to its ledger row for this long;
 # after that it is listed as unsettled for the operator, and no longer looked for.
 ROW_LOOKUP = timedelta(days=1)
+# How a purchase failed for want of its ledger row begins its failure_reason.
+NOT_IN_LEDGER = "no purchase in Telegram's ledger"
 _COLUMNS = (
     "id, user_id, kind, to_user_id, to_chat_id, telegram_gift_id, premium_months, "
     "pay_for_upgrade, star_count, text, state, idempotency_key, created_at, "
@@ -390,6 +392,34 @@ async def unsettled(now: datetime) -> list[GiftRecord]:
         (now - ROW_LOOKUP).astimezone(UTC),
     )
     return [record_of(row) for row in rows]
+
+
+async def failed_lately(now: datetime) -> list[GiftRecord]:
+    """Purchases failed in the last day after an attempt began, with no ledger row: a row
+    of theirs that appears after all (later than the window) is a purchase Telegram made
+    after the Stars went back."""
+    _, rows = await execute(
+        _db(),
+        f"SELECT {_COLUMNS} FROM gifts WHERE state = 'failed' AND transaction_id IS NULL "
+        "AND attempt_started_at IS NOT NULL AND finished_at >= $1 "
+        "AND failure_reason LIKE $2 ORDER BY attempt_started_at",
+        (now - ROW_LOOKUP).astimezone(UTC),
+        NOT_IN_LEDGER + "%",
+    )
+    return [record_of(row) for row in rows]
+
+
+async def note_late_row(gift_id: uuid.UUID, transaction_id: str) -> bool:
+    """Record the row of a purchase made after it was failed (it stays failed: the
+    buyer has the Stars back and the recipient has the gift; the operator decides)."""
+    count, _ = await execute(
+        _db(),
+        "UPDATE gifts SET transaction_id = $1 WHERE id = $2 AND state = 'failed' "
+        "AND transaction_id IS NULL",
+        transaction_id,
+        gift_id,
+    )
+    return count == 1
 
 
 async def taken_rows(transaction_ids: list[str]) -> set[str]:

@@ -123,6 +123,10 @@ GIFT_UNKNOWN_OUTCOMES = Counter(
     "stars_gift_unknown_outcomes",
     "Purchase calls whose outcome Telegram did not tell (settled from getStarTransactions)",
 )
+GIFT_LATE_PURCHASES = Counter(
+    "stars_gift_late_purchases",
+    "Purchases Telegram made after their settling window failed them (Stars given back)",
+)
 GIFT_REFUSALS = Counter(
     "stars_gift_refusals", "Gift requests refused before anything was debited", ["reason"]
 )

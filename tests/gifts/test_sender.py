@@ -188,3 +188,26 @@ async def test_identical_unknown_purchases_are_settled_by_count(
     states = sorted([(await state_of(first)).state, (await state_of(second)).state])
     assert states == [GiftState.FAILED, GiftState.SENT]
     assert await get_balance(ALICE.id) == 100_000 - 15
+
+
+async def test_a_row_after_the_window_is_recorded_on_the_failed_purchase_and_reported(
+    db: str, bot: Bot, emulator: BotApiEmulator
+) -> None:
+    gift = await bought()
+    emulator.set_purchase_row_delay(TOKEN, 3600)
+    emulator.set_fault("sendGift", Fault("error_after", status=502, times=1))
+    gifts = sender(bot, window=1)
+    await send_all(gifts)
+    await asyncio.sleep(1.1)
+    await gifts.settle_pass()
+    assert (await state_of(gift)).state is GiftState.FAILED
+    assert await get_balance(ALICE.id) == 100_000  # the Stars went back
+    assert emulator.show_late_rows(TOKEN) == 1  # ...and Telegram made it after all
+    gifts._next_late_look = 0.0  # the once-a-minute look, now
+    counts = await gifts.settle_pass()
+    assert counts["late"] == 1
+    record = await state_of(gift)
+    assert record.state is GiftState.FAILED
+    assert record.transaction_id == emulator.bot(TOKEN).purchases[0]["id"]
+    gifts._next_late_look = 0.0
+    assert await gifts.settle_pass() == {}  # reported once

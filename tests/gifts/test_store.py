@@ -5,10 +5,13 @@ claim per attempt, and each end (sent, or failed with the Stars back) once."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
 
+from models.events.delivery import event_body
+from models.events.outbox import switch_events
 from models.gifts.rules import Item, Recipient
 from models.gifts.store import (
     GiftRequest,
@@ -24,7 +27,7 @@ from models.kinds import EntryKind, GiftKind, GiftState
 from models.ledger.entries import apply_entry
 from models.queries.accounts import get_balance
 from models.refusals import Refusal, Refused
-from models.tables import Gift, LedgerEntry
+from models.tables import Event, Gift, LedgerEntry
 from models.users import upsert_user
 from models.values import Profile, utcnow
 from tests.databases import through_pgbouncer
@@ -161,3 +164,23 @@ async def test_a_purchase_ends_once_sent_or_failed_with_the_stars_back(db: str) 
         await LedgerEntry.filter(gift_id=failed.id).order_by("id").values_list("kind", "amount")
     )
     assert kinds == [("gift", -15), ("gift_reversal", 15)]
+
+
+async def test_each_end_is_an_event_naming_the_purchase(db: str) -> None:
+    await switch_events(True)
+    await funded(ALICE, 100)
+    sent = (await buy(request("k1"))).gift
+    failed = (await buy(request("k2"))).gift
+    await mark_sent(sent.id, None, how="answered")
+    await fail(failed.id, "Bad Request: BALANCE_TOO_LOW", label="refused")
+    bodies = [
+        json.loads(body)
+        for event_id in await Event.all().order_by("entry_id").values_list("id", flat=True)
+        if (body := await event_body(event_id)) is not None  # type: ignore[arg-type]
+    ]
+    assert [(b["type"], b["data"]["gift_id"], b["data"]["amount"]) for b in bodies[1:]] == [
+        ("gift.created", str(sent.id), -15),
+        ("gift.created", str(failed.id), -15),
+        ("gift.sent", str(sent.id), 0),
+        ("gift.failed", str(failed.id), 15),
+    ]
