@@ -62,7 +62,7 @@ class GiftTelegram:
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self._settings = settings
         self._session = session
-        self._balance: tuple[float, int] | None = None
+        self._balance: tuple[float, int, datetime] | None = None
         self.catalog = CatalogCache(self._gifts, settings.gift_catalog_ttl)
 
     async def _call(self, method: str) -> Any:
@@ -83,22 +83,30 @@ class GiftTelegram:
     async def _gifts(self) -> list[CatalogGift]:
         return parse_catalog(await self._call("getAvailableGifts"))
 
-    async def bot_balance(self) -> int | None:
-        """The bot's whole Stars, at most BOT_BALANCE_TTL old; None when unknown (then
-        no purchase is refused for it: Telegram's BALANCE_TOO_LOW still fails it)."""
+    async def bot_balance(self) -> tuple[int | None, datetime | None]:
+        """The bot's whole Stars, at most BOT_BALANCE_TTL old, and when they were read;
+        None when unknown (then no purchase is refused for it: Telegram's
+        BALANCE_TOO_LOW still fails it, with the Stars back)."""
         now = time.monotonic()
         if self._balance is not None and now - self._balance[0] < BOT_BALANCE_TTL:
-            return self._balance[1]
+            return self._balance[1], self._balance[2]
+        read_at = datetime.now(UTC)
         try:
             result = await self._call("getMyStarBalance")
         except (ConnectionError, ValueError) as error:
             log.warning("gifts.bot_balance_unknown", error=str(error))
-            return self._balance[1] if self._balance is not None else None
+            if self._balance is not None:
+                return self._balance[1], self._balance[2]
+            return None, None
         amount = result.get("amount") if isinstance(result, dict) else None
         if not isinstance(amount, int):
-            return None
-        self._balance = (now, amount)
-        return amount
+            return None, None
+        self._balance = (now, amount, read_at)
+        return amount, read_at
+
+    async def buy(self, purchase: GiftRequest) -> Bought:
+        balance, read_at = await self.bot_balance()
+        return await buy(purchase, bot_balance=balance, balance_read_at=read_at)
 
 
 gift_telegram_key = web.AppKey("gift_telegram", GiftTelegram)
@@ -233,7 +241,7 @@ async def post_gift(request: web.Request) -> web.Response:
     purchase = GiftRequest(
         user_id, Item(GiftKind.GIFT, gift.id), to, price, key, text, bool(pay_for_upgrade)
     )
-    return await _answer(request, await buy(purchase, bot_balance=await telegram.bot_balance()))
+    return await _answer(request, await telegram.buy(purchase))
 
 
 async def mini_app_gift(request: web.Request) -> web.Response:
@@ -251,7 +259,7 @@ async def mini_app_gift(request: web.Request) -> web.Response:
         expected_star_count=body.get("expected_star_count"),
     )
     purchase = GiftRequest(profile.id, Item(GiftKind.GIFT, gift.id), to, price, key)
-    return await _answer(request, await buy(purchase, bot_balance=await telegram.bot_balance()))
+    return await _answer(request, await telegram.buy(purchase))
 
 
 async def post_premium(request: web.Request) -> web.Response:
@@ -267,7 +275,7 @@ async def post_premium(request: web.Request) -> web.Response:
     assert isinstance(months, int)
     purchase = GiftRequest(user_id, Item(GiftKind.PREMIUM, months=months), to, price, key, text)
     telegram = request.app[gift_telegram_key]
-    return await _answer(request, await buy(purchase, bot_balance=await telegram.bot_balance()))
+    return await _answer(request, await telegram.buy(purchase))
 
 
 async def get_purchase(request: web.Request) -> web.Response:

@@ -153,11 +153,21 @@ async def _by_key(key: str) -> GiftRecord | None:
     return record_of(rows[0]) if rows else None
 
 
-async def pending_stars() -> int:
-    """Stars our pending purchases may still take from the bot's own balance."""
-    _, rows = await execute(
-        _db(), "SELECT COALESCE(SUM(star_count), 0) AS total FROM gifts WHERE state = 'pending'"
-    )
+async def pending_stars(sent_since: datetime | None = None) -> int:
+    """Stars our pending purchases may still take from the bot's own balance, plus
+    (with `sent_since`: when that balance was read) what purchases sent since took."""
+    if sent_since is None:
+        _, rows = await execute(
+            _db(),
+            "SELECT COALESCE(SUM(star_count), 0) AS total FROM gifts WHERE state = 'pending'",
+        )
+    else:
+        _, rows = await execute(
+            _db(),
+            "SELECT COALESCE(SUM(star_count), 0) AS total FROM gifts WHERE state = 'pending' "
+            "OR (state = 'sent' AND finished_at >= $1)",
+            sent_since.astimezone(UTC),
+        )
     return int(rows[0]["total"])
 
 
@@ -172,21 +182,26 @@ class _Short(Exception):
 
 
 async def buy(
-    request: GiftRequest, *, bot_balance: int | None = None, now: datetime | None = None
+    request: GiftRequest,
+    *,
+    bot_balance: int | None = None,
+    balance_read_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Bought:
     """Debit the buyer and queue the purchase, once per idempotency key.
 
-    `bot_balance`: the bot's own Stars (getMyStarBalance) when known; our pending
-    purchases must leave room for this one in it, or BOT_BALANCE_LOW with nothing
-    recorded. Raises Refused: INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED,
-    BOT_BALANCE_LOW, USER_NOT_FOUND, INSUFFICIENT_BALANCE.
+    `bot_balance`: the bot's own Stars (getMyStarBalance) when known, read at
+    `balance_read_at`; our pending purchases, and those sent since it was read, must
+    leave room for this one in it, or BOT_BALANCE_LOW with nothing recorded.
+    Raises Refused: INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, BOT_BALANCE_LOW,
+    USER_NOT_FOUND, INSUFFICIENT_BALANCE.
     """
     check_idempotency_key(request.idempotency_key)
     first = await _by_key(request.idempotency_key)
     if first is not None:  # a retry is answered before any new check can refuse it
         return _replay(first, request)
     if bot_balance is not None:
-        pending = await pending_stars()
+        pending = await pending_stars(balance_read_at)
         if bot_balance - pending < request.star_count:
             metrics.GIFT_REFUSALS.labels("bot_balance_low").inc()
             raise Refused(

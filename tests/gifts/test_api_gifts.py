@@ -121,7 +121,7 @@ async def test_the_catalog_lists_gifts_and_the_premium_offers_and_goes_stale_not
 async def test_a_gift_is_sent_within_the_request_and_replayed_by_its_key(
     api: Any, sender: GiftSender, emulator: BotApiEmulator
 ) -> None:
-    emulator.set_star_balance(TOKEN, 1000)
+    emulator.set_star_balance(TOKEN, 5000)
     await funded(100)
     await switch_events(True)
     client = await api()

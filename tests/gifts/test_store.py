@@ -184,3 +184,17 @@ async def test_each_end_is_an_event_naming_the_purchase(db: str) -> None:
         ("gift.sent", str(sent.id), 0),
         ("gift.failed", str(failed.id), 15),
     ]
+
+
+async def test_purchases_sent_since_the_bot_s_balance_was_read_count_against_it(
+    db: str,
+) -> None:
+    await funded(ALICE, 100)
+    read_at = utcnow()
+    first = (await buy(request("k1"), bot_balance=30, balance_read_at=read_at)).gift
+    await mark_sent(first.id, None, how="answered")  # the 30 read before now hold 15
+    with pytest.raises(Refused) as refused:
+        await buy(request("k2", stars=16), bot_balance=30, balance_read_at=read_at)
+    assert refused.value.code is Refusal.BOT_BALANCE_LOW
+    # Read again after it was sent, the balance already shows it.
+    await buy(request("k2", stars=16), bot_balance=30, balance_read_at=utcnow())
