@@ -26,6 +26,7 @@ from models.gifts.store import (
 from models.kinds import EntryKind, GiftKind, GiftState
 from models.ledger.entries import apply_entry
 from models.queries.accounts import get_balance
+from models.queries.invariants import check_ledger
 from models.refusals import Refusal, Refused
 from models.tables import Event, Gift, LedgerEntry
 from models.users import upsert_user
@@ -198,3 +199,16 @@ async def test_purchases_sent_since_the_bot_s_balance_was_read_count_against_it(
     assert refused.value.code is Refusal.BOT_BALANCE_LOW
     # Read again after it was sent, the balance already shows it.
     await buy(request("k2", stars=16), bot_balance=30, balance_read_at=utcnow())
+
+
+async def test_check_finds_a_purchase_whose_ledger_rows_do_not_match_its_state(
+    db: str,
+) -> None:
+    await funded(ALICE, 100)
+    gift = (await buy(request("k1"))).gift
+    assert (await check_ledger()).ok
+    await Gift.filter(id=gift.id).update(state=GiftState.FAILED)  # no Stars given back
+    report = await check_ledger()
+    assert ("each gift purchase's ledger rows match its state", 1) in report.checks
+    assert f"gift purchase {gift.id} (failed, 15 Stars)" in report.render()
+    await Gift.filter(id=gift.id).update(state=GiftState.PENDING)
