@@ -193,6 +193,21 @@ def _telegram_id(request: web.Request) -> int:
     raise ApiError(404, "user_not_found", "There is no such user.")
 
 
+def _options(body: dict[str, Any]) -> tuple[bool, int | None]:
+    """`pay_for_upgrade` (a JSON boolean) and `expected_star_count` (a JSON integer)."""
+    pay_for_upgrade = body.get("pay_for_upgrade", False)
+    expected = body.get("expected_star_count")
+    if not isinstance(pay_for_upgrade, bool) or not (
+        expected is None or (type(expected) is int and expected >= 0)
+    ):
+        raise ApiError(
+            400,
+            "invalid_body",
+            "pay_for_upgrade must be true or false and expected_star_count a whole number.",
+        )
+    return pay_for_upgrade, expected
+
+
 def _key(request: web.Request) -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -228,7 +243,7 @@ async def post_gift(request: web.Request) -> web.Response:
     body = await read_object(request, '{"gift_id": "5170233102089322756", "to": {"user_id": 7}}')
     to = check_recipient(body.get("to"))
     text = check_text(body.get("text"))
-    pay_for_upgrade = body.get("pay_for_upgrade", False)
+    pay_for_upgrade, expected = _options(body)
     telegram = request.app[gift_telegram_key]
     catalog = await telegram.catalog.get()
     gift, price = price_gift(
@@ -236,7 +251,7 @@ async def post_gift(request: web.Request) -> web.Response:
         body.get("gift_id"),
         to,
         pay_for_upgrade=pay_for_upgrade,
-        expected_star_count=body.get("expected_star_count"),
+        expected_star_count=expected,
     )
     purchase = GiftRequest(
         user_id, Item(GiftKind.GIFT, gift.id), to, price, key, text, bool(pay_for_upgrade)
@@ -251,12 +266,10 @@ async def mini_app_gift(request: web.Request) -> web.Response:
     key = _key(request)
     body = await read_object(request, '{"gift_id": "5170233102089322756"}')
     to = check_recipient({"user_id": profile.id})
+    _, expected = _options({"expected_star_count": body.get("expected_star_count")})
     telegram = request.app[gift_telegram_key]
     gift, price = price_gift(
-        await telegram.catalog.get(),
-        body.get("gift_id"),
-        to,
-        expected_star_count=body.get("expected_star_count"),
+        await telegram.catalog.get(), body.get("gift_id"), to, expected_star_count=expected
     )
     purchase = GiftRequest(profile.id, Item(GiftKind.GIFT, gift.id), to, price, key)
     return await _answer(request, await telegram.buy(purchase))

@@ -239,6 +239,8 @@ async def test_a_sold_out_gift_and_a_low_bot_balance_refuse_with_nothing_lost(
         ({"gift_id": TEDDY, "to": {"user_id": "7"}}, "invalid_recipient"),
         ({"gift_id": TEDDY, "to": {"user_id": 7}, "text": "x" * 129}, "invalid_text"),
         ({"gift_id": "1", "to": {"user_id": 7}}, "unknown_gift"),
+        ({"gift_id": TEDDY, "to": {"user_id": 7}, "pay_for_upgrade": "yes"}, "invalid_body"),
+        ({"gift_id": TEDDY, "to": {"user_id": 7}, "expected_star_count": "15"}, "invalid_body"),
     ):
         refused = await client.post(path, json=bad, headers=key("d"))
         assert (await refused.json())["error"]["code"] == code
