@@ -139,10 +139,8 @@ def _purchase(summary: str, body: type, errors400: str) -> dict[str, Any]:
                     f"invalid_body, {errors400}"
                 ),
                 "404": _error("user_not_found, unknown_gift"),
-                "409": _error(
-                    "insufficient_balance, idempotency_key_reused, gift_sold_out, price_changed "
-                    "(error.star_count is the price now)"
-                ),
+                "409": _error("gift_sold_out, price_changed (error.star_count is the price now)"),
+                "422": _error("insufficient_balance, idempotency_key_reused"),
                 "413": _error("Body over 64 KiB"),
                 "503": {
                     **_error(
@@ -398,10 +396,8 @@ def build_spec(
                     "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
                     "400": _error("missing_idempotency_key, invalid_json, invalid_body, …"),
                     "404": _error("unknown_gift"),
-                    "409": _error(
-                        "insufficient_balance, idempotency_key_reused, gift_sold_out, "
-                        "price_changed"
-                    ),
+                    "409": _error("gift_sold_out, price_changed"),
+                    "422": _error("insufficient_balance, idempotency_key_reused"),
                     **BODY_ERRORS,
                     "503": {
                         **_error("bot_balance_low, catalog_unavailable, …"),
