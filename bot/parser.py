@@ -14,6 +14,22 @@ def _utc_date(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _signed(value: str) -> int:
+    try:
+        amount = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of Stars: {value!r}") from None
+    if amount == 0:
+        raise argparse.ArgumentTypeError("an adjustment of 0 changes nothing")
+    return amount
+
+
+def _actor(value: str) -> str:
+    if not 1 <= len(value.strip()) <= 64 or not value.isprintable():
+        raise argparse.ArgumentTypeError("--by must be 1 to 64 printable characters")
+    return value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
@@ -82,6 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     target = redeliver.add_mutually_exclusive_group(required=True)
     target.add_argument("event_id", nargs="?", help="one abandoned event (evt_…)")
     target.add_argument("--all", action="store_true", help="every abandoned event")
+    adjust = commands.add_parser(
+        "adjust",
+        help="correct a balance with an audited `adjustment` ledger row",
+        description="Add (+N) or take (-N) Stars with an `adjustment` ledger row that "
+        "records who made it and why; the app's backend gets a balance.adjusted event. "
+        "A negative adjustment never takes the balance below zero unless --allow-negative.",
+    )
+    adjust.add_argument("user_id", type=int)
+    adjust.add_argument("amount", type=_signed, help="+N or -N Stars")
+    adjust.add_argument("--reason", required=True, help="why (kept on the ledger row)")
+    adjust.add_argument(
+        "--by", type=_actor, help="who is making it (default: $USER of this shell)"
+    )
+    adjust.add_argument(
+        "--allow-negative",
+        action="store_true",
+        help="let the balance go below zero (say, Stars spent before a fraud was found)",
+    )
     refund = commands.add_parser("refund", help="refund a charge through Telegram")
     refund.set_defaults(calls_telegram=True)
     refund.add_argument("charge_id")

@@ -6,6 +6,7 @@ one line that names the variable (see `load_settings`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from enum import StrEnum
@@ -23,6 +24,9 @@ HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 # Sent as `Authorization: Bearer <key>`: visible ASCII, and never a comma (the separator).
 SERVICE_KEY_SHAPE = re.compile(r"^[!-+\--~]+$")
 MIN_SERVICE_KEY = 32
+# `label:key` names a key for the audit trail (who made an adjustment); the label is
+# short and plain, so a key that merely contains a colon is read as a whole key.
+SERVICE_KEY_LABEL = re.compile(r"^([A-Za-z0-9_.-]{1,32}):(.+)$")
 MIN_EVENTS_SECRET = 32
 VISIBLE_ASCII = re.compile(r"^[!-~]+$")
 
@@ -117,6 +121,14 @@ def url_secrets(url: str | None) -> tuple[str, ...]:
 def _password_spellings(url: str) -> tuple[str, ...]:
     password = urlsplit(url).password
     return tuple({password, unquote(password)}) if password else ()
+
+
+def _labelled(entry: str) -> tuple[str, str]:
+    """(label, key) of a SERVICE_API_KEYS entry, `label:key` or a bare key."""
+    match = SERVICE_KEY_LABEL.match(entry)
+    if match and len(match.group(2)) >= MIN_SERVICE_KEY:
+        return match.group(1), match.group(2)
+    return "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8], entry
 
 
 def _split_csv(value: object) -> object:
@@ -248,14 +260,15 @@ class Settings(BaseSettings):
     def _service_keys(cls, value: object) -> object:
         # Checked before pydantic sees the parts: its own messages quote the input, and
         # these are secrets. No message here echoes a key either.
-        keys = _split_csv(value)
-        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        entries = _split_csv(value)
+        if not isinstance(entries, list) or not all(isinstance(key, str) for key in entries):
             raise ValueError("must be comma-separated keys")
+        keys = [_labelled(entry)[1] for entry in entries]
         if any(len(key) < MIN_SERVICE_KEY for key in keys):
             raise ValueError(f"must each be at least {MIN_SERVICE_KEY} characters long")
         if not all(SERVICE_KEY_SHAPE.match(key) for key in keys):
             raise ValueError("must each be printable ASCII without spaces or commas")
-        return keys
+        return entries
 
     @field_validator("events_url")
     @classmethod
@@ -316,7 +329,14 @@ class Settings(BaseSettings):
 
     @property
     def service_keys(self) -> list[str]:
-        return [key.get_secret_value() for key in self.service_api_keys]
+        """The keys themselves, without their labels."""
+        return [_labelled(key.get_secret_value())[1] for key in self.service_api_keys]
+
+    @property
+    def service_key_labels(self) -> list[str]:
+        """Each key's label, in the order of `service_keys`: as given (`label:key`), or
+        `key-` and the start of the key's SHA-256 (which says nothing of the key)."""
+        return [_labelled(key.get_secret_value())[0] for key in self.service_api_keys]
 
     @property
     def secrets(self) -> tuple[str, ...]:
