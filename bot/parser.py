@@ -116,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the balance go below zero (say, Stars spent before a fraud was found)",
     )
+    copy = commands.add_parser(
+        "copy-database",
+        help="copy this (stopped) SQLite database into an empty PostgreSQL one",
+        description="Copy every row of DATABASE_URL (SQLite; every process stopped) into "
+        "the empty PostgreSQL database at --to, which is migrated first: ids, the ledger, "
+        "orders, charges, debits, events and cursors as they are, leases released, "
+        "sequences past the largest ids. Refuses a target that holds any row; ends by "
+        "running `check --offline` on the target.",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="postgres://user:pass@host/db")
     refund = commands.add_parser("refund", help="refund a charge through Telegram")
     refund.set_defaults(calls_telegram=True)
     refund.add_argument("charge_id")

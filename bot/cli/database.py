@@ -9,6 +9,7 @@ import getpass
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from bot.cli.copying import cmd_copy_database
 from bot.cli.tables import table
 from models.events.delivery import parse_public_id, public_id
 from models.events.operator import (
@@ -295,4 +296,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "charge": cmd_charge,
     "events": cmd_events,
     "adjust": cmd_adjust,
+    "copy-database": cmd_copy_database,
 }
