@@ -191,6 +191,14 @@ class Settings(BaseSettings):
     # Seconds the polling worker's lease lasts (bot/leadership.py): a standby takes over
     # at most this long (plus a second) after the leader vanishes.
     leader_lease: float = Field(10, ge=1, le=600)
+    # Days a delivered or abandoned event and a sent notice are kept before the leading
+    # worker deletes them (models/retention.py); 0 keeps them for good.
+    events_retention_days: int = Field(30, ge=0, le=36_500)
+    notices_retention_days: int = Field(30, ge=0, le=36_500)
+    # A daily revenue digest to ADMIN_IDS at this local time (HH:MM, off when unset),
+    # in DIGEST_TIMEZONE (an IANA name, UTC by default).
+    digest_at: str | None = None
+    digest_timezone: str = "UTC"
     webapp_url: str | None = None
     bot_metrics_port: int | None = Field(None, ge=1, le=65535)
     bot_metrics_host: str = "127.0.0.1"
@@ -310,6 +318,26 @@ class Settings(BaseSettings):
         if any(amount < 1 or amount > 100_000 for amount in value):
             raise ValueError("amounts must be whole Stars between 1 and 100000")
         return sorted(set(value))
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time of day as HH:MM, e.g. 09:00")
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _digest_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone name, e.g. Europe/Berlin or UTC") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
