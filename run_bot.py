@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from models.infra.settings import load_settings
+from models.infra.settings import load_settings, url_secrets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.infra.logs import configure_logging, log_failure
     from models.infra.loop import allow_open_files, run
 
-    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    # `copy-database --to` names a second database, whose password no log may show either.
+    secrets = (*settings.secrets, *url_secrets(getattr(args, "to", None)))
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
     command = args.command or "run"
     try:
         if command == "run":

@@ -291,3 +291,21 @@ async def test_copy_database_refuses_a_source_whose_worker_is_running(
     )
     assert code == 1, out + err
     assert "holds its lease" in out
+
+
+async def test_copy_database_to_an_unreachable_target_fails_without_showing_its_password(
+    tmp_path: Path, run_bot_forked: ForkServer
+) -> None:
+    password = "n0t-f0r-the-logs-" + "x" * 12
+    code, out, err = await run_bot_forked.run(
+        "copy-database",
+        "--to",
+        f"postgres://stars:{password}@127.0.0.1:{free_port()}/stars",
+        cwd=tmp_path,
+        BOT_TOKEN=TOKEN,
+        DATABASE_URL=f"sqlite://{tmp_path}/stars.sqlite3",
+    )
+    assert code == 1, out + err
+    assert "Traceback" not in err
+    assert "command.failed" in err
+    assert password not in out + err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.housekeeping import Housekeeping
@@ -20,6 +21,7 @@ from models.users import upsert_user
 from models.values import Charge, Profile
 from tests.emulator import BotApiEmulator
 from tests.helpers import ADMIN, ALICE, TOKEN, cid, make_settings
+from tests.system import start_system
 
 RU_ADMIN = {"id": 9001, "first_name": "Вера", "language_code": "ru"}
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -107,3 +109,18 @@ async def test_the_digest_says_what_check_flags_and_is_off_unless_set(
     [message] = emulator.messages_to(TOKEN, ADMIN["id"])
     assert "check: 2 problems" in message["text"]
     assert f"user {ALICE['id']}: balance 99 but ledger sums to 10" in message["text"]
+
+
+async def test_the_leading_worker_sends_the_digest_among_its_duties(
+    db: str, emulator: BotApiEmulator, aiohttp_client: Any
+) -> None:
+    running, stop, task = await start_system(
+        aiohttp_client, emulator, digest_at="00:00", admin_ids=[ADMIN["id"]]
+    )
+    try:
+        [message] = await emulator.wait_for_message(TOKEN, ADMIN["id"], timeout=20)
+        assert message["text"].startswith("Stars digest for ")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+    assert running.worker.housekeeping.settings.digest_at == "00:00"
