@@ -68,7 +68,7 @@ class Page:
         code: list[tuple[str, str]] = []
         code_at: list[int] = []
         fence: str | None = None
-        language, block = "", []
+        language, block = "", list[str]()
         for line in (path.read_text() if text is None else text).splitlines():
             opening = FENCE.match(line)
             if fence is None and opening:

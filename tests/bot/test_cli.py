@@ -33,7 +33,11 @@ async def test_operator_commands(
     tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
-    env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url, "DATABASE_URL": db_url}
+    env: dict[str, Any] = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": emulator.url,
+        "DATABASE_URL": db_url,
+    }
 
     async def cli(*args: str) -> tuple[int, str]:
         code, out, err = await run_bot_forked.run(*args, cwd=tmp_path, **env)
@@ -114,7 +118,7 @@ async def redirect_loop(aiohttp_server) -> str:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("command", [("check",), ("reconcile",)])
 async def test_a_command_that_cannot_reach_telegram_logs_why_and_exits_1(
     tmp_path: Path,
-    aiohttp_server,  # type: ignore[no-untyped-def]
+    aiohttp_server: Any,
     command: tuple[str, ...],
     run_bot_forked: ForkServer,
 ) -> None:
@@ -158,7 +162,7 @@ async def test_a_command_that_cannot_reach_the_database_logs_why_and_exits_1(
 async def test_payments_from_before_deployment_are_listed_and_credited_only_by_a_backfill(
     tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
-    env = {
+    env: dict[str, Any] = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": emulator.url,
         "DATABASE_URL": f"sqlite://{tmp_path}/stars.sqlite3",
@@ -240,7 +244,7 @@ async def test_the_database_commands_never_load_aiogram_and_the_telegram_ones_do
 ) -> None:
     """Only a command that calls Telegram pays for aiogram (seconds of start-up); a
     look-up answers at once. Telegram is unreachable here: none of them may need it."""
-    env = {
+    env: dict[str, Any] = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",
         "DATABASE_URL": f"sqlite://{tmp_path}/stars.sqlite3",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ BAD = [
     ("env", "message"), BAD, ids=[m.split()[0] + str(i) for i, (_, m) in enumerate(BAD)]
 )
 async def test_a_bad_setting_stops_start_up_with_one_line(
-    tmp_path: Path, script: str, env: dict[str, str], message: str
+    tmp_path: Path, script: str, env: dict[str, Any], message: str
 ) -> None:
     code, out, err = await run(script, cwd=tmp_path, **env)
     assert code == 2
