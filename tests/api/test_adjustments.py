@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -25,7 +26,7 @@ ALICE_ID = ALICE["id"]
 
 
 @pytest.fixture(autouse=True)
-async def ledger_holds(db: str):
+async def ledger_holds(db: str) -> AsyncIterator[None]:
     yield
     report = await check_ledger()
     assert report.ok, report.render()

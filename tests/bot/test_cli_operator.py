@@ -37,7 +37,7 @@ async def test_adjust_records_who_and_why_and_never_goes_below_zero_unless_told(
     tmp_path: Path, run_bot_forked: ForkServer
 ) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
-    env = {
+    env: dict[str, Any] = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",  # never called
         "DATABASE_URL": db_url,
@@ -217,7 +217,7 @@ async def test_copy_database_moves_every_row_and_the_copy_passes_check(
 ) -> None:
     source = f"sqlite://{tmp_path}/stars.sqlite3"
     await build_deployment(source)
-    env = {
+    env: dict[str, Any] = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",  # never called
         "DATABASE_URL": source,

@@ -23,7 +23,7 @@ from tests.emulator import BotApiEmulator
 from tests.helpers import ADMIN, ALICE, TOKEN, cid, make_settings
 from tests.system import start_system
 
-RU_ADMIN = {"id": 9001, "first_name": "Вера", "language_code": "ru"}
+RU_ADMIN: dict[str, Any] = {"id": 9001, "first_name": "Вера", "language_code": "ru"}
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

@@ -13,6 +13,7 @@ import asyncio
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.types import LabeledPrice
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.slow
 PURCHASES = 60
 
 
-def buyer(i: int) -> dict[str, object]:
+def buyer(i: int) -> dict[str, Any]:
     return {"id": 70_000 + i, "first_name": f"Buyer {i}", "language_code": "en"}
 
 
@@ -49,7 +50,7 @@ async def invoice_links(emulator: BotApiEmulator, db_url: str) -> list[str]:
         orders = [
             await open_order(
                 Profile(int(buyer(i)["id"])), 50 + i, ttl=3600, max_pending=9, per_minute=99
-            )  # type: ignore[call-overload]
+            )
             for i in range(PURCHASES)
         ]
     finally:
@@ -73,11 +74,10 @@ async def invoice_links(emulator: BotApiEmulator, db_url: str) -> list[str]:
 async def credited(db_url: str) -> list[str]:
     await open_database(db_url, pool_size=2)
     try:
-        return list(
-            await LedgerEntry.filter(kind=EntryKind.TOPUP).values_list(
-                "telegram_payment_charge_id", flat=True
-            )
+        rows = await LedgerEntry.filter(kind=EntryKind.TOPUP).values_list(
+            "telegram_payment_charge_id", flat=True
         )
+        return [str(row) for row in rows]
     finally:
         await close_database()
 
