@@ -50,6 +50,7 @@ async def test_an_adjustment_is_a_ledger_row_with_who_and_why_and_an_event(db: s
     assert body["data"]["amount"] == -30
     assert body["data"]["reason"] == "double-credited gift"
     assert body["data"]["source"] == "operator"
+    assert body["data"]["by"] == "alice-ops"
 
 
 async def test_a_negative_adjustment_never_goes_below_zero_unless_allowed(db: str) -> None:
