@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tortoise import Tortoise
 
-from models.events.delivery import finish
+from models.events.delivery import claim_due, finish
 from models.events.outbox import switch_events
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.jobs import deployment_time
@@ -254,6 +254,10 @@ async def test_copy_database_moves_every_row_and_the_copy_passes_check(
         assert again.status == "already_credited"
         paid = await credit_charge(Charge(cid("new"), ALICE["id"], 100, str(order)))
         assert paid.anomaly is None
+        # The events still owed go out from the copy, heads first.
+        owed = await claim_due(utcnow(), 100, utcnow() + timedelta(seconds=30))
+        assert owed
+        assert {e.user_id for e in owed} <= {ALICE["id"], BORIS["id"]}
         newest = await LedgerEntry.all().order_by("-id").first()
         assert newest is not None
         assert newest.id > before.id  # (a failed insert may use up a number)
