@@ -11,6 +11,7 @@ from aiohttp import web
 from api.adjustments import setup_adjustment_routes
 from api.auth import init_data_secret
 from api.bodies import receive_body
+from api.gifts import setup_gift_routes
 from api.invoice_links import InvoiceLinks
 from api.invoices import InvoiceClient, telegram_session
 from api.keys import (
@@ -68,6 +69,7 @@ def create_app(
     setup_routes(app, development=settings.is_development)
     setup_wallet_routes(app, settings)
     setup_adjustment_routes(app, settings)
+    setup_gift_routes(app, settings)
     return app
 
 

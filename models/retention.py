@@ -4,7 +4,7 @@ worker (bot/housekeeping.py), in small batches.
 
 Only rows whose work is done go: an event delivered or abandoned (an abandoned one can
 no longer be redelivered once pruned), a notice sent or given up on. The money's own
-record never does: the ledger, orders, debits, adjustments and the cursors in
+record never does: the ledger, orders, debits, gifts, adjustments and the cursors in
 `job_state` are kept for good, and nothing they reference is pruned (events and
 notices point at them, never the other way).
 

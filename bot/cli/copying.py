@@ -76,10 +76,12 @@ def _parents_first(tables: list[str], edges: Sequence[tuple[str, str]]) -> list[
         if child != parent and child in parents and parent in parents:
             parents[child].add(parent)
     ordered: list[str] = []
+    seen: set[str] = set()
 
     def visit(table: str) -> None:
-        if table in ordered:
+        if table in seen:  # placed, or on the way (a cycle: COPY would then refuse it)
             return
+        seen.add(table)
         for parent in sorted(parents[table]):
             visit(parent)
         ordered.append(table)

@@ -15,10 +15,12 @@ from tortoise import Tortoise
 
 from models.events.delivery import claim_due, finish
 from models.events.outbox import switch_events
+from models.gifts.rules import Item, Recipient
+from models.gifts.store import GiftRequest, buy
 from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.jobs import deployment_time
 from models.infra.sql import as_datetime
-from models.kinds import EntryKind, EventState
+from models.kinds import EntryKind, EventState, GiftKind
 from models.ledger.adjustments import adjust
 from models.ledger.credits import credit_charge
 from models.ledger.debits import debit, reverse_debit
@@ -130,6 +132,16 @@ async def build_deployment(db_url: str, users: int = USERS) -> None:
         await reverse_debit(spent.debit.id, "returned")
         await debit(ALICE["id"], 20, "a sticker", "key-2")
         await adjust(BORIS["id"], 5, "outage compensation", "ops")
+        await buy(
+            GiftRequest(
+                ALICE["id"],
+                Item(GiftKind.GIFT, gift_id="5170145012310081615"),
+                Recipient(user_id=BORIS["id"]),
+                15,
+                "gift-1",
+                pay_for_upgrade=True,
+            )
+        )
         events = await Event.all().order_by("entry_id")
         await finish(events[0].id, events[0].user_id, EventState.DELIVERED, now)
         await finish(events[1].id, events[1].user_id, EventState.ABANDONED, now, "HTTP 500")
@@ -166,9 +178,11 @@ async def build_deployment(db_url: str, users: int = USERS) -> None:
 
 
 def dump(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    """Rows as comparable text: timestamps as instants, UUIDs and JSON by value."""
+    """Rows as comparable text: timestamps as instants, UUIDs, JSON and booleans by value."""
 
     def text(value: Any) -> str:
+        if isinstance(value, bool):  # SQLite keeps booleans as 0 and 1
+            return str(int(value))
         if isinstance(value, datetime):
             return as_datetime(value).astimezone(UTC).isoformat()
         if isinstance(value, str):
@@ -202,6 +216,7 @@ async def table_rows(db_url: str, table: str) -> list[dict[str, Any]]:
 
 TABLES = [
     "users",
+    "gifts",
     "topup_orders",
     "debits",
     "ledger_entries",
@@ -226,7 +241,7 @@ async def test_copy_database_moves_every_row_and_the_copy_passes_check(
         "copy-database", "--to", empty_db_url, cwd=tmp_path, **env
     )
     assert code == 0, out + err
-    assert "ledger_entries: 5000/6007 rows" in out  # progress on a large table
+    assert "ledger_entries: 5000/6008 rows" in out  # progress on a large table
     assert "all invariants hold" in out
     for table in TABLES:
         assert dump(await table_rows(empty_db_url, table)) == dump(
