@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.infra.logs import configure_logging, log_failure
     from models.infra.loop import allow_open_files, run
 
-    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    configure_logging(
+        settings.log_level, settings.log_format, secrets=settings.secrets, cache_loggers=True
+    )
     command = args.command or "run"
     try:
         if command == "run":

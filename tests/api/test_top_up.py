@@ -334,8 +334,13 @@ class TestRateLimits:
         started = time.time()
         for amount in (50, 100, 250):
             assert (await top_up(client, amount)).status == 201
-        response = await top_up(client, 500)
+        with structlog.testing.capture_logs() as logs:
+            response = await top_up(client, 500)
         assert await error_of(response, 429) == "rate_limited"
+        # One line for the request, which says why it was refused.
+        assert [(e["event"], e["status"], e["refusal"]) for e in logs] == [
+            ("request", 429, "rate_limited")
+        ]
         # The first order leaves the one-minute window 60 s after it was made.
         waited = time.time() - started
         assert 60 - waited - 1 <= int(response.headers["Retry-After"]) <= 61 - waited + 1
