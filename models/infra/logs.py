@@ -234,7 +234,7 @@ def configure_logging(
     # aiogram logs every handled update at INFO; our handlers log what matters.
     if level != "DEBUG":
         logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("tortoise").setLevel(max(logging.INFO, numeric_level))
+    logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
     for name, quieter in (("asyncpg.pool", _one_line), ("aiohttp.server", _client_fault)):
