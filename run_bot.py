@@ -1,44 +1,9 @@
-"""The bot worker: `python run_bot.py` polls Telegram; subcommands are operator tools."""
-
-from __future__ import annotations
+"""The bot worker from a checkout: `python run_bot.py` is the `stars-bot` command
+(bot/main.py), for a checkout that was not installed."""
 
 import sys
 
-from models.infra.settings import load_settings
-
-
-def main(argv: list[str] | None = None) -> int:
-    # Settings first: a bad value should stop us at once, before the heavy imports.
-    from bot.parser import build_parser
-
-    args = build_parser().parse_args(argv)
-    settings = load_settings()
-
-    import structlog
-
-    from models.infra.logs import configure_logging, log_failure
-    from models.infra.loop import allow_open_files, run
-
-    configure_logging(
-        settings.log_level, settings.log_format, secrets=settings.secrets, cache_loggers=True
-    )
-    command = args.command or "run"
-    try:
-        if command == "run":
-            from bot.worker import run_worker
-
-            allow_open_files()
-            run(run_worker(settings))
-            return 0
-        # Only the commands that call Telegram load aiogram (bot/cli/telegram.py).
-        from bot.cli import run_command
-
-        return run(run_command(settings, args))
-    except Exception as error:  # exit 1 with a logged, redacted reason (never a raw traceback)
-        event = "worker.failed" if command == "run" else "command.failed"
-        log_failure(structlog.get_logger("bot"), event, error, command=command)
-        return 1
-
+from bot.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

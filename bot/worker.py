@@ -15,7 +15,11 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramConflictError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BotCommand
@@ -38,6 +42,7 @@ from models.infra.db import apply_migrations, close_database, open_database
 from models.infra.leases import free_if_held_by
 from models.infra.loop import freeze_heap
 from models.infra.settings import Settings
+from models.infra.startup import EXIT_CONFIGURATION, TOKEN_REJECTED, StartupError
 from models.infra.telegram import make_bot
 
 log = structlog.get_logger("bot.worker")
@@ -110,6 +115,9 @@ async def until_done(call: Callable[[], Awaitable[Any]], what: str, stop: asynci
             return True
         except TelegramRetryAfter as error:
             wait = float(error.retry_after)
+        except TelegramUnauthorizedError:
+            # A rejected token stays rejected: retrying it would look alive and do nothing.
+            raise StartupError(TOKEN_REJECTED, EXIT_CONFIGURATION) from None
         except Exception as error:
             log.warning("startup.retrying", call=what, error=repr(error))
             wait = delay

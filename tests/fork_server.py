@@ -34,6 +34,7 @@ from tests.processes import ROOT, child_env
 
 # What `run_bot.py`'s commands import, the Telegram ones included: the cost of a start.
 PRELOAD = [
+    "bot.main",
     "aiogram",
     "bot.cli",
     "bot.cli.database",

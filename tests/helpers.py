@@ -6,22 +6,38 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from models.infra.settings import Settings
 
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 OTHER_TOKEN = "654321:AAGotAnotherBotTokenForTheTests0123"
-ADMIN = {"id": 9000, "first_name": "Ada", "language_code": "en"}
-ALICE = {"id": 1001, "first_name": "Alice", "username": "alice", "language_code": "en"}
-BORIS = {"id": 1002, "first_name": "Борис", "username": "boris", "language_code": "ru"}
-GROUP = {"id": -1001234567890, "type": "supergroup", "title": "Stars fans"}
+ADMIN: dict[str, Any] = {"id": 9000, "first_name": "Ada", "language_code": "en"}
+ALICE: dict[str, Any] = {
+    "id": 1001,
+    "first_name": "Alice",
+    "username": "alice",
+    "language_code": "en",
+}
+BORIS: dict[str, Any] = {
+    "id": 1002,
+    "first_name": "Борис",
+    "username": "boris",
+    "language_code": "ru",
+}
+GROUP: dict[str, Any] = {"id": -1001234567890, "type": "supergroup", "title": "Stars fans"}
 
+
+# A test client of the API's application.
+ApiClient = TestClient[web.Request, web.Application]
 
 # The `make_client` fixture (tests/api/conftest.py): settings overrides in, a TestClient out.
-ClientFactory = Callable[..., Any]
+ClientFactory = Callable[..., Awaitable[ApiClient]]
 
 CHARGE_ID_LENGTH = 131  # the longest Stars charge ids seen in public code
 

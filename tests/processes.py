@@ -116,6 +116,11 @@ async def run(
     return process.returncode or 0, out.decode(), err.decode()
 
 
+def track(process: asyncio.subprocess.Process) -> None:
+    """A child started elsewhere, ended by `kill_leftovers` like those started here."""
+    _children.append(process)
+
+
 def kill_leftovers() -> list[int]:
     """SIGKILL every child started since the last call that has not exited; their pids."""
     killed = []

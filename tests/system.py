@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from aiogram.types import LabeledPrice
-from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from bot.notifier import Notifier
@@ -21,7 +20,7 @@ from models.infra.telegram import make_bot
 from models.orders.opening import open_order
 from models.values import Profile
 from tests.emulator import BotApiEmulator
-from tests.helpers import ALICE, TOKEN, make_settings, tma
+from tests.helpers import ALICE, TOKEN, ApiClient, make_settings, tma
 from tests.processes import Child, start
 
 
@@ -30,14 +29,14 @@ class System:
     emulator: BotApiEmulator
     settings: Settings
     worker: Worker
-    api: TestClient
+    api: ApiClient
 
     async def order(self, user: dict[str, Any], amount: int = 100) -> dict[str, Any]:
         response = await self.api.post(
             "/payments/top-up", json={"amount": amount}, headers=tma(user)
         )
         assert response.status in (200, 201), await response.text()
-        return await response.json()
+        return dict(await response.json())
 
     async def balance(self, user: dict[str, Any]) -> int:
         body = await (await self.api.get("/me", headers=tma(user))).json()

@@ -21,7 +21,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def call(http: aiohttp.ClientSession, emulator: BotApiEmulator, method: str, **kw):  # type: ignore[no-untyped-def]
+async def call(
+    http: aiohttp.ClientSession, emulator: BotApiEmulator, method: str, **kw: Any
+) -> tuple[int, Any]:
     async with http.post(f"{emulator.url}/bot{TOKEN}/{method}", **kw) as response:
         return response.status, await response.json()
 
@@ -269,8 +271,8 @@ async def test_polls_are_recorded_by_door_and_a_poll_whose_caller_hung_up_hands_
 
 
 async def test_updates_are_confirmed_by_offset_and_filtered_by_allowed_updates(
-    emulator, http
-) -> None:  # type: ignore[no-untyped-def]
+    emulator: BotApiEmulator, http: aiohttp.ClientSession
+) -> None:
     emulator.send_text(TOKEN, ALICE, "/one")
     _, body = await call(http, emulator, "getUpdates", data={"allowed_updates": '["message"]'})
     [update] = body["result"]

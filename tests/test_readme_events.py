@@ -37,7 +37,7 @@ def example(language: str) -> str:
     section = text[text.index(SECTION) :]
     end = section.find("\n## ", len(SECTION))
     [code] = re.findall(rf"```{language}\n(.*?)```", section if end < 0 else section[:end], re.S)
-    return code
+    return str(code)
 
 
 async def write_events() -> dict[int, list[str]]:
@@ -100,13 +100,13 @@ async def test_the_python_example(
 ) -> None:
     module = types.ModuleType("stars_events_example")
     exec(compile(example("python"), str(PAGE), "exec"), module.__dict__)
-    module.EVENTS_SECRET = SECRET.encode()
+    module.__dict__["EVENTS_SECRET"] = SECRET.encode()
     reacted: list[dict[str, Any]] = []
 
     async def react(event: dict[str, Any]) -> None:
         reacted.append(event)
 
-    module.react = react
+    module.__dict__["react"] = react
     server = await aiohttp_server(module.app)
     url = str(server.make_url("/stars-events"))
     order = await deliver_to(url)

@@ -4,7 +4,9 @@
 // closed or reloaded in the middle of a payment can tell, when it opens again, how that
 // payment ended.
 "use strict";
-const tg = window.Telegram.WebApp;
+// Missing when telegram-web-app.js did not load (no connection to telegram.org, or a
+// blocked script): start() then says so instead of leaving a blank card.
+const tg = window.Telegram?.WebApp ?? null;
 const API = new URL("..", location.href).href.replace(/\/$/, "");
 const POLL_EVERY_MS = 1000;
 const POLL_FOR_MS = 60000;
@@ -29,7 +31,9 @@ const TEXTS = {
     checking: "Checking your last payment…",
     open: "Your payment of {n} ⭐ is still open.",
     slow: "The payment is still being confirmed. Your balance will update by itself.",
-    outside: "Open this page from the bot in Telegram.", network: "No connection to the server. Please try again.",
+    outside: "Open this page from the bot in Telegram.",
+    noScript: "This page cannot work: Telegram's Mini App script (telegram-web-app.js) did not load. Check the internet connection and open the page again from the bot in Telegram.",
+    network: "No connection to the server. Please try again.",
     history: "Recent activity", historyEmpty: "Nothing here yet. Your top-ups and purchases will show up here.",
     historyError: "Your history could not be loaded just now.", after: "Balance: {n} ⭐",
     kind_topup: "Top-up", kind_refund: "Payment refunded", kind_debit: "Spent",
@@ -51,7 +55,9 @@ const TEXTS = {
     checking: "Проверяем ваш последний платёж…",
     open: "Ваш платёж на {n} ⭐ ещё не завершён.",
     slow: "Платёж ещё подтверждается. Баланс обновится сам.",
-    outside: "Откройте эту страницу из бота в Telegram.", network: "Нет связи с сервером. Попробуйте ещё раз.",
+    outside: "Откройте эту страницу из бота в Telegram.",
+    noScript: "Страница не может работать: не загрузился скрипт Mini App от Telegram (telegram-web-app.js). Проверьте подключение к интернету и снова откройте страницу из бота в Telegram.",
+    network: "Нет связи с сервером. Попробуйте ещё раз.",
     history: "Последние операции", historyEmpty: "Здесь пока пусто. Пополнения и покупки появятся здесь.",
     historyError: "Не удалось загрузить историю. Попробуйте позже.", after: "Баланс: {n} ⭐",
     kind_topup: "Пополнение", kind_refund: "Возврат платежа", kind_debit: "Списание",
@@ -59,7 +65,8 @@ const TEXTS = {
     kind_adjustment: "Корректировка", kind_other: "Операция",
   },
 };
-const lang = (tg.initDataUnsafe.user?.language_code || "").startsWith("ru") ? "ru" : "en";
+const language = tg ? tg.initDataUnsafe.user?.language_code : navigator.language;
+const lang = (language || "").startsWith("ru") ? "ru" : "en";
 const t = (key, n) => TEXTS[lang][key].replace("{n}", n);
 const $ = (id) => document.getElementById(id);
 
@@ -110,8 +117,8 @@ async function api(path, options = {}) {
 // The order being paid: Telegram's CloudStorage where the client has it (6.9+), so it
 // follows the user to another device; localStorage where it has not, or when CloudStorage
 // fails or does not answer. The key names the user: one browser may serve two accounts.
-const memoryKey = `pending_topup_${tg.initDataUnsafe.user?.id}`;
-const cloud = tg.isVersionAtLeast("6.9") ? tg.CloudStorage : null;
+const memoryKey = `pending_topup_${tg?.initDataUnsafe.user?.id}`;
+const cloud = tg?.isVersionAtLeast("6.9") ? tg.CloudStorage : null;
 
 function cloudCall(method, ...args) {
   return new Promise((resolve, reject) => {
@@ -332,6 +339,11 @@ async function dismiss() {
 }
 
 async function start() {
+  if (!tg) {
+    document.querySelectorAll("[data-text]").forEach((el) => (el.textContent = t(el.dataset.text)));
+    show(t("noScript"), "error");
+    return;
+  }
   tg.ready();
   tg.expand();
   document.querySelectorAll("[data-text]").forEach((el) => (el.textContent = t(el.dataset.text)));

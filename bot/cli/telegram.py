@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 
 from bot.cli.tables import table
 from bot.own_stars import read_own_balance
@@ -14,6 +15,7 @@ from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from bot.refunding import refund_charge, refunded_text
 from bot.refusals import refusal_text
 from models.infra.settings import Settings
+from models.infra.startup import EXIT_TELEGRAM
 from models.infra.telegram import make_bot
 from models.queries.invariants import check_ledger
 from models.reconciliation.deployment import paid_at
@@ -22,7 +24,19 @@ from models.refusals import Refused
 
 
 async def cmd_check(bot: Bot, args: argparse.Namespace) -> int:
-    report = await check_ledger(await telegram_record(bot))
+    try:
+        record = await telegram_record(bot)
+    except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as error:
+        # What the database alone proves is still worth printing; then say what is missing.
+        report = await check_ledger()
+        print(report.render())
+        print(
+            f"\nNot checked: Telegram's side (its payments and refunds, the bot's own Stars): "
+            f"Telegram could not be asked ({type(error).__name__}). The checks above used the "
+            "database alone; run `check` again when Telegram answers."
+        )
+        return EXIT_TELEGRAM if report.ok else 1
+    report = await check_ledger(record)
     print(report.render())
     own = await read_own_balance(bot)
     shown = "could not be read" if own is None else f"{own} ⭐"

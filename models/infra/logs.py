@@ -234,7 +234,10 @@ def configure_logging(
     # aiogram logs every handled update at INFO; our handlers log what matters.
     if level != "DEBUG":
         logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # Tortoise says "Tortoise-ORM startup/shutdown" at INFO on every run, which reads
+    # like a failure in a start-up log: only at DEBUG.
+    tortoise = logging.INFO if level == "DEBUG" else logging.WARNING
+    logging.getLogger("tortoise").setLevel(max(tortoise, logging.getLevelName(level)))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
     for name, quieter in (("asyncpg.pool", _one_line), ("aiohttp.server", _client_fault)):

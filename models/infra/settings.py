@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
@@ -17,8 +16,13 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.infra.pooler import flag_problem, is_pooled
+from models.infra.startup import StartupError, prepare_sqlite_folder
 
-TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+TELEGRAM_WEB_APP_JS = "https://telegram.org/js/telegram-web-app.js"
+# Telegram's shape: the bot's id, a colon, a secret of 35 (at least 30) of these.
+TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
+# The value .env.example ships with: shaped like a token, and not one.
+PLACEHOLDER_TOKEN = "123456789:replace-with-your-token-from-botfather"
 HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 # Sent as `Authorization: Bearer <key>`: visible ASCII, and never a comma (the separator).
 SERVICE_KEY_SHAPE = re.compile(r"^[!-+\--~]+$")
@@ -181,6 +185,10 @@ class Settings(BaseSettings):
     # at most this long (plus a second) after the leader vanishes.
     leader_lease: float = Field(10, ge=1, le=600)
     webapp_url: str | None = None
+    # Where the reference Mini App page (/app/) loads Telegram's telegram-web-app.js:
+    # telegram.org's copy, as every Mini App in Telegram must load it; the offline
+    # sandbox (python -m tests.sandbox) points it at the npm package's copy.
+    webapp_script_url: str = TELEGRAM_WEB_APP_JS
     bot_metrics_port: int | None = Field(None, ge=1, le=65535)
     bot_metrics_host: str = "127.0.0.1"
     privacy_text: str | None = None
@@ -194,17 +202,30 @@ class Settings(BaseSettings):
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
         # The message must never echo the value: it is a secret.
+        if value.get_secret_value() == PLACEHOLDER_TOKEN:
+            raise ValueError(
+                "is still the placeholder from .env.example: put your bot's token from "
+                "@BotFather there"
+            )
         if not TOKEN_SHAPE.match(value.get_secret_value()):
-            raise ValueError("is not shaped like a bot token (digits, a colon, then the secret)")
+            raise ValueError(
+                "is not shaped like a bot token (digits, a colon, then 35 letters, digits, "
+                "- or _, as @BotFather gives it)"
+            )
         return value
 
     @field_validator("database_url")
     @classmethod
     def _database_kind(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
+        scheme = urlsplit(value).scheme if "://" in value else ""
+        if not scheme:  # never echoed: it may hold a password
+            raise ValueError(
+                "is not a database URL; use sqlite://data/stars.sqlite3 or "
+                "postgres://user:password@host:5432/database"
+            )
         if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
             raise ValueError(
-                f"has unsupported kind {scheme or 'none'!r}; use sqlite://path or "
+                f"has unsupported kind {scheme!r}; use sqlite://path or "
                 "postgres://user:pass@host:port/db"
             )
         if problem := flag_problem(value):
@@ -242,6 +263,12 @@ class Settings(BaseSettings):
         parts = _http_url(value, "http://127.0.0.1:8081")
         if parts.query or parts.fragment:
             raise ValueError("must be a base URL without ?query or #fragment")
+        return value
+
+    @field_validator("webapp_script_url")
+    @classmethod
+    def _script_url(cls, value: str) -> str:
+        _http_url(value, TELEGRAM_WEB_APP_JS)
         return value
 
     @field_validator("service_api_keys", mode="before")
@@ -382,8 +409,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         print(describe_error(error), file=sys.stderr)
         raise SystemExit(2) from None
-    if settings.database_url.startswith("sqlite://"):
-        path = settings.database_url.removeprefix("sqlite://").split("?", 1)[0]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        prepare_sqlite_folder(settings.database_url)
+    except StartupError as failure:  # one line, not a traceback
+        print(failure.message, file=sys.stderr)
+        raise SystemExit(failure.code) from None
     return settings

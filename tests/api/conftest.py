@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from models.infra.settings import Settings
 from tests.emulator import BotApiEmulator
-from tests.helpers import ClientFactory, make_settings
+from tests.helpers import ApiClient, ClientFactory, make_settings
 
 
 @pytest.fixture
@@ -19,18 +18,19 @@ def api_settings(emulator: BotApiEmulator) -> Settings:
 
 
 @pytest.fixture
-async def make_client(db: str, emulator: BotApiEmulator, aiohttp_client):  # type: ignore[no-untyped-def]
+async def make_client(db: str, emulator: BotApiEmulator, aiohttp_client: Any) -> ClientFactory:
     """A real aiohttp server for the API, the test owning the database context."""
 
-    async def factory(**overrides: Any) -> TestClient:
+    async def factory(**overrides: Any) -> ApiClient:
         settings = make_settings(
             **{"telegram_api_url": emulator.url, "topup_max_pending": 1000, **overrides}
         )
-        return await aiohttp_client(create_app(settings, init_orm=False))
+        client: ApiClient = await aiohttp_client(create_app(settings, init_orm=False))
+        return client
 
     return factory
 
 
 @pytest.fixture
-async def client(make_client: ClientFactory) -> TestClient:
+async def client(make_client: ClientFactory) -> ApiClient:
     return await make_client()

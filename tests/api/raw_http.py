@@ -48,7 +48,7 @@ async def connection(
 async def read_answer(reader: asyncio.StreamReader) -> Answer:
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
-    headers: CIMultiDict[str] = CIMultiDict(line.split(": ", 1) for line in lines)
+    headers: CIMultiDict[str] = CIMultiDict(line.partition(": ")[::2] for line in lines)
     body = await reader.readexactly(int(headers.get("Content-Length", "0")))
     return Answer(int(status_line.split()[1]), headers, body)
 

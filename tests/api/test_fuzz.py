@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import ALICE, tma
+from tests.helpers import ALICE, ApiClient, tma
 
 PATHS = [
     "/payments/top-up",
@@ -32,7 +31,7 @@ bodies = st.one_of(
     json_values.map(json.dumps),
     st.binary(max_size=300),
 )
-headers = st.one_of(
+headers: st.SearchStrategy[dict[str, str]] = st.one_of(
     st.just({}),
     st.just(tma(ALICE)),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80).map(
@@ -59,7 +58,7 @@ paths = st.one_of(
     header=headers,
 )
 async def test_no_request_gets_a_server_error(
-    client: TestClient, method: str, path: str, body: Any, header: dict[str, str]
+    client: ApiClient, method: str, path: str, body: Any, header: dict[str, str]
 ) -> None:
     response = await client.request(method, path, data=body, headers=header)
     assert response.status < 500, (method, path, body, response.status, await response.text())

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 import structlog
-from aiohttp.test_utils import TestClient
 
 from models.tables import TopUpOrder, User
 from tests.api import raw_http
 from tests.api.raw_http import Answer, connection, raw_request, read_answer
 from tests.api.test_top_up import error_of
-from tests.helpers import ALICE, ClientFactory, sign_init_data, tma
+from tests.helpers import ALICE, ApiClient, ClientFactory, sign_init_data, tma
 
 
-async def send(client: TestClient, request: bytes) -> Answer:
+async def send(client: ApiClient, request: bytes) -> Answer:
+    assert client.port is not None
     return await raw_http.send(client.host, client.port, request)
 
 
@@ -32,7 +32,7 @@ def signed(**options: Any) -> str:
 
 class TestInitData:
     async def test_bytes_that_are_not_utf8_in_authorization_are_refused(
-        self, client: TestClient
+        self, client: ApiClient
     ) -> None:
         header = b"tma auth_date=1&user=\xff\xfe&hash=" + b"0" * 64
         answer = await send(client, raw_request("GET", "/me", {"Authorization": header}))
@@ -50,7 +50,7 @@ class TestInitData:
         ],
     )
     async def test_a_hash_that_is_not_64_hex_digits_is_refused(
-        self, client: TestClient, hash_: str
+        self, client: ApiClient, hash_: str
     ) -> None:
         header = signed().rsplit("hash=", 1)[0] + "hash=" + hash_
         response = await client.get("/me", headers={"Authorization": header})
@@ -60,7 +60,7 @@ class TestInitData:
         "header", ["tma %zz%C3%28=%E0%80", "tma &&==&", "tma user=%ff%fe&hash=%00"]
     )
     async def test_garbage_percent_encoding_is_refused(
-        self, client: TestClient, header: str
+        self, client: ApiClient, header: str
     ) -> None:
         response = await client.get("/me", headers={"Authorization": header})
         assert await error_of(response, 401) == "invalid_init_data"
@@ -76,7 +76,7 @@ class TestInitData:
         ids=["nested", "huge-id", "id-2^63", "5000-digits"],
     )
     async def test_a_signed_user_field_that_is_hostile_is_refused_and_writes_nothing(
-        self, client: TestClient, user: str
+        self, client: ApiClient, user: str
     ) -> None:
         # Signed with our token: only the bot's owner could send these, but a bug in
         # a client library might.
@@ -89,7 +89,7 @@ class TestInitData:
 class TestBody:
     @pytest.mark.parametrize("body", ["[" * 60_000, '{"amount": ' * 5_000])
     async def test_json_nested_deeper_than_the_parser_goes_is_invalid_json(
-        self, client: TestClient, body: str
+        self, client: ApiClient, body: str
     ) -> None:
         response = await client.post(
             "/payments/top-up",
@@ -100,7 +100,7 @@ class TestBody:
         assert await TopUpOrder.all().count() == 0
 
     async def test_the_body_is_read_as_json_whatever_content_type_claims(
-        self, client: TestClient
+        self, client: ApiClient
     ) -> None:
         response = await client.post(
             "/payments/top-up",
@@ -116,7 +116,7 @@ class TestBody:
         assert await error_of(response, 400) == "invalid_json"
 
     async def test_a_body_that_contradicts_its_content_encoding_is_unreadable(
-        self, client: TestClient
+        self, client: ApiClient
     ) -> None:
         response = await client.post(
             "/payments/top-up",
@@ -127,9 +127,7 @@ class TestBody:
         assert response.headers["Connection"] == "close"
         assert await TopUpOrder.all().count() == 0
 
-    async def test_a_trickled_body_is_a_408_not_a_database_outage(
-        self, client: TestClient
-    ) -> None:
+    async def test_a_trickled_body_is_a_408_not_a_database_outage(self, client: ApiClient) -> None:
         before = await (await client.get("/metrics")).text()
         body = b'{"amount": 100}'
         request = raw_request(
@@ -143,6 +141,7 @@ class TestBody:
         )
         started = time.monotonic()
         with structlog.testing.capture_logs() as logs:
+            assert client.port is not None
             async with connection(client.host, client.port) as (reader, writer):
                 writer.write(request)
 
@@ -176,7 +175,7 @@ def database_samples(metrics: str) -> list[str]:
 
 class TestRoutes:
     @pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
-    async def test_top_up_answers_only_post(self, client: TestClient, method: str) -> None:
+    async def test_top_up_answers_only_post(self, client: ApiClient, method: str) -> None:
         response = await client.request(
             method, "/payments/top-up", headers={"Authorization": signed()}
         )
@@ -185,7 +184,7 @@ class TestRoutes:
         if method != "HEAD":
             assert await error_of(response, 405) == "method_not_allowed"
 
-    async def test_payments_can_still_be_looked_up(self, client: TestClient) -> None:
+    async def test_payments_can_still_be_looked_up(self, client: ApiClient) -> None:
         created = await client.post(
             "/payments/top-up", json={"amount": 100}, headers={"Authorization": signed()}
         )
@@ -195,7 +194,7 @@ class TestRoutes:
         response = await client.get("/payments/top-up-2", headers=tma(ALICE))
         assert await error_of(response, 404) == "payment_not_found"
 
-    async def test_head_never_writes(self, client: TestClient) -> None:
+    async def test_head_never_writes(self, client: ApiClient) -> None:
         response = await client.head("/me", headers=tma(ALICE))
         assert response.status == 405
         assert response.headers["Allow"] == "GET"
@@ -204,7 +203,7 @@ class TestRoutes:
         assert (await client.get("/me", headers=tma(ALICE))).status == 200
         assert await User.all().count() == 1
 
-    async def test_a_redirect_keeps_its_location(self, client: TestClient) -> None:
+    async def test_a_redirect_keeps_its_location(self, client: ApiClient) -> None:
         response = await client.get("/app", allow_redirects=False)
         assert response.status == 308
         assert response.headers["Location"] == "/app/"
@@ -242,7 +241,7 @@ class TestCors:
         allowed = response.headers.get("Access-Control-Allow-Origin")
         assert allowed == (self.ORIGIN if headers.get("Origin") == self.ORIGIN else None)
 
-    async def test_without_cors_nothing_varies(self, client: TestClient) -> None:
+    async def test_without_cors_nothing_varies(self, client: ApiClient) -> None:
         response = await client.get("/health", headers={"Origin": self.ORIGIN})
         assert "Vary" not in response.headers
         assert "Access-Control-Allow-Origin" not in response.headers
@@ -261,7 +260,7 @@ class TestCors:
         assert answer.headers["Vary"] == "Origin"
 
 
-async def test_a_request_id_that_is_not_utf8_is_replaced(client: TestClient) -> None:
+async def test_a_request_id_that_is_not_utf8_is_replaced(client: ApiClient) -> None:
     answer = await send(client, raw_request("GET", "/health", {"X-Request-Id": b"\xff\xfe"}))
     assert answer.status == 200
     assert len(answer.headers["X-Request-Id"]) == 32

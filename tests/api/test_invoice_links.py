@@ -9,7 +9,7 @@ import uuid
 from tortoise import Tortoise
 
 from api.invoice_links import InvoiceLinks
-from api.invoices import InvoiceError
+from api.invoices import InvoiceError, InvoiceFailure
 from models.orders.opening import open_order
 from models.tables import TopUpOrder
 from models.values import Profile
@@ -99,7 +99,7 @@ async def test_presses_racing_for_one_order_share_its_one_call() -> None:
 async def test_a_failed_call_fails_every_waiting_press_and_the_next_asks_again() -> None:
     links = InvoiceLinks()
     order_id = uuid.uuid4()
-    refused = InvoiceError("refused", "Bad Request: STARS_INVOICE_INVALID")
+    refused = InvoiceError(InvoiceFailure.REFUSED, "Bad Request: STARS_INVOICE_INVALID")
     ask = OneCall(refused)
     presses = [asyncio.ensure_future(links.link(order_id, ask)) for _ in range(20)]
     await asyncio.sleep(0)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from aiohttp.test_utils import TestClient
-
 from tests.emulator import BotApiEmulator, Fault
-from tests.helpers import ALICE, metric, tma
+from tests.helpers import ALICE, ApiClient, metric, tma
 
 
-async def scrape(client: TestClient) -> str:
+async def scrape(client: ApiClient) -> str:
     response = await client.get("/metrics")
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain")
@@ -16,7 +14,7 @@ async def scrape(client: TestClient) -> str:
 
 
 async def test_top_ups_and_failed_invoices_are_counted(
-    client: TestClient, emulator: BotApiEmulator
+    client: ApiClient, emulator: BotApiEmulator
 ) -> None:
     before = await scrape(client)
     await client.post("/payments/top-up", json={"amount": 100}, headers=tma(ALICE))

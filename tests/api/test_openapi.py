@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
-from tests.helpers import ALICE, ClientFactory, tma
+from tests.helpers import ALICE, ApiClient, ClientFactory, tma
 
 
-def served_routes(client: TestClient) -> set[tuple[str, str]]:
+def served_routes(client: ApiClient) -> set[tuple[str, str]]:
     routes = set()
-    for route in client.server.app.router.routes():  # type: ignore[union-attr]
-        if route.method != "HEAD":
-            routes.add((route.resource.canonical, route.method.lower()))  # type: ignore[union-attr]
+    assert isinstance(client.server, TestServer)
+    for route in client.server.app.router.routes():
+        if route.method != "HEAD" and route.resource is not None:
+            routes.add((route.resource.canonical, route.method.lower()))
     return routes
 
 
@@ -49,7 +50,9 @@ def conforms(value: Any, schema: dict[str, Any], spec: dict[str, Any]) -> bool:
     return True
 
 
-async def answer_fits(client: TestClient, spec: dict, path: str, method: str, response) -> None:  # type: ignore[no-untyped-def]
+async def answer_fits(
+    client: ApiClient, spec: dict[str, Any], path: str, method: str, response: Any
+) -> None:
     documented = spec["paths"][path][method]["responses"]
     assert str(response.status) in documented, (path, method, response.status)
     content = documented[str(response.status)].get("content")

@@ -11,17 +11,15 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from api.keys import in_flight_key
 from api.middlewares import Handler
 from models.infra import metrics
 from models.tables import TopUpOrder
-from tests.api.conftest import ClientFactory
 from tests.api.raw_http import connection, raw_request, read_answer
 from tests.emulator import BotApiEmulator, Fault
-from tests.helpers import TOKEN, make_settings, tma
+from tests.helpers import TOKEN, ApiClient, ClientFactory, make_settings, tma
 from tests.tcp_proxy import TcpProxy
 
 
@@ -29,7 +27,7 @@ def buyer(i: int) -> dict[str, Any]:
     return {"id": 880_000 + i, "first_name": f"B{i}", "language_code": "en"}
 
 
-def top_up(client: TestClient, i: int) -> Awaitable[Any]:
+def top_up(client: ApiClient, i: int) -> Awaitable[Any]:
     return client.post("/payments/top-up", json={"amount": 100}, headers=tma(buyer(i)))
 
 
@@ -42,7 +40,12 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 
 
 def shed_so_far() -> float:
-    return metrics.REQUESTS_SHED._value.get()
+    return float(metrics.REQUESTS_SHED._value.get())
+
+
+def port(client: ApiClient) -> int:
+    assert client.port is not None
+    return client.port
 
 
 async def test_a_request_over_the_bound_is_answered_503_while_the_others_still_wait(
@@ -97,7 +100,7 @@ async def test_shed_requests_keep_their_connection(
     await until(lambda: client.app[in_flight_key].count == 1, "one top-up in flight")
     # Five over the bound, one after another on one connection: each is answered on
     # it, body and all (the body is read, not left to poison the next request).
-    async with connection(str(client.host), int(client.port)) as (reader, writer):
+    async with connection(str(client.host), port(client)) as (reader, writer):
         for i in range(1, 6):
             body = json.dumps({"amount": 100}).encode()
             headers = {
@@ -161,7 +164,7 @@ async def test_bodies_still_on_their_way_hold_no_slot(
         return await handler(request)
 
     app.middlewares.insert(0, count_arrivals)  # outermost: sees each request reach the app
-    client: TestClient = await aiohttp_client(app)
+    client: ApiClient = await aiohttp_client(app)
     body = json.dumps({"amount": 100}).encode().ljust(20)
     headers = {
         "Authorization": tma(buyer(0))["Authorization"].encode(),
@@ -170,7 +173,7 @@ async def test_bodies_still_on_their_way_hold_no_slot(
     }
     async with contextlib.AsyncExitStack() as stack:
         withheld = [
-            await stack.enter_async_context(connection(str(client.host), int(client.port)))
+            await stack.enter_async_context(connection(str(client.host), port(client)))
             for _ in range(8)
         ]
         for _, writer in withheld:

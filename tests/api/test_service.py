@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import structlog
-from aiohttp.test_utils import TestClient
 
 from models.infra.logs import configure_logging
 from models.kinds import EntryKind
@@ -21,7 +21,7 @@ from models.tables import Debit
 from models.users import upsert_user
 from models.values import Profile
 from tests.databases import through_pgbouncer
-from tests.helpers import ALICE, BORIS, TOKEN, ClientFactory, metric, tma
+from tests.helpers import ALICE, BORIS, TOKEN, ApiClient, ClientFactory, metric, tma
 
 KEY = "svc_" + "k" * 40
 OLD_KEY = "svc_" + "o" * 40
@@ -34,7 +34,7 @@ def key(value: str) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-async def ledger_holds(db: str):
+async def ledger_holds(db: str) -> AsyncIterator[None]:
     """After every test each balance equals its ledger and each ledger is a chain."""
     yield
     report = await check_ledger()
@@ -42,7 +42,7 @@ async def ledger_holds(db: str):
 
 
 @pytest.fixture
-async def service(make_client: ClientFactory) -> TestClient:
+async def service(make_client: ClientFactory) -> ApiClient:
     return await make_client(service_api_keys=[OLD_KEY, KEY])
 
 
@@ -54,7 +54,7 @@ async def fund(user: dict[str, Any], stars: int) -> None:
 
 
 async def error_code(response: Any) -> str:
-    return (await response.json())["error"]["code"]
+    return str((await response.json())["error"]["code"])
 
 
 async def test_without_service_keys_every_service_path_is_not_found(
@@ -90,7 +90,7 @@ async def test_without_service_keys_every_service_path_is_not_found(
     ids=["none", "empty", "short", "long", "basic", "no-scheme", "non-ascii"],
 )
 async def test_a_missing_or_wrong_key_is_refused(
-    service: TestClient, headers: dict[str, str]
+    service: ApiClient, headers: dict[str, str]
 ) -> None:
     await fund(ALICE, 100)
     for response in (
@@ -108,7 +108,7 @@ async def test_a_missing_or_wrong_key_is_refused(
 
 
 async def test_mini_app_init_data_is_not_a_service_key_nor_a_key_init_data(
-    service: TestClient,
+    service: ApiClient,
 ) -> None:
     response = await service.get(f"/service/users/{ALICE_ID}", headers=tma(ALICE))
     assert (response.status, await error_code(response)) == (401, "invalid_service_key")
@@ -116,7 +116,7 @@ async def test_mini_app_init_data_is_not_a_service_key_nor_a_key_init_data(
     assert (response.status, await error_code(response)) == (401, "missing_init_data")
 
 
-async def test_every_configured_key_is_accepted_while_one_is_rotated(service: TestClient) -> None:
+async def test_every_configured_key_is_accepted_while_one_is_rotated(service: ApiClient) -> None:
     await fund(ALICE, 1)
     for secret in (KEY, OLD_KEY):
         response = await service.get(
@@ -126,7 +126,7 @@ async def test_every_configured_key_is_accepted_while_one_is_rotated(service: Te
 
 
 async def test_keys_never_reach_the_logs(
-    service: TestClient, capsys: pytest.CaptureFixture[str]
+    service: ApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("DEBUG", "json", secrets=(TOKEN,))
     try:
@@ -149,7 +149,7 @@ async def test_keys_never_reach_the_logs(
     assert KEY[4:20] not in logged
 
 
-async def test_a_user_is_shown_with_balance_and_profile(service: TestClient) -> None:
+async def test_a_user_is_shown_with_balance_and_profile(service: ApiClient) -> None:
     await fund(ALICE, 70)
     response = await service.get(f"/service/users/{ALICE_ID}", headers=AUTH)
     assert response.status == 200
@@ -165,7 +165,7 @@ async def test_a_user_is_shown_with_balance_and_profile(service: TestClient) -> 
 
 
 @pytest.mark.parametrize("user", ["4242", "abc", "0", "-5", "1.5", "99999999999999999999", "１"])
-async def test_an_unknown_or_malformed_user_is_not_found(service: TestClient, user: str) -> None:
+async def test_an_unknown_or_malformed_user_is_not_found(service: ApiClient, user: str) -> None:
     for call in (
         service.get(f"/service/users/{user}", headers=AUTH),
         service.get(f"/service/users/{user}/ledger", headers=AUTH),
@@ -179,7 +179,7 @@ async def test_an_unknown_or_malformed_user_is_not_found(service: TestClient, us
     assert await Debit.all().count() == 0
 
 
-async def test_a_debit_answers_with_the_balance_after_it(service: TestClient) -> None:
+async def test_a_debit_answers_with_the_balance_after_it(service: ApiClient) -> None:
     await fund(ALICE, 100)
     response = await service.post(
         f"/service/users/{ALICE_ID}/debits",
@@ -201,7 +201,7 @@ async def test_a_debit_answers_with_the_balance_after_it(service: TestClient) ->
     assert await get_balance(ALICE_ID) == 70
 
 
-async def test_a_replay_gets_the_first_answer_byte_for_byte(service: TestClient) -> None:
+async def test_a_replay_gets_the_first_answer_byte_for_byte(service: ApiClient) -> None:
     await fund(ALICE, 100)
     path, body = f"/service/users/{ALICE_ID}/debits", {"amount": 30, "reason": "a gift"}
     first = await service.post(path, json=body, headers=key("retry-me"))
@@ -225,7 +225,7 @@ async def test_a_replay_gets_the_first_answer_byte_for_byte(service: TestClient)
     ids=["amount", "reason", "user"],
 )
 async def test_a_key_reused_for_anything_else_is_a_conflict(
-    service: TestClient, user: dict[str, Any], body: dict[str, Any]
+    service: ApiClient, user: dict[str, Any], body: dict[str, Any]
 ) -> None:
     await fund(ALICE, 100)
     await fund(BORIS, 100)
@@ -243,7 +243,7 @@ async def test_a_key_reused_for_anything_else_is_a_conflict(
     assert (await get_balance(ALICE_ID), await get_balance(BORIS["id"])) == (70, 100)
 
 
-async def test_not_enough_stars_is_a_conflict_that_records_nothing(service: TestClient) -> None:
+async def test_not_enough_stars_is_a_conflict_that_records_nothing(service: ApiClient) -> None:
     await fund(ALICE, 20)
     path = f"/service/users/{ALICE_ID}/debits"
     response = await service.post(path, json={"amount": 30, "reason": "r"}, headers=key("k1"))
@@ -290,7 +290,7 @@ BAD_DEBITS = [
 
 @pytest.mark.parametrize(("headers", "body", "code"), BAD_DEBITS)
 async def test_every_bad_debit_request_is_a_400_with_its_code(
-    service: TestClient, headers: dict[str, str | None], body: object, code: str
+    service: ApiClient, headers: dict[str, str | None], body: object, code: str
 ) -> None:
     await fund(ALICE, 100)
     sent = {**AUTH, "Idempotency-Key": "bad-input", **headers}
@@ -308,7 +308,7 @@ async def test_every_bad_debit_request_is_a_400_with_its_code(
 
 
 async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred(
-    service: TestClient,
+    service: ApiClient,
 ) -> None:
     await fund(ALICE, 500)
     responses = await asyncio.gather(
@@ -332,7 +332,7 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred(
 
 @through_pgbouncer
 async def test_a_debit_racing_the_users_first_sign_in_is_refused_never_a_500(
-    service: TestClient,
+    service: ApiClient,
 ) -> None:
     """Each new user opens the Mini App (GET /me creates them) while the app's backend
     sends a debit for them: the debit finds no user, or a balance of 0, whichever the
@@ -364,7 +364,7 @@ async def test_a_debit_racing_the_users_first_sign_in_is_refused_never_a_500(
     assert await Debit.all().count() == 0
 
 
-async def test_forty_concurrent_requests_with_one_key_make_one_debit(service: TestClient) -> None:
+async def test_forty_concurrent_requests_with_one_key_make_one_debit(service: ApiClient) -> None:
     await fund(ALICE, 500)
     responses = await asyncio.gather(
         *(
@@ -384,7 +384,7 @@ async def test_forty_concurrent_requests_with_one_key_make_one_debit(service: Te
     assert await Debit.all().count() == 1
 
 
-async def test_a_reversal_is_201_once_then_200_with_the_same_body(service: TestClient) -> None:
+async def test_a_reversal_is_201_once_then_200_with_the_same_body(service: ApiClient) -> None:
     await fund(ALICE, 100)
     spent = await service.post(
         f"/service/users/{ALICE_ID}/debits",
@@ -404,7 +404,7 @@ async def test_a_reversal_is_201_once_then_200_with_the_same_body(service: TestC
 
 
 @pytest.mark.parametrize("debit_id", [str(uuid.uuid4()), "not-a-uuid", "1"])
-async def test_reversing_an_unknown_debit_is_not_found(service: TestClient, debit_id: str) -> None:
+async def test_reversing_an_unknown_debit_is_not_found(service: ApiClient, debit_id: str) -> None:
     response = await service.post(f"/service/debits/{debit_id}/reversal", headers=AUTH)
     assert response.status == 404
     assert await error_code(response) == "debit_not_found"
@@ -421,7 +421,7 @@ async def test_reversing_an_unknown_debit_is_not_found(service: TestClient, debi
     ],
 )
 async def test_a_bad_reversal_body_is_a_400_and_reverses_nothing(
-    service: TestClient, body: bytes, code: str
+    service: ApiClient, body: bytes, code: str
 ) -> None:
     await fund(ALICE, 100)
     spent = await service.post(
@@ -440,7 +440,9 @@ async def test_a_bad_reversal_body_is_a_400_and_reverses_nothing(
     assert await get_balance(ALICE_ID) == 70
 
 
-async def entries_of(client: TestClient, path: str, headers: dict[str, str], limit: int) -> list:
+async def entries_of(
+    client: ApiClient, path: str, headers: dict[str, str], limit: int
+) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     url = f"{path}?limit={limit}"
     while True:
@@ -455,7 +457,7 @@ async def entries_of(client: TestClient, path: str, headers: dict[str, str], lim
 
 
 async def test_the_ledger_pages_newest_first_for_the_service_and_the_mini_app(
-    service: TestClient,
+    service: ApiClient,
 ) -> None:
     await fund(ALICE, 100)
     await fund(BORIS, 5)
@@ -526,7 +528,7 @@ async def test_the_ledger_pages_newest_first_for_the_service_and_the_mini_app(
         ("before=99999999999999999999", "invalid_cursor"),
     ],
 )
-async def test_a_bad_page_request_is_a_400(service: TestClient, query: str, code: str) -> None:
+async def test_a_bad_page_request_is_a_400(service: ApiClient, query: str, code: str) -> None:
     await fund(ALICE, 1)
     for path, headers in (
         (f"/service/users/{ALICE_ID}/ledger", AUTH),
@@ -537,7 +539,7 @@ async def test_a_bad_page_request_is_a_400(service: TestClient, query: str, code
         assert await error_code(response) == code
 
 
-async def test_debits_refusals_replays_and_reversals_are_counted(service: TestClient) -> None:
+async def test_debits_refusals_replays_and_reversals_are_counted(service: ApiClient) -> None:
     async def scrape() -> str:
         return await (await service.get("/metrics")).text()
 

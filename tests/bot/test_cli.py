@@ -33,7 +33,11 @@ async def test_operator_commands(
     tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
     db_url = f"sqlite://{tmp_path}/stars.sqlite3"
-    env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": emulator.url, "DATABASE_URL": db_url}
+    env: dict[str, Any] = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": emulator.url,
+        "DATABASE_URL": db_url,
+    }
 
     async def cli(*args: str) -> tuple[int, str]:
         code, out, err = await run_bot_forked.run(*args, cwd=tmp_path, **env)
@@ -111,10 +115,11 @@ async def redirect_loop(aiohttp_server) -> str:  # type: ignore[no-untyped-def]
     return str(server.make_url("")).rstrip("/")
 
 
-@pytest.mark.parametrize("command", [("check",), ("reconcile",)])
+# `check` prints what the database proves instead (tests/test_startup_failures.py).
+@pytest.mark.parametrize("command", [("reconcile",), ("backfill", "--dry-run")])
 async def test_a_command_that_cannot_reach_telegram_logs_why_and_exits_1(
     tmp_path: Path,
-    aiohttp_server,  # type: ignore[no-untyped-def]
+    aiohttp_server: Any,
     command: tuple[str, ...],
     run_bot_forked: ForkServer,
 ) -> None:
@@ -136,29 +141,31 @@ async def test_a_command_that_cannot_reach_telegram_logs_why_and_exits_1(
         assert failure["error"].startswith("TelegramNetworkError: ")
 
 
-async def test_a_command_that_cannot_reach_the_database_logs_why_and_exits_1(
+async def test_a_command_that_cannot_reach_the_database_says_where_in_one_line_and_exits_3(
     tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
+    port = free_port()
     code, out, err = await run_bot_forked.run(
         "user",
         "1",
         cwd=tmp_path,
         BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=emulator.url,
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/stars",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/stars",
     )
-    assert code == 1, err
+    assert code == 3, err
     assert TOKEN.split(":")[1] not in out + err
     assert "Traceback" not in err
-    [failure] = [event for event in log_events(err) if event["event"] == "command.failed"]
-    assert failure["level"] == "error"
-    assert "Connect" in failure["error"]
+    assert err.strip().splitlines()[-1] == (
+        f"database error: cannot connect to PostgreSQL at 127.0.0.1:{port}, database 'stars' "
+        "(DATABASE_URL): connection refused: is PostgreSQL running and listening there?"
+    )
 
 
 async def test_payments_from_before_deployment_are_listed_and_credited_only_by_a_backfill(
     tmp_path: Path, emulator: BotApiEmulator, run_bot_forked: ForkServer
 ) -> None:
-    env = {
+    env: dict[str, Any] = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": emulator.url,
         "DATABASE_URL": f"sqlite://{tmp_path}/stars.sqlite3",
@@ -240,7 +247,7 @@ async def test_the_database_commands_never_load_aiogram_and_the_telegram_ones_do
 ) -> None:
     """Only a command that calls Telegram pays for aiogram (seconds of start-up); a
     look-up answers at once. Telegram is unreachable here: none of them may need it."""
-    env = {
+    env: dict[str, Any] = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",
         "DATABASE_URL": f"sqlite://{tmp_path}/stars.sqlite3",

@@ -125,10 +125,10 @@ def outcome(name: str) -> float:
     return REGISTRY.get_sample_value("stars_notices_total", {"outcome": name}) or 0.0
 
 
-BLOCKED = {"id": 2101, "first_name": "Blocked"}
-GONE = {"id": 2102, "first_name": "Gone"}
-FLOODED = {"id": 2103, "first_name": "Flooded"}
-WAITING = {"id": 2104, "first_name": "Waiting"}
+BLOCKED: dict[str, Any] = {"id": 2101, "first_name": "Blocked"}
+GONE: dict[str, Any] = {"id": 2102, "first_name": "Gone"}
+FLOODED: dict[str, Any] = {"id": 2103, "first_name": "Flooded"}
+WAITING: dict[str, Any] = {"id": 2104, "first_name": "Waiting"}
 
 
 async def test_undeliverable_messages_are_given_up_and_a_flood_holds_only_its_chat(

@@ -29,7 +29,7 @@ from tests.emulator import BotApiEmulator, Fault, running_emulator
 from tests.helpers import ALICE, BORIS, TOKEN, cid, make_settings, metric
 from tests.system import start_system
 
-CAROL = {"id": 1003, "first_name": "Carol", "language_code": "en"}
+CAROL: dict[str, Any] = {"id": 1003, "first_name": "Carol", "language_code": "en"}
 DAY = 86_400
 
 

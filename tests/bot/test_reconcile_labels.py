@@ -24,7 +24,7 @@ from tests.emulator import BotApiEmulator
 from tests.emulator.server import SaleLabel
 from tests.helpers import ALICE, BORIS, TOKEN, make_settings
 
-CAROL = {"id": 1003, "first_name": "Carol", "language_code": "en"}
+CAROL: dict[str, Any] = {"id": 1003, "first_name": "Carol", "language_code": "en"}
 DAY = 86_400
 LABELS: list[SaleLabel] = ["invoice_payment", "paid_media_payment"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from models.kinds import EntryKind, OrderStatus
@@ -13,7 +15,7 @@ from tests.helpers import ADMIN, ALICE, BORIS, TOKEN
 from tests.system import System
 
 
-async def paid(system: System, user: dict = ALICE, amount: int = 100) -> tuple[str, str]:
+async def paid(system: System, user: dict[str, Any] = ALICE, amount: int = 100) -> tuple[str, str]:
     order = await system.order(user, amount)
     outcome = await system.emulator.pay(order["invoice_url"], user)
     await system.settle()

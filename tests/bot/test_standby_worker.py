@@ -100,7 +100,7 @@ class Deployment:
         try:
             for _ in range(count):
                 self.buyers += 1
-                buyer = {"id": 70_000 + self.buyers, "first_name": "Buyer"}
+                buyer: dict[str, Any] = {"id": 70_000 + self.buyers, "first_name": "Buyer"}
                 order = await open_order(
                     Profile(buyer["id"]), amount, ttl=3600, max_pending=9, per_minute=99
                 )

@@ -6,6 +6,8 @@ GET  /_emulator/messages?chat_id=1
 POST /_emulator/sign      {"user": {...}}  -> initData signed with the sandbox token
 GET  /_emulator/invoice/{slug}
 GET  /sandbox/            a stand-in Telegram client hosting the Mini App
+GET  /js/telegram-web-app.js  Telegram's Mini App script from the npm package @twa-dev/sdk
+                          (`npm install`, see README), as telegram.org serves it
 POST /_emulator/fault     {"method": "sendMessage", "kind": "retry_after", "retry_after": 2}
 POST /_emulator/chat-fault {"chat_id": 1, "kind": "blocked" | "not_found" | "flood",
                           "retry_after": 5, "token": "..."}  messages to that chat fail
@@ -25,6 +27,13 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from tests.emulator.server import BotApiEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB_APP_JS = ROOT / "node_modules" / "@twa-dev" / "sdk" / "dist" / "telegram-web-apps.js"
+WEB_APP_JS_MISSING = (
+    "telegram-web-app.js is not installed: run `npm install --no-save --no-audit --no-fund "
+    "--no-package-lock @twa-dev/sdk@8.0.2` in the checkout (README: the sandbox)"
+)
 
 
 def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
@@ -94,6 +103,17 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
     async def sandbox(request: web.Request) -> web.FileResponse:
         return web.FileResponse(Path(__file__).with_name("sandbox.html"))
 
+    async def web_app_js(request: web.Request) -> web.StreamResponse:
+        # The npm package's copy: telegram.org's, served by what plays Telegram here so
+        # the sandbox needs no internet. Never vendored into the repository.
+        if not WEB_APP_JS.is_file():
+            return web.Response(
+                status=404,
+                text=f"{WEB_APP_JS_MISSING}\n",
+                content_type="text/plain",
+            )
+        return web.FileResponse(WEB_APP_JS, headers={"Content-Type": "application/javascript"})
+
     async def sale_label(request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
         if body.get("label") not in ("invoice_payment", "paid_media_payment"):
@@ -116,6 +136,7 @@ def add_control_routes(app: web.Application, emulator: BotApiEmulator) -> None:
     app.router.add_post("/_emulator/sign", sign)
     app.router.add_get("/_emulator/invoice/{slug}", invoice)
     app.router.add_get("/sandbox/", sandbox)
+    app.router.add_get("/js/telegram-web-app.js", web_app_js)
     app.router.add_post("/_emulator/pay", pay)
     app.router.add_post("/_emulator/message", message)
     app.router.add_get("/_emulator/messages", messages)

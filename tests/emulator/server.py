@@ -763,8 +763,9 @@ class BotApiEmulator:
                     return batch
                 changed = asyncio.ensure_future(state.changed.wait())
                 # Woken now and then to notice a caller that hung up.
+                either: list[asyncio.Future[Any]] = [changed, mine]
                 await asyncio.wait(
-                    [changed, mine],
+                    either,
                     timeout=min(deadline - time.monotonic(), 0.1),
                     return_when=asyncio.FIRST_COMPLETED,
                 )

@@ -240,9 +240,9 @@ async def test_a_user_left_without_a_head_gets_one_back(events_on: str) -> None:
     await Event.filter(user_id=ALICE.id).update(next_attempt_at=None)  # a hand edit
     assert await heads() == {}
     assert await repair_heads(utcnow()) == 1
-    assert await heads() == {
-        ALICE.id: [(await Event.filter(user_id=ALICE.id).order_by("entry_id").first()).entry_id]
-    }  # type: ignore[union-attr]
+    oldest = await Event.filter(user_id=ALICE.id).order_by("entry_id").first()
+    assert oldest is not None
+    assert await heads() == {ALICE.id: [oldest.entry_id]}
     assert await repair_heads(utcnow()) == 0
 
 

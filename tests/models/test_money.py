@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -145,7 +146,7 @@ async def test_a_refund_of_a_charge_never_seen_records_the_payment_first(db: str
     result = await record_refund(cid("lost"), user_id=BOB.id, amount=250, payload="whatever")
     assert result.status is RefundStatus.RECORDED
     assert await get_balance(BOB.id) == 0
-    kinds = sorted(
+    kinds: list[Any] = sorted(
         await LedgerEntry.filter(telegram_payment_charge_id=cid("lost")).values_list(
             "kind", flat=True
         )

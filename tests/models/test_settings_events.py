@@ -4,6 +4,7 @@ line that never shows the secret or the URL (which may carry credentials)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ BAD = [
 @pytest.mark.parametrize("script", ["run_bot.py", "run_api.py"])
 @pytest.mark.parametrize(("env", "message"), BAD, ids=[str(i) for i in range(len(BAD))])
 async def test_a_bad_events_setting_stops_start_up_with_one_line(
-    tmp_path: Path, script: str, env: dict[str, str], message: str
+    tmp_path: Path, script: str, env: dict[str, Any], message: str
 ) -> None:
     code, out, err = await run(script, cwd=tmp_path, BOT_TOKEN=TOKEN, **env)
     assert code == 2

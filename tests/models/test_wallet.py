@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred_make_exac
     assert await get_balance(ALICE.id) == 0
     assert await LedgerEntry.filter(kind=EntryKind.DEBIT).count() == 50
     assert await DebitRow.all().count() == 50
-    afters = sorted(
+    afters: list[Any] = sorted(
         await LedgerEntry.filter(kind=EntryKind.DEBIT).values_list(
             "stars_balance_after", flat=True
         )
@@ -246,7 +247,7 @@ async def test_a_refund_after_spending_leaves_the_balance_negative_and_the_chain
     assert refused.value.facts["balance"] == -80
     # A reversal still credits: it only raises the balance.
     assert (await reverse_debit(spent.debit.id)).debit.stars_balance == 0
-    afters = (
+    afters: list[Any] = (
         await LedgerEntry.filter(user_id=ALICE.id)
         .order_by("id")
         .values_list("stars_balance_after", flat=True)
