@@ -10,6 +10,7 @@ from aiohttp import web
 
 from api.auth import init_data_secret
 from api.bodies import receive_body
+from api.gifts import setup_gift_routes
 from api.invoice_links import InvoiceLinks
 from api.invoices import InvoiceClient, telegram_session
 from api.keys import (
@@ -66,6 +67,7 @@ def create_app(
     app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
     setup_wallet_routes(app, settings)
+    setup_gift_routes(app, settings)
     return app
 
 

@@ -85,9 +85,108 @@ PAGE_PARAMS = [
 PAGE_ERRORS = {"400": _error("invalid_limit or invalid_cursor")}
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, unique per purchase",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+}
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "'true' when this is the key's purchase again",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}}}
+
+
+def _purchase(summary: str, body: type, errors400: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "description": "Debits the user and queues one Telegram purchase per "
+            "Idempotency-Key (docs/gifts.md). 201: its final state (sent, or failed with the "
+            "Stars given back) came within GIFT_ANSWER_WAIT; 202: still pending, the outcome "
+            "follows as a gift.sent / gift.failed event and by GET /service/gifts/{id}.",
+            "security": SERVICE_SECURITY,
+            "parameters": [TELEGRAM_ID, IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": _json(body)},
+            "responses": {
+                **SERVICE_ERRORS,
+                "201": {**_ok("Sent or failed", shapes.GiftPurchase), "headers": REPLAYED},
+                "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
+                "400": _error(
+                    "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
+                    f"invalid_body, {errors400}"
+                ),
+                "404": _error("user_not_found, unknown_gift"),
+                "409": _error(
+                    "insufficient_balance, idempotency_key_reused, gift_sold_out, price_changed "
+                    "(error.star_count is the price now)"
+                ),
+                "413": _error("Body over 64 KiB"),
+                "503": {
+                    **_error(
+                        "bot_balance_low (the bot's own Stars cannot cover it now; nothing "
+                        "debited), catalog_unavailable, database_unavailable, overloaded"
+                    ),
+                    "headers": RETRY_AFTER,
+                },
+            },
+        }
+    }
+
+
+CATALOG = {
+    "200": _ok("The catalog (possibly stale: see stale and age_seconds)", shapes.GiftCatalog),
+}
+
+
+def _gift_paths() -> dict[str, Any]:
+    return {
+        "/service/gifts": {
+            "get": {
+                "summary": "Telegram's gift catalog and the Premium offers",
+                "security": SERVICE_SECURITY,
+                "responses": {
+                    **SERVICE_ERRORS,
+                    **CATALOG,
+                    "503": {**_error("catalog_unavailable, …"), "headers": RETRY_AFTER},
+                },
+            }
+        },
+        "/service/users/{telegram_id}/gifts": _purchase(
+            "Send a Telegram gift paid from the user's balance, exactly once per key",
+            shapes.GiftRequest,
+            "invalid_recipient, invalid_text, limited_gift_to_channel",
+        ),
+        "/service/users/{telegram_id}/premium": _purchase(
+            "Gift Telegram Premium paid from the user's balance, exactly once per key",
+            shapes.PremiumRequest,
+            "invalid_recipient, invalid_text, invalid_months",
+        ),
+        "/service/gifts/{gift_id}": {
+            "get": {
+                "summary": "A gift or Premium purchase and where it stands",
+                "security": SERVICE_SECURITY,
+                "parameters": [
+                    _path_param("gift_id", "The purchase's id", type="string", format="uuid")
+                ],
+                "responses": {
+                    "200": _ok("The purchase", shapes.GiftPurchase),
+                    "404": _error("gift_not_found"),
+                    **SERVICE_ERRORS,
+                },
+            }
+        },
+    }
+
+
 def _service_paths() -> dict[str, Any]:
     """The /service/… endpoints, served only when SERVICE_API_KEYS is set."""
     return {
+        **_gift_paths(),
         "/service/users/{telegram_id}": {
             "get": {
                 "summary": "A user's Stars balance and profile",
@@ -241,6 +340,39 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                 "security": [],
                 "responses": {"200": {"description": "Prometheus text format"}},
             }
+        },
+        "/gifts": {
+            "get": {
+                "summary": "Telegram's gift catalog and the Premium offers, for the Mini App",
+                "responses": {
+                    **AUTH_ERRORS,
+                    **CATALOG,
+                    "503": {**_error("catalog_unavailable, …"), "headers": RETRY_AFTER},
+                },
+            },
+            "post": {
+                "summary": "The caller sends a catalog gift to themselves from their balance",
+                "description": "The rules of POST /service/users/{telegram_id}/gifts, with the "
+                "caller as buyer and recipient.",
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {"required": True, "content": _json(shapes.MiniAppGiftRequest)},
+                "responses": {
+                    **AUTH_ERRORS,
+                    "201": {**_ok("Sent or failed", shapes.GiftPurchase), "headers": REPLAYED},
+                    "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
+                    "400": _error("missing_idempotency_key, invalid_json, invalid_body, …"),
+                    "404": _error("unknown_gift"),
+                    "409": _error(
+                        "insufficient_balance, idempotency_key_reused, gift_sold_out, "
+                        "price_changed"
+                    ),
+                    **BODY_ERRORS,
+                    "503": {
+                        **_error("bot_balance_low, catalog_unavailable, …"),
+                        "headers": RETRY_AFTER,
+                    },
+                },
+            },
         },
         "/payments/packages": {
             "get": {

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api import shapes
 from api.errors import INTERNAL_ERROR, INTERNAL_MESSAGE, error_response
+from models.gifts.rules import MAX_TEXT
 from models.ledger.debits import MAX_AMOUNT, MAX_IDEMPOTENCY_KEY, MAX_REASON
 from models.refusals import Facts, Refusal, Refused
 
@@ -74,6 +75,40 @@ ANSWERS: dict[Refusal, Answer] = {
             "(another user, amount or reason)."
         ),
     ),
+    Refusal.UNKNOWN_GIFT: Answer(
+        404, "unknown_gift", _fixed("There is no such gift in the catalog (GET /service/gifts).")
+    ),
+    Refusal.GIFT_SOLD_OUT: Answer(409, "gift_sold_out", _fixed("This gift is sold out.")),
+    Refusal.PRICE_CHANGED: Answer(
+        409,
+        "price_changed",
+        lambda facts: f"The gift costs {facts.get('star_count')} Stars now.",
+    ),
+    Refusal.LIMITED_GIFT_TO_CHANNEL: Answer(
+        400, "limited_gift_to_channel", _fixed("Limited gifts cannot be sent to channels.")
+    ),
+    Refusal.INVALID_RECIPIENT: Answer(
+        400,
+        "invalid_recipient",
+        _fixed('The recipient must be {"user_id": n} (a user) or {"chat_id": n} (a channel).'),
+    ),
+    Refusal.INVALID_TEXT: Answer(
+        400,
+        "invalid_text",
+        _fixed(f"text must be at most {MAX_TEXT} characters without control characters."),
+    ),
+    Refusal.INVALID_MONTHS: Answer(400, "invalid_months", _fixed("months must be 3, 6 or 12.")),
+    Refusal.BOT_BALANCE_LOW: Answer(
+        503,
+        "bot_balance_low",
+        _fixed("The service cannot pay for this now; nothing was debited. Try again later."),
+    ),
+    Refusal.CATALOG_UNAVAILABLE: Answer(
+        503, "catalog_unavailable", _fixed("Telegram's gift catalog cannot be read now.")
+    ),
+    Refusal.GIFT_NOT_FOUND: Answer(
+        404, "gift_not_found", lambda facts: f"There is no gift purchase {facts.get('gift_id')}."
+    ),
 }
 
 
@@ -87,6 +122,8 @@ def refusal_response(refused: Refused) -> web.Response:
     detail: shapes.ErrorDetail = {"code": answer.code, "message": answer.message(facts)}
     if refused.code is Refusal.INSUFFICIENT_BALANCE and "balance" in facts:
         detail["stars_balance"] = facts["balance"]
+    if refused.code is Refusal.PRICE_CHANGED and "star_count" in facts:
+        detail["star_count"] = facts["star_count"]
     headers = {}
     if "retry_after" in facts:
         headers["Retry-After"] = str(facts["retry_after"])

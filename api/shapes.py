@@ -25,6 +25,9 @@ class ErrorDetail(TypedDict):
     stars_balance: NotRequired[
         Annotated[int, Meta(description="insufficient_balance: the balance now")]
     ]
+    star_count: NotRequired[
+        Annotated[int, Meta(description="price_changed: what the gift costs now")]
+    ]
 
 
 class Error(TypedDict):
@@ -117,4 +120,85 @@ class LedgerPage(TypedDict):
     entries: list[LedgerEntry]
     next: Annotated[
         str | None, Meta(description="Pass as `before` for the next (older) page; null: no more")
+    ]
+
+
+class CatalogGift(TypedDict):
+    """A gift Telegram sells now (getAvailableGifts); the limits are null for gifts
+    without them."""
+
+    id: str
+    star_count: Annotated[int, Meta(description="What sending it costs")]
+    upgrade_star_count: int | None
+    emoji: str | None
+    is_premium: Annotated[bool, Meta(description="Only Premium users can buy it")]
+    remaining_count: int | None
+    total_count: int | None
+    personal_remaining_count: int | None
+    personal_total_count: int | None
+    sold_out: bool
+
+
+class PremiumOffer(TypedDict):
+    months: Literal[3, 6, 12]
+    star_count: int
+
+
+class GiftCatalog(TypedDict):
+    gifts: list[CatalogGift]
+    premium: list[PremiumOffer]
+    fetched_at: Annotated[Timestamp, Meta(description="When Telegram gave this catalog")]
+    age_seconds: int
+    stale: Annotated[
+        bool, Meta(description="Older than GIFT_CATALOG_TTL: Telegram could not be read since")
+    ]
+
+
+class Recipient(TypedDict):
+    """Exactly one of the two."""
+
+    user_id: NotRequired[Annotated[int, Meta(minimum=1)]]
+    chat_id: NotRequired[Annotated[int, Meta(description="A channel chat (not limited gifts)")]]
+
+
+class GiftRequest(TypedDict):
+    gift_id: str
+    to: Recipient
+    text: NotRequired[Annotated[str, Meta(max_length=128)]]
+    pay_for_upgrade: NotRequired[bool]
+    expected_star_count: NotRequired[
+        Annotated[int, Meta(description="Refused with price_changed when the price differs")]
+    ]
+
+
+class MiniAppGiftRequest(TypedDict):
+    gift_id: str
+    expected_star_count: NotRequired[int]
+
+
+class PremiumRequest(TypedDict):
+    to_user_id: Annotated[int, Meta(minimum=1)]
+    months: Literal[3, 6, 12]
+    text: NotRequired[Annotated[str, Meta(max_length=128)]]
+
+
+class GiftPurchase(TypedDict):
+    """A gift or Premium bought from a user's balance, and where it stands."""
+
+    id: Uuid
+    telegram_id: int
+    kind: Literal["gift", "premium"]
+    to: Recipient
+    gift_id: NotRequired[str]
+    pay_for_upgrade: NotRequired[bool]
+    months: NotRequired[int]
+    star_count: Annotated[int, Meta(description="The Stars debited")]
+    text: str | None
+    state: Literal["pending", "sent", "failed"]
+    idempotency_key: str
+    created_at: Timestamp
+    finished_at: Timestamp | None
+    failure_reason: str | None
+    transaction_id: Annotated[
+        str | None, Meta(description="Its row in the bot's getStarTransactions, once known")
     ]

@@ -8,6 +8,7 @@ import structlog
 from aiogram import Bot
 
 from models.infra import metrics
+from models.queries.accounts import balances_total
 
 log = structlog.get_logger("bot.own_stars")
 
@@ -28,6 +29,12 @@ async def read_own_balance(bot: Bot) -> int | None:
 
 
 async def watch_own_balance(bot: Bot, interval: float) -> None:
+    """The bot's Stars and what its users hold together, as gauges: a bot whose users
+    hold more than it owns cannot honour them all (alerts.yml)."""
     while True:
         await read_own_balance(bot)
+        try:
+            metrics.USERS_STARS_TOTAL.set(await balances_total())
+        except Exception as error:  # the database is away: the next round tries again
+            log.warning("own_stars.users_total_failed", error=repr(error))
         await asyncio.sleep(interval)

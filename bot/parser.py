@@ -82,6 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
     target = redeliver.add_mutually_exclusive_group(required=True)
     target.add_argument("event_id", nargs="?", help="one abandoned event (evt_…)")
     target.add_argument("--all", action="store_true", help="every abandoned event")
+    gifts = commands.add_parser(
+        "gifts",
+        help="gift and Premium purchases: list, show, unsettled, settle by hand",
+        description="Purchases of Telegram gifts and Premium from balances (docs/gifts.md).",
+    )
+    gift_actions = gifts.add_subparsers(dest="action", metavar="action")
+    gift_list = gift_actions.add_parser("list", help="the newest purchases (the default)")
+    gift_list.add_argument("--state", choices=["pending", "sent", "failed"])
+    gift_list.add_argument("--limit", type=int, default=50)
+    gift_actions.add_parser("unsettled", help="attempts whose outcome is not settled yet")
+    gift_show = gift_actions.add_parser("show", help="one purchase")
+    gift_show.add_argument("gift_id")
+    gift_settle = gift_actions.add_parser(
+        "settle", help="end a pending purchase by hand, once you know what Telegram did"
+    )
+    gift_settle.add_argument("gift_id")
+    outcome = gift_settle.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--sent", action="store_true", help="Telegram made the purchase")
+    outcome.add_argument("--failed", action="store_true", help="it did not: give the Stars back")
+    gift_settle.add_argument("--transaction", help="its row's id in getStarTransactions")
+    gift_settle.add_argument("--reason", help="why it failed, for the record")
     refund = commands.add_parser("refund", help="refund a charge through Telegram")
     refund.set_defaults(calls_telegram=True)
     refund.add_argument("charge_id")

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.events import EventSender
+from bot.gifts import GiftSender
 from bot.lanes import Lanes
 from bot.leadership import Leadership, LeaseGate, LeaseTimes
 from bot.middlewares import ProfileCache, RunningHandlers
@@ -187,6 +188,7 @@ class Worker:
         self.polling_timeout = polling_timeout
         self.leadership = leadership or Leadership(LeaseTimes(settings.leader_lease))
         self.reconciler = Reconciler(self.bot, holder=LEADER_PREFIX + self.leadership.holder)
+        self.gifts = GiftSender.from_settings(self.bot, settings)
         self.bot.session.middleware(PollingWatch())
         # Last, so it runs next to the wire.
         self.bot.session.middleware(LeaseGate(self.leadership))
@@ -219,6 +221,7 @@ class Worker:
                 self.events.run() if self.events else self._events_off(), name="events"
             ),
             asyncio.create_task(self._reconcile(), name="reconciler"),
+            asyncio.create_task(self.gifts.run(), name="gifts"),
             asyncio.create_task(
                 watch_own_balance(self.bot, self.settings.reconcile_interval),
                 name="own-stars",

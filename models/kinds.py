@@ -24,6 +24,13 @@ class EntryKind(StrEnum):
     ADJUSTMENT = "adjustment"
     DEBIT = "debit"
     DEBIT_REVERSAL = "debit_reversal"
+    # A Telegram gift or Premium bought from the balance (models.gifts): the debit, a
+    # zero-amount row when Telegram is known to have sent it, and the Stars given back
+    # when it failed. Each at most once per gift (the (gift_id, kind) key).
+    GIFT = "gift"
+    PREMIUM = "premium"
+    GIFT_SENT = "gift_sent"
+    GIFT_REVERSAL = "gift_reversal"
 
 
 class Anomaly(StrEnum):
@@ -44,3 +51,16 @@ class EventState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     ABANDONED = "abandoned"
+
+
+class GiftKind(StrEnum):
+    GIFT = "gift"
+    PREMIUM = "premium"
+
+
+class GiftState(StrEnum):
+    """pending until Telegram's answer or its ledger says; then sent or failed, for good."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"

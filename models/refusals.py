@@ -53,6 +53,21 @@ class Refusal(StrEnum):
     BOT_STARS_TOO_LOW = "bot_stars_too_low"
     TELEGRAM_REFUSED = "telegram_refused"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    # Buying a gift or Premium (models.gifts): no such gift in the catalog; sold out;
+    # its price is not what the caller expected (`star_count`); a limited gift to a
+    # channel; a bad recipient, text or month count; the bot's own Stars cannot cover
+    # it now (`bot_balance`, `retry_after`); the catalog could not be read
+    # (`retry_after`); no such gift purchase (`gift_id`).
+    UNKNOWN_GIFT = "unknown_gift"
+    GIFT_SOLD_OUT = "gift_sold_out"
+    PRICE_CHANGED = "price_changed"
+    LIMITED_GIFT_TO_CHANNEL = "limited_gift_to_channel"
+    INVALID_RECIPIENT = "invalid_recipient"
+    INVALID_TEXT = "invalid_text"
+    INVALID_MONTHS = "invalid_months"
+    BOT_BALANCE_LOW = "bot_balance_low"
+    CATALOG_UNAVAILABLE = "catalog_unavailable"
+    GIFT_NOT_FOUND = "gift_not_found"
 
 
 class Facts(TypedDict, total=False):
@@ -67,6 +82,8 @@ class Facts(TypedDict, total=False):
     debit_id: str
     bot_balance: int  # the bot's own Stars
     error: str  # Telegram's words, or the kind of failure
+    gift_id: str  # a purchase's id, or a catalog gift's
+    star_count: int  # a gift's price now
 
 
 class Refused(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from models.kinds import EntryKind, EventState, OrderStatus
+from models.kinds import EntryKind, EventState, GiftKind, GiftState, OrderStatus
 
 
 def charge_id_field() -> fields.TextField:
@@ -85,6 +85,48 @@ class Debit(Model):
         table = "debits"
 
 
+class Gift(Model):
+    """A Telegram gift or Premium subscription bought from a user's balance
+    (models.gifts), once per idempotency key; the outbox the leading worker sends from.
+
+    `attempt_started_at` is written (and committed) before Telegram is called: an
+    attempt that began and has no result is never called again, only settled from
+    getStarTransactions (`transaction_id`, unique: one purchase row per gift).
+    """
+
+    id = fields.UUIDField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="gifts", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(GiftKind, max_length=16)
+    to_user_id = fields.BigIntField(null=True)
+    to_chat_id = fields.BigIntField(null=True)
+    telegram_gift_id = fields.TextField(null=True)
+    premium_months = fields.IntField(null=True)
+    pay_for_upgrade = fields.BooleanField(default=False)
+    star_count = fields.BigIntField()
+    text = fields.TextField(null=True)
+    state = fields.CharEnumField(GiftState, max_length=16, default=GiftState.PENDING)
+    # One key, one purchase, whichever user it names: the key belongs to the calling app.
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    created_at = fields.DatetimeField()
+    # When the sender may call Telegram (later after a 429); NULL once an attempt began.
+    next_attempt_at = fields.DatetimeField(null=True)
+    attempt_started_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    # Star transaction ids have no documented length: TEXT, unique by unique_together.
+    transaction_id = fields.TextField(null=True)
+    failure_reason = fields.TextField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "gifts"
+        unique_together = (("transaction_id",),)
+        indexes = (("state", "next_attempt_at"),)
+
+
 class LedgerEntry(Model):
     id = fields.BigIntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -99,6 +141,9 @@ class LedgerEntry(Model):
     debit: fields.ForeignKeyNullableRelation[Debit] = fields.ForeignKeyField(
         "models.Debit", related_name="entries", null=True, on_delete=fields.RESTRICT
     )
+    gift: fields.ForeignKeyNullableRelation[Gift] = fields.ForeignKeyField(
+        "models.Gift", related_name="entries", null=True, on_delete=fields.RESTRICT
+    )
     anomaly = fields.CharField(max_length=32, null=True)
     note = fields.CharField(max_length=255, null=True)
     # The user's balance right after this row: each user's rows, in id order, form a
@@ -109,13 +154,18 @@ class LedgerEntry(Model):
     user_id: int
     order_id: str | None
     debit_id: str | None
+    gift_id: str | None
 
     class Meta:
         table = "ledger_entries"
         # One top-up and at most one refund per Telegram charge, one debit row and at
         # most one reversal per debit; NULLs (development credits, adjustments) are
         # never equal, so they may repeat.
-        unique_together = (("telegram_payment_charge_id", "kind"), ("debit_id", "kind"))
+        unique_together = (
+            ("telegram_payment_charge_id", "kind"),
+            ("debit_id", "kind"),
+            ("gift_id", "kind"),
+        )
         indexes = (("user_id", "created_at"), ("user_id", "id"))
 
 

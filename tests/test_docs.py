@@ -33,6 +33,8 @@ NOT_SETTINGS = {
     "CHARGE_ALREADY_REFUNDED": "a Telegram error (refundStarPayment)",
     "PROVIDER_ACCOUNT_INVALID": "a Telegram error (buying Stars inside a bot's payment sheet)",
     "SO_REUSEPORT": "a socket option (run_api.py --workers)",
+    "BALANCE_TOO_LOW": "a Telegram error (sendGift: the bot's Stars do not cover it)",
+    "STARGIFT_USAGE_LIMITED": "a Telegram error (sendGift: sold out)",
 }
 # Folders that exist only once something ran (the processes, the tests, the set-up).
 RUNTIME_FOLDERS = {"data", "tests/artifacts", ".venv", "node_modules"}

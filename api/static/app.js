@@ -38,7 +38,12 @@ const TEXTS = {
     historyError: "Your history could not be loaded just now.", after: "Balance: {n} ⭐",
     kind_topup: "Top-up", kind_refund: "Payment refunded", kind_debit: "Spent",
     kind_debit_reversal: "Returned", kind_dev_credit: "Test credit", kind_adjustment: "Adjustment",
-    kind_other: "Other",
+    kind_other: "Other", kind_gift: "Gift", kind_premium: "Premium", kind_gift_sent: "Gift sent",
+    kind_gift_reversal: "Gift returned",
+    gifts: "Send yourself a gift", giftButton: "{n} ⭐", giftSending: "Sending the gift…",
+    giftSent: "The gift is on its way to you.", giftPending: "The gift is being sent. Your balance already shows it.",
+    giftFailed: "Telegram could not send the gift. Your Stars are back.",
+    giftShort: "Not enough Stars for this gift ({n} ⭐). Top up with a package above first.",
   },
   ru: {
     balance: "Ваш баланс", choose: "Пополнить звёздами Telegram", buy: "{n} ⭐",
@@ -62,7 +67,12 @@ const TEXTS = {
     historyError: "Не удалось загрузить историю. Попробуйте позже.", after: "Баланс: {n} ⭐",
     kind_topup: "Пополнение", kind_refund: "Возврат платежа", kind_debit: "Списание",
     kind_debit_reversal: "Отмена списания", kind_dev_credit: "Тестовое зачисление",
-    kind_adjustment: "Корректировка", kind_other: "Операция",
+    kind_adjustment: "Корректировка", kind_other: "Операция", kind_gift: "Подарок",
+    kind_premium: "Premium", kind_gift_sent: "Подарок отправлен", kind_gift_reversal: "Подарок возвращён",
+    gifts: "Подарок себе", giftButton: "{n} ⭐", giftSending: "Отправляем подарок…",
+    giftSent: "Подарок уже в пути к вам.", giftPending: "Подарок отправляется. Баланс уже учёл его.",
+    giftFailed: "Telegram не смог отправить подарок. Звёзды вернулись на баланс.",
+    giftShort: "Не хватает звёзд на этот подарок ({n} ⭐). Сначала пополните баланс пакетом выше.",
   },
 };
 const language = tg ? tg.initDataUnsafe.user?.language_code : navigator.language;
@@ -99,7 +109,11 @@ async function api(path, options = {}) {
   try {
     response = await fetch(API + path, {
       ...options,
-      headers: { Authorization: `tma ${tg.initData}`, "Content-Type": "application/json" },
+      headers: {
+        Authorization: `tma ${tg.initData}`,
+        "Content-Type": "application/json",
+        ...(options.headers || {}),
+      },
     });
   } catch (e) {
     throw new Error(t("network"));
@@ -338,6 +352,54 @@ async function dismiss() {
   show(t("cancelled"));
 }
 
+// Gifts: the catalog, and a gift to oneself paid from the balance. Each tap is one
+// purchase: its key is made once per tap, and a retry of that tap would send it again.
+function giftStatus(text, kind = "") {
+  $("gift-status").textContent = text;
+  $("gift-status").className = kind;
+}
+
+async function sendGift(gift, button) {
+  button.disabled = true;
+  giftStatus(t("giftSending"));
+  try {
+    const purchase = await api("/gifts", {
+      method: "POST",
+      body: JSON.stringify({ gift_id: gift.id, expected_star_count: gift.star_count }),
+      headers: { "Idempotency-Key": `mini-app-${crypto.randomUUID()}` },
+    });
+    const said = { sent: "giftSent", failed: "giftFailed" }[purchase.state] || "giftPending";
+    giftStatus(t(said), purchase.state === "failed" ? "error" : "");
+    await refreshBalance();
+    refreshHistory();
+  } catch (error) {
+    if (error.code === "insufficient_balance") giftStatus(t("giftShort", gift.star_count), "error");
+    else giftStatus(error.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function loadGifts() {
+  let catalog;
+  try {
+    catalog = await api("/gifts");
+  } catch (error) {
+    return; // no catalog now: the section stays hidden, the rest of the page works
+  }
+  const buttons = catalog.gifts
+    .filter((gift) => !gift.sold_out && !gift.is_premium)
+    .map((gift) => {
+      const button = document.createElement("button");
+      button.textContent = `${gift.emoji || "🎁"} ${t("giftButton", gift.star_count)}`;
+      button.dataset.gift = gift.id;
+      button.addEventListener("click", () => sendGift(gift, button));
+      return button;
+    });
+  $("gift-list").replaceChildren(...buttons);
+  $("gifts").hidden = buttons.length === 0;
+}
+
 async function start() {
   if (!tg) {
     document.querySelectorAll("[data-text]").forEach((el) => (el.textContent = t(el.dataset.text)));
@@ -353,6 +415,7 @@ async function start() {
     return;
   }
   refreshHistory(); // on its own: its failure is shown in its place and stops nothing else
+  loadGifts(); // the same
   try {
     const [{ packages }] = await Promise.all([api("/payments/packages"), refreshBalance()]);
     packageButtons = packages.map((amount) => {

@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from bot.cli.gifts import cmd_gifts
 from bot.cli.tables import table
 from models.events.delivery import parse_public_id, public_id
 from models.events.operator import (
@@ -239,4 +240,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "order": cmd_order,
     "charge": cmd_charge,
     "events": cmd_events,
+    "gifts": cmd_gifts,
 }

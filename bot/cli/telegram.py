@@ -14,9 +14,11 @@ from bot.own_stars import read_own_balance
 from bot.reconcile import Reconciler, backfill, plan_backfill, telegram_record
 from bot.refunding import refund_charge, refunded_text
 from bot.refusals import refusal_text
+from models.gifts.store import pending_stars
 from models.infra.settings import Settings
 from models.infra.startup import EXIT_TELEGRAM
 from models.infra.telegram import make_bot
+from models.queries.accounts import balances_total
 from models.queries.invariants import check_ledger
 from models.reconciliation.deployment import paid_at
 from models.reconciliation.transactions import Transaction
@@ -41,6 +43,13 @@ async def cmd_check(bot: Bot, args: argparse.Namespace) -> int:
     own = await read_own_balance(bot)
     shown = "could not be read" if own is None else f"{own} ⭐"
     print(f"\nThe bot's own Stars (getMyStarBalance, refunds draw on them): {shown}")
+    owed, pending = await balances_total(), await pending_stars()
+    print(f"Users' balances together: {owed} ⭐; gift purchases pending: {pending} ⭐")
+    if own is not None and own < owed + pending:
+        print(
+            f"  the bot holds {owed + pending - own} ⭐ less than it owes: it cannot honour "
+            "every balance (gifts may be refused with bot_balance_low)"
+        )
     return 0 if report.ok else 1
 
 

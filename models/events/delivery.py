@@ -102,7 +102,7 @@ async def event_body(event_id: uuid.UUID) -> bytes | None:
         _db(),
         "SELECT e.id, e.type, e.source, e.created_at, e.user_id, l.amount, "
         "l.stars_balance_after, l.order_id, l.telegram_payment_charge_id, l.debit_id, "
-        "l.anomaly, l.note, d.idempotency_key, d.reason "
+        "l.anomaly, l.note, l.gift_id, d.idempotency_key, d.reason "
         "FROM events AS e JOIN ledger_entries AS l ON l.id = e.entry_id "
         "LEFT JOIN debits AS d ON d.id = l.debit_id WHERE e.id = $1",
         event_id,
@@ -111,7 +111,7 @@ async def event_body(event_id: uuid.UUID) -> bytes | None:
         return None
     row = rows[0]
     adjusted = row["type"] == "balance.adjusted"
-    body = {
+    body: dict[str, Any] = {
         "id": public_id(as_uuid(row["id"])),
         "type": row["type"],
         "created_at": as_datetime(row["created_at"]).astimezone(UTC).isoformat(),
@@ -129,6 +129,8 @@ async def event_body(event_id: uuid.UUID) -> bytes | None:
             "source": row["source"],
         },
     }
+    if row["gift_id"]:  # gift.created / gift.sent / gift.failed: GET /service/gifts/{id}
+        body["data"]["gift_id"] = str(row["gift_id"])
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 

@@ -28,6 +28,9 @@ class EventType(StrEnum):
     DEBIT_CREATED = "debit.created"
     DEBIT_REVERSED = "debit.reversed"
     BALANCE_ADJUSTED = "balance.adjusted"
+    GIFT_CREATED = "gift.created"
+    GIFT_SENT = "gift.sent"
+    GIFT_FAILED = "gift.failed"
 
 
 EVENT_TYPES = {
@@ -37,6 +40,10 @@ EVENT_TYPES = {
     EntryKind.DEBIT_REVERSAL: EventType.DEBIT_REVERSED,
     EntryKind.DEV_CREDIT: EventType.BALANCE_ADJUSTED,
     EntryKind.ADJUSTMENT: EventType.BALANCE_ADJUSTED,
+    EntryKind.GIFT: EventType.GIFT_CREATED,
+    EntryKind.PREMIUM: EventType.GIFT_CREATED,
+    EntryKind.GIFT_SENT: EventType.GIFT_SENT,
+    EntryKind.GIFT_REVERSAL: EventType.GIFT_FAILED,
 }
 
 

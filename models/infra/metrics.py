@@ -114,6 +114,30 @@ BOT_BALANCE = Gauge(
     "The bot's own Telegram Stars (getMyStarBalance) when last read; refunds draw on them",
 )
 
+GIFTS_REQUESTED = Counter("stars_gifts_requested", "Gift and Premium purchases accepted", ["kind"])
+GIFTS_SENT = Counter("stars_gifts_sent", "Gift and Premium purchases settled sent", ["how"])
+GIFTS_FAILED = Counter(
+    "stars_gifts_failed", "Gift and Premium purchases failed, their Stars given back", ["reason"]
+)
+GIFT_UNKNOWN_OUTCOMES = Counter(
+    "stars_gift_unknown_outcomes",
+    "Purchase calls whose outcome Telegram did not tell (settled from getStarTransactions)",
+)
+GIFT_LATE_PURCHASES = Counter(
+    "stars_gift_late_purchases",
+    "Purchases Telegram made after their settling window failed them (Stars given back)",
+)
+GIFT_REFUSALS = Counter(
+    "stars_gift_refusals", "Gift requests refused before anything was debited", ["reason"]
+)
+GIFTS_UNSETTLED_OLDEST = Gauge(
+    "stars_gifts_unsettled_oldest_seconds",
+    "Age of the oldest purchase attempt whose outcome is not settled yet (0: none)",
+)
+USERS_STARS_TOTAL = Gauge(
+    "stars_users_balance_total", "The sum of every user's balance, as last counted"
+)
+
 # A labelled series exists only once touched, and the alert rules (alerts.yml) take
 # increase() of these: a series first seen at 1 shows no increase, so the first lost
 # payment after a start would never alert. They start at 0 instead.
@@ -128,6 +152,11 @@ for _reason in ("refused", "unreachable", "flood_wait"):
     INVOICE_FAILURES.labels(_reason)
 for _outcome in ("sent", "retried", "flood_wait", "blocked", "undeliverable", "abandoned"):
     NOTICES.labels(_outcome)
+for _how in ("answered", "settled"):
+    GIFTS_SENT.labels(_how)
+for _reason in ("refused", "not_in_ledger", "operator"):
+    GIFTS_FAILED.labels(_reason)
+GIFT_REFUSALS.labels("bot_balance_low")
 
 
 def render() -> tuple[bytes, str]:

@@ -181,6 +181,15 @@ class Settings(BaseSettings):
     topup_max_pending: int = Field(5, ge=1)
     topup_per_minute: int = Field(10, ge=1)
     reconcile_interval: float = Field(300, gt=0)
+    # Gifts and Premium (models.gifts, docs/gifts.md): how long after an attempt whose
+    # outcome Telegram did not tell its purchase may still appear in getStarTransactions
+    # (none by then: it failed and the Stars go back); the longest a purchase call may
+    # take; how old the cached catalog may get before it is read again; how long a
+    # purchase request waits for Telegram's answer before it answers 202 pending.
+    gift_settling_minutes: float = Field(10, ge=1, le=1440)
+    gift_call_timeout: float = Field(30, ge=1, le=300)
+    gift_catalog_ttl: float = Field(300, ge=1)
+    gift_answer_wait: float = Field(5, ge=0, le=60)
     # Seconds the polling worker's lease lasts (bot/leadership.py): a standby takes over
     # at most this long (plus a second) after the leader vanishes.
     leader_lease: float = Field(10, ge=1, le=600)

@@ -26,6 +26,7 @@ async def post(
     order_id: uuid.UUID | None = None,
     charge_id: str | None = None,
     debit_id: uuid.UUID | None = None,
+    gift_id: uuid.UUID | None = None,
     anomaly: Anomaly | None = None,
     note: str | None = None,
 ) -> int:
@@ -52,6 +53,7 @@ async def post(
         order_id=order_id,
         charge_id=charge_id,
         debit_id=debit_id,
+        gift_id=gift_id,
         anomaly=anomaly,
         note=note,
     )
@@ -69,6 +71,7 @@ async def insert_entry(
     order_id: uuid.UUID | None = None,
     charge_id: str | None = None,
     debit_id: uuid.UUID | None = None,
+    gift_id: uuid.UUID | None = None,
     anomaly: Anomaly | None = None,
     note: str | None = None,
 ) -> None:
@@ -78,10 +81,12 @@ async def insert_entry(
     reported the change (`update`, `reconciliation`, `service`, …), for the event.
     """
     created_at = utcnow()
+    # The gift column only when there is one: every other row's statement stays as it was.
+    gift_column, gift_value = (", gift_id", ", $11") if gift_id is not None else ("", "")
     entry = (
         "INSERT INTO ledger_entries (user_id, amount, kind, order_id, "
-        "telegram_payment_charge_id, debit_id, anomaly, note, stars_balance_after, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+        "telegram_payment_charge_id, debit_id, anomaly, note, stars_balance_after, created_at"
+        f"{gift_column}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{gift_value}) RETURNING id"
     )
     args = [
         user_id,
@@ -95,12 +100,14 @@ async def insert_entry(
         balance_after,
         created_at,
     ]
+    if gift_id is not None:
+        args.append(gift_id)
     event = event_args(user_id, kind, source, created_at)
     dialect = conn.capabilities.dialect
     if dialect == "postgres":
         # Both rows in one statement: a round trip less on every payment's path.
         sql = f"WITH entry AS ({entry}) " + event_insert(
-            "entry.id", 11, dialect, from_clause=" FROM entry"
+            "entry.id", len(args) + 1, dialect, from_clause=" FROM entry"
         )
         await execute(conn, sql, *args, *event)
         return

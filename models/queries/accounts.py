@@ -48,3 +48,13 @@ async def get_account(user_id: int) -> Account | None:
         row["language_code"],
         as_datetime(row["created_at"]).astimezone(UTC),
     )
+
+
+async def balances_total() -> int:
+    """What every user holds together (balances below zero count as nothing): the Stars
+    the bot owes, which its own balance must cover to honour them all."""
+    _, rows = await execute(
+        Tortoise.get_connection("default"),
+        "SELECT COALESCE(SUM(stars_balance), 0) AS total FROM users WHERE stars_balance > 0",
+    )
+    return int(rows[0]["total"])

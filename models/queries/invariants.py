@@ -79,6 +79,7 @@ async def check_ledger(telegram: TelegramRecord | None = None) -> Report:
         "no charge applied twice",
         [f"charge {r['charge']}: {r['n']} {r['kind']} entries" for r in rows],
     )
+    report.add("each gift purchase's ledger rows match its state", await _gift_problems(conn))
 
     topups = dict(
         await LedgerEntry.filter(kind=EntryKind.TOPUP).values_list(
@@ -184,6 +185,40 @@ def _compare_with_telegram(
     report.notes.extend(
         f"unreadable, so not compared (look it up by hand): {item}" for item in telegram.unreadable
     )
+
+
+async def _gift_problems(conn: BaseDBAsyncClient) -> list[str]:
+    """One debit of its price per purchase; a sent one has its `gift_sent` row, a failed
+    one its price given back (`gift_reversal`), a pending one neither."""
+    _, rows = await conn.execute_query(
+        "SELECT g.id, g.state, g.star_count, "
+        "SUM(CASE WHEN l.kind IN ('gift', 'premium') THEN 1 ELSE 0 END) AS debits, "
+        "SUM(CASE WHEN l.kind IN ('gift', 'premium') THEN l.amount ELSE 0 END) AS debited, "
+        "SUM(CASE WHEN l.kind = 'gift_sent' THEN 1 ELSE 0 END) AS sent, "
+        "SUM(CASE WHEN l.kind = 'gift_reversal' THEN 1 ELSE 0 END) AS reversals, "
+        "SUM(CASE WHEN l.kind = 'gift_reversal' THEN l.amount ELSE 0 END) AS returned "
+        "FROM gifts g LEFT JOIN ledger_entries l ON l.gift_id = g.id "
+        "GROUP BY g.id, g.state, g.star_count"
+    )
+    problems = []
+    for r in rows:
+        price, state = int(r["star_count"]), str(r["state"])
+        expected = (
+            1,
+            -price,
+            int(state == "sent"),
+            int(state == "failed"),
+            price if state == "failed" else 0,
+        )
+        found = tuple(
+            int(r[name] or 0) for name in ("debits", "debited", "sent", "reversals", "returned")
+        )
+        if found != expected:
+            problems.append(
+                f"gift purchase {r['id']} ({state}, {price} Stars): debits {found[0]} of "
+                f"{-found[1]}, sent rows {found[2]}, reversals {found[3]} of {found[4]}"
+            )
+    return problems
 
 
 async def _chain_problems(conn: BaseDBAsyncClient) -> list[str]:

@@ -61,6 +61,8 @@ async def test_operator_commands(
     assert code == 0, report
     assert "all invariants hold" in report
     assert "The bot's own Stars (getMyStarBalance, refunds draw on them): 250 ⭐" in report
+    assert "Users' balances together: 250 ⭐; gift purchases pending: 0 ⭐" in report
+    assert "less than it owes" not in report
 
     code, out = await cli("user", str(ALICE["id"]))
     assert code == 0

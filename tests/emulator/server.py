@@ -74,8 +74,47 @@ INT_FIELDS = {
     "photo_size",
     "photo_width",
     "photo_height",
+    "month_count",
+    "star_count",
 }
-BOOL_FIELDS = {"ok", "drop_pending_updates", "is_flexible"}
+BOOL_FIELDS = {"ok", "drop_pending_updates", "is_flexible", "pay_for_upgrade"}
+# Premium as giftPremiumSubscription sells it: months -> the exact Stars it costs.
+PREMIUM_PRICES = {3: 1000, 6: 1500, 12: 2500}
+
+
+def catalog_gift(
+    gift_id: str, emoji: str, star_count: int, **limits: int | bool
+) -> dict[str, Any]:
+    """A Gift as getAvailableGifts lists it (the limit fields only for limited gifts)."""
+    gift: dict[str, Any] = {
+        "id": gift_id,
+        "sticker": {
+            "file_id": f"CAACAgIAAxUAAWj{gift_id[-6:]}",
+            "file_unique_id": f"AgAD{gift_id[-6:]}",
+            "type": "custom_emoji",
+            "width": 512,
+            "height": 512,
+            "is_animated": True,
+            "is_video": False,
+            "emoji": emoji,
+        },
+        "star_count": star_count,
+    }
+    gift.update(limits)
+    return gift
+
+
+def default_catalog() -> list[dict[str, Any]]:
+    """A teddy bear and a heart as anyone may send, a limited gift with a few left, and
+    one sold out."""
+    return [
+        catalog_gift("5170233102089322756", "🧸", 15, upgrade_star_count=25),
+        catalog_gift("5170145012310081615", "💝", 15),
+        catalog_gift("5170314324215857265", "💐", 50, total_count=1000, remaining_count=500),
+        catalog_gift("5168043875654172773", "🏆", 100, total_count=100, remaining_count=0),
+    ]
+
+
 # What the real server calls a JSON field it cannot parse, where not the field's name.
 JSON_NAMES = {"reply_markup": "reply keyboard markup"}
 # The request being handled, for methods that watch their caller (getUpdates).
@@ -166,7 +205,9 @@ class ChatFault:
 class Fault:
     """What a method does instead of answering normally."""
 
-    kind: Literal["error", "retry_after", "hang", "slow", "refuse"]
+    # "lost" and "error_after" do what was asked first (a purchase is made), then the
+    # answer never comes (held until healed) or is a 5xx: an unknown outcome for the caller.
+    kind: Literal["error", "retry_after", "hang", "slow", "refuse", "lost", "error_after"]
     status: int = 500
     retry_after: int = 1
     delay: float = 0.0
@@ -226,6 +267,12 @@ class BotState:
     star_balance: dict[str, int] | None = None  # None: the sum of unrefunded payments
     polls: list[Poll] = field(default_factory=list)
     chat_faults: dict[int, ChatFault] = field(default_factory=dict)
+    # Stars the bot spent on gifts and Premium (taken from getMyStarBalance).
+    spent: int = 0
+    # Seconds a purchase takes to show in getStarTransactions (rows that appear late).
+    purchase_row_delay: float = 0.0
+    purchases: list[dict[str, Any]] = field(default_factory=list)
+    late_rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def user(self) -> dict[str, Any]:
@@ -264,6 +311,8 @@ class BotApiEmulator:
         self.bots: dict[str, BotState] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.faults: dict[str, Fault] = {}
+        self.gift_catalog: list[dict[str, Any]] = default_catalog()
+        self._later: set[asyncio.TimerHandle] = set()
         self._healed = asyncio.Event()
         self.transactions_order = transactions_order
         self._ids = itertools.count(1)
@@ -304,6 +353,8 @@ class BotApiEmulator:
         return len(server.connections) if server is not None else 0
 
     async def stop(self) -> None:
+        for handle in self._later:
+            handle.cancel()
         for state in self.bots.values():
             if state.active_poll and not state.active_poll.done():
                 state.active_poll.set_result("stopped")
@@ -667,11 +718,13 @@ class BotApiEmulator:
             if self.latency > 0 and method != "getupdates":
                 back = self._one_way()
                 await asyncio.sleep(self._one_way())
-            await self._apply_fault(method)
+            after = await self._apply_fault(method)
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             result = await handler(state, params)
+            if after is not None:
+                await self._fault_after(after)
         except ApiError as error:
             answer = web.json_response(error.body(), status=error.code)
         else:
@@ -680,14 +733,17 @@ class BotApiEmulator:
             await asyncio.sleep(back)
         return answer
 
-    async def _apply_fault(self, method: str) -> None:
+    async def _apply_fault(self, method: str) -> Fault | None:
+        """Misbehave before the method runs; a fault for after it is returned."""
         fault = self.faults.get(method) or self.faults.get("*")
         if fault is None:
-            return
+            return None
         if fault.times is not None:
             fault.times -= 1
             if fault.times <= 0:
                 self.faults = {k: v for k, v in self.faults.items() if v is not fault}
+        if fault.kind in ("lost", "error_after"):
+            return fault
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         elif fault.kind == "hang":
@@ -703,6 +759,15 @@ class BotApiEmulator:
             raise ApiError(fault.status, fault.description or "Internal Server Error")
         elif fault.kind == "refuse":
             raise bad_request(fault.description or "STARS_INVOICE_INVALID")
+        return None
+
+    async def _fault_after(self, fault: Fault) -> None:
+        """The method did its work; its answer is lost (held until healed) or a 5xx."""
+        if fault.kind == "lost":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._healed.wait(), 3600)
+            raise ApiError(502, "Bad Gateway")
+        raise ApiError(fault.status, fault.description or "Internal Server Error")
 
     # ------------------------------------------------------------ methods
 
@@ -953,9 +1018,136 @@ class BotApiEmulator:
 
     async def _m_getmystarbalance(self, state: BotState, params: dict[str, Any]) -> dict[str, int]:
         if state.star_balance is not None:
-            return state.star_balance
-        total = sum(p["amount"] for c, p in state.payments.items() if c not in state.refunded)
-        return {"amount": total}
+            return {**state.star_balance, "amount": state.star_balance["amount"] - state.spent}
+        return {"amount": self._stars_earned(state) - state.spent}
+
+    def _stars_earned(self, state: BotState) -> int:
+        return sum(p["amount"] for c, p in state.payments.items() if c not in state.refunded)
+
+    def own_stars(self, token: str) -> int:
+        """The bot's whole Stars now, as getMyStarBalance says."""
+        state = self.bot(token)
+        base = state.star_balance["amount"] if state.star_balance else self._stars_earned(state)
+        return base - state.spent
+
+    # ------------------------------------------------------------ gifts and Premium
+
+    async def _m_getavailablegifts(
+        self, state: BotState, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"gifts": [dict(gift) for gift in self.gift_catalog]}
+
+    def set_purchase_row_delay(self, token: str, seconds: float) -> None:
+        """Purchases from now on show in getStarTransactions `seconds` after they are made."""
+        self.bot(token).purchase_row_delay = seconds
+
+    def _pay_from_balance(self, state: BotState, price: int) -> None:
+        if self.own_stars(state.token) < price:
+            raise bad_request("BALANCE_TOO_LOW")
+        state.spent += price
+
+    def _record_purchase(self, state: BotState, row: dict[str, Any]) -> None:
+        item = {"id": new_charge_id(), "date": int(self.now()), **row}
+        state.purchases.append(item)
+        if state.purchase_row_delay <= 0:
+            self.add_transaction(state.token, item)
+            return
+        loop = asyncio.get_running_loop()
+        state.late_rows.append(item)
+
+        def show() -> None:
+            if item in state.late_rows:
+                state.late_rows.remove(item)
+                self.add_transaction(state.token, item)
+
+        self._later.add(loop.call_later(state.purchase_row_delay, show))
+
+    def show_late_rows(self, token: str) -> int:
+        """Rows still held back by `set_purchase_row_delay` appear now; returns how many."""
+        state = self.bot(token)
+        late, state.late_rows = state.late_rows, []
+        for item in late:
+            self.add_transaction(token, item)
+        return len(late)
+
+    @staticmethod
+    def _text(params: dict[str, Any]) -> None:
+        if len(str(params.get("text", ""))) > 128:
+            raise bad_request("text is too long")  # UNCONFIRMED wording
+
+    @staticmethod
+    def _user(user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": "User"}
+
+    async def _m_sendgift(self, state: BotState, params: dict[str, Any]) -> bool:
+        gift_id = str(params.get("gift_id", ""))
+        if not gift_id:
+            raise required("gift_id")
+        raw_user, raw_chat = params.get("user_id"), params.get("chat_id")
+        if raw_user is None and raw_chat is None:
+            raise bad_request("invalid user_id specified")
+        gift = next((g for g in self.gift_catalog if g["id"] == gift_id), None)
+        if gift is None:
+            raise bad_request("STARGIFT_INVALID")
+        self._text(params)
+        limited = "total_count" in gift or "personal_total_count" in gift
+        if raw_user is None and limited:
+            raise bad_request("STARGIFT_USAGE_LIMITED")  # no limited gifts to channels
+        if gift.get("remaining_count") == 0 or gift.get("personal_remaining_count") == 0:
+            raise bad_request("STARGIFT_USAGE_LIMITED")
+        price = gift["star_count"]
+        if params.get("pay_for_upgrade"):
+            price += gift.get("upgrade_star_count", 0)
+        if raw_user is not None:
+            user_id = to_integer(raw_user)
+            if user_id <= 0:
+                raise bad_request("invalid user_id specified")
+            if user_id in self.bots_by_id():
+                raise bad_request("USER_IS_BOT")  # UNCONFIRMED wording
+            receiver: dict[str, Any] = {
+                "type": "user",
+                "transaction_type": "gift_purchase",
+                "user": self._user(user_id),
+                "gift": dict(gift),
+            }
+        else:
+            chat_id = to_integer(raw_chat)
+            if chat_id >= 0:
+                raise bad_request("chat not found")
+            receiver = {
+                "type": "chat",
+                "chat": {"id": chat_id, "type": "channel", "title": "Channel"},
+                "gift": dict(gift),
+            }
+        self._pay_from_balance(state, price)
+        for limit in ("remaining_count", "personal_remaining_count"):
+            if limit in gift:
+                gift[limit] -= 1
+        self._record_purchase(state, {"amount": price, "receiver": receiver})
+        return True
+
+    async def _m_giftpremiumsubscription(self, state: BotState, params: dict[str, Any]) -> bool:
+        user_id = to_integer(params.get("user_id", ""))
+        if user_id <= 0:
+            raise bad_request("invalid user_id specified")
+        months, stars = params.get("month_count"), params.get("star_count")
+        if months not in PREMIUM_PRICES:
+            raise bad_request("invalid month count specified")  # UNCONFIRMED wording
+        if stars != PREMIUM_PRICES[months]:
+            raise bad_request("invalid star count specified")  # UNCONFIRMED wording
+        self._text(params)
+        self._pay_from_balance(state, stars)
+        receiver = {
+            "type": "user",
+            "transaction_type": "premium_purchase",
+            "user": self._user(user_id),
+            "premium_subscription_duration": months,
+        }
+        self._record_purchase(state, {"amount": stars, "receiver": receiver})
+        return True
+
+    def bots_by_id(self) -> set[int]:
+        return {state.bot_id for state in self.bots.values()}
 
     def set_star_balance(self, token: str, amount: int, nanostar_amount: int = 0) -> None:
         """What getMyStarBalance says from now on (Stars spent or withdrawn elsewhere)."""

@@ -29,6 +29,7 @@ FROM_OTHER_BRANCHES: set[str] = set()
 # Counters the rules take increase() of: a series first seen at 1 shows no increase, so
 # each must exist at 0 before anything happens (models/infra/metrics.py creates them).
 COUNTED_FROM_ZERO = [
+    ("stars_gift_refusals_total", {"reason": "bot_balance_low"}),
     ("stars_reconcile_passes_total", {"outcome": "complete"}),
     ("stars_reconcile_passes_total", {"outcome": "partial"}),
     ("stars_reconcile_passes_total", {"outcome": "failed"}),
