@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.infra.loop import allow_open_files, run
     from models.infra.startup import TOKEN_REJECTED, StartupError, check_databases
 
-    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    configure_logging(
+        settings.log_level, settings.log_format, secrets=settings.secrets, cache_loggers=True
+    )
     command = args.command or "run"
     try:
         # Every command uses the database: one that cannot be reached says so in one line.
