@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # `copy-database --to` names a second database, whose password no log may show either.
     secrets = (*settings.secrets, *url_secrets(getattr(args, "to", None)))
-    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets, cache_loggers=True)
     command = args.command or "run"
     try:
         # Every command uses the database: one that cannot be reached says so in one line.

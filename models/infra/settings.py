@@ -41,6 +41,7 @@ class Environment(StrEnum):
 
 
 class LogFormat(StrEnum):
+    AUTO = "auto"  # console on a terminal, JSON anywhere else (models/infra/logs.py)
     CONSOLE = "console"
     JSON = "json"
 
@@ -224,7 +225,7 @@ class Settings(BaseSettings):
     support_contact: str | None = None
 
     log_level: str = "INFO"
-    log_format: LogFormat = LogFormat.CONSOLE
+    log_format: LogFormat = LogFormat.AUTO
 
     @field_validator("bot_token")
     @classmethod
