@@ -46,6 +46,9 @@ class Refusal(StrEnum):
     # The key's first request is still being worked on (`retry_after`): ask again.
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
     DEBIT_NOT_FOUND = "debit_not_found"
+    # An adjustment (`models.ledger.adjustments`): not a whole, non-zero number of
+    # Stars within the limit either way. Below zero it is INSUFFICIENT_BALANCE.
+    INVALID_ADJUSTMENT = "invalid_adjustment"
     # Refunding a charge: not on the ledger; refunded before; the user's balance is
     # lower than the charge (unless forced); the bot's own Stars cannot cover it;
     # Telegram said no (`error`); Telegram's answer never came (`error`).

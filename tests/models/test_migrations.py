@@ -326,7 +326,7 @@ async def test_the_idempotency_keys_migration_keeps_every_debits_key_holding_it(
     afterwards (the fingerprint the migration writes is the one the code computes, for a
     reason with quotes, a backslash and Cyrillic too): a retry is a replay, not a second
     debit."""
-    before_keys = 7 if dialect(empty_db_url) == "postgres" else 5
+    before_keys = 8 if dialect(empty_db_url) == "postgres" else 6
     reason = 'подарок "мишка" \\ 🧸'
     debit_id = uuid.uuid4()
     async with at_migration(empty_db_url, before_keys, tmp_path, monkeypatch):
