@@ -103,6 +103,9 @@ async def read_object(
     return body
 
 
+MAX_DEV_CREDIT = 1_000_000  # Stars one /dev/add-stars may credit
+
+
 async def read_amount(request: web.Request) -> int:
     """The body must be a JSON object whose `amount` is a JSON integer."""
     amount = (await read_object(request, '{"amount": 100}')).get("amount")

@@ -46,6 +46,7 @@ class Meta:
     maximum: int | None = None
     min_length: int | None = None
     max_length: int | None = None
+    pattern: str | None = None
 
     def keywords(self) -> dict[str, Any]:
         given = ((field.name, getattr(self, field.name)) for field in fields(self))

@@ -11,10 +11,13 @@ from typing import Any, is_typeddict
 from aiohttp import web
 
 from api import shapes
+from api.bodies import MAX_DEV_CREDIT
 from api.json_schema import components, ref
 from api.keys import settings_key
 from models.ledger.debits import MAX_IDEMPOTENCY_KEY
 from models.queries.history import DEFAULT_PAGE, MAX_PAGE
+
+MAX_ID = 2**63 - 1  # ids and cursors are signed 64-bit
 
 # Every TypedDict in api.shapes, in the order declared there: the views build these.
 SCHEMAS = components(*(item for item in vars(shapes).values() if is_typeddict(item)))
@@ -45,7 +48,16 @@ BODY_ERRORS = {
     "408": _error("The body did not arrive within 5 seconds (request_timeout)"),
     "413": _error("Body over 64 KiB"),
 }
-AMOUNT_BODY = {"required": True, "content": _json(shapes.AmountRequest)}
+
+
+def _amount_body(amount: dict[str, Any]) -> dict[str, Any]:
+    """`{"amount": …}` with what this route accepts of it (settings decide a top-up's)."""
+    schema = {
+        "type": "object",
+        "required": ["amount"],
+        "properties": {"amount": {"type": "integer", **amount}},
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 SERVICE_ERRORS = {
@@ -78,11 +90,17 @@ PAGE_PARAMS = [
     {
         "name": "before",
         "in": "query",
-        "description": "The `next` of the previous page (opaque)",
-        "schema": {"type": "string"},
+        "description": "The `next` of the previous page (a positive whole number as "
+        "text; leave it out for the first page)",
+        "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
     },
 ]
 PAGE_ERRORS = {"400": _error("invalid_limit or invalid_cursor")}
+# A bare key of printable ASCII not starting with a quote, or one quoted as an sf-string.
+KEY_PATTERN = (
+    rf"^(?:[!#-~][ -~]{{0,{MAX_IDEMPOTENCY_KEY - 1}}}"
+    rf'|"(?:[ !#-\[\]-~]|\\["\\]){{1,{MAX_IDEMPOTENCY_KEY}}}")$'
+)
 
 
 IDEMPOTENCY_KEY = {
@@ -121,10 +139,8 @@ def _purchase(summary: str, body: type, errors400: str) -> dict[str, Any]:
                     f"invalid_body, {errors400}"
                 ),
                 "404": _error("user_not_found, unknown_gift"),
-                "409": _error(
-                    "insufficient_balance, idempotency_key_reused, gift_sold_out, price_changed "
-                    "(error.star_count is the price now)"
-                ),
+                "409": _error("gift_sold_out, price_changed (error.star_count is the price now)"),
+                "422": _error("insufficient_balance, idempotency_key_reused"),
                 "413": _error("Body over 64 KiB"),
                 "503": {
                     **_error(
@@ -203,9 +219,12 @@ def _service_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Spend Stars from the balance, exactly once per Idempotency-Key",
                 "description": "Never takes a balance below zero. The same key again with the "
-                "same user, amount and reason is answered with the first answer and "
-                "'Idempotent-Replayed: true'; with anything else it is refused "
-                "(idempotency_key_reused). insufficient_balance records nothing.",
+                "same user, amount and reason within IDEMPOTENCY_KEY_RETENTION_HOURS (24 by "
+                "default) is answered with the first answer and 'Idempotent-Replayed: true'; "
+                "with anything else it is refused (422 idempotency_key_reused); while the "
+                "first is still being worked on, 409 idempotency_key_in_flight (retry "
+                "unchanged). insufficient_balance records nothing. After the retention the "
+                "key is a new request (docs/spending.md, Idempotency keys).",
                 "security": SERVICE_SECURITY,
                 "parameters": [
                     TELEGRAM_ID,
@@ -214,11 +233,13 @@ def _service_paths() -> dict[str, Any]:
                         "in": "header",
                         "required": True,
                         "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                        "unique per debit",
+                        'unique per debit: a Structured Field string ("abc") as the IETF '
+                        "draft writes it, or bare (abc), the same key; sent once",
                         "schema": {
                             "type": "string",
                             "minLength": 1,
-                            "maxLength": MAX_IDEMPOTENCY_KEY,
+                            "maxLength": 2 * MAX_IDEMPOTENCY_KEY + 2,
+                            "pattern": KEY_PATTERN,
                         },
                     },
                 ],
@@ -234,13 +255,23 @@ def _service_paths() -> dict[str, Any]:
                         },
                     },
                     "400": _error(
-                        "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
-                        "invalid_body, invalid_amount, invalid_reason"
+                        "missing_idempotency_key, duplicate_idempotency_key, "
+                        "invalid_idempotency_key, invalid_json, invalid_body, invalid_amount, "
+                        "invalid_reason"
                     ),
                     "404": _error("user_not_found"),
-                    "409": _error(
+                    "408": BODY_ERRORS["408"],
+                    "409": {
+                        **_error(
+                            "idempotency_key_in_flight: the key's first request is still being "
+                            "worked on; send it again unchanged after Retry-After"
+                        ),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    },
+                    "422": _error(
                         "insufficient_balance (error.stars_balance is the balance; nothing "
-                        "recorded) or idempotency_key_reused"
+                        "recorded) or idempotency_key_reused (the key was used for another "
+                        "user, amount or reason)"
                     ),
                     "413": _error("Body over 64 KiB"),
                     **SERVICE_ERRORS,
@@ -262,7 +293,7 @@ def _service_paths() -> dict[str, Any]:
                     "200": _ok("Reversed before: the same answer, nothing changed", shapes.Debit),
                     "400": _error("invalid_json, invalid_body, invalid_reason"),
                     "404": _error("debit_not_found"),
-                    "413": _error("Body over 64 KiB"),
+                    **BODY_ERRORS,
                     **SERVICE_ERRORS,
                 },
             }
@@ -314,7 +345,7 @@ def _adjustment_path() -> dict[str, Any]:
                     "invalid_body, invalid_amount, invalid_reason"
                 ),
                 "404": _error("user_not_found"),
-                "409": _error(
+                "422": _error(
                     "insufficient_balance (it would go below zero) or idempotency_key_reused"
                 ),
                 "413": _error("Body over 64 KiB"),
@@ -324,7 +355,10 @@ def _adjustment_path() -> dict[str, Any]:
     }
 
 
-def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
+def build_spec(
+    *, development: bool, service: bool = False, packages: list[int] | None = None
+) -> dict[str, Any]:
+    """The document; `packages` are STAR_PACKAGES (a top-up's amount is one of them)."""
     paths: dict[str, Any] = {
         "/health": {
             "get": {
@@ -403,10 +437,8 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
                     "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
                     "400": _error("missing_idempotency_key, invalid_json, invalid_body, …"),
                     "404": _error("unknown_gift"),
-                    "409": _error(
-                        "insufficient_balance, idempotency_key_reused, gift_sold_out, "
-                        "price_changed"
-                    ),
+                    "409": _error("gift_sold_out, price_changed"),
+                    "422": _error("insufficient_balance, idempotency_key_reused"),
                     **BODY_ERRORS,
                     "503": {
                         **_error("bot_balance_low, catalog_unavailable, …"),
@@ -442,7 +474,9 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
         "/payments/top-up": {
             "post": {
                 "summary": "Open a pending order and create its Telegram Stars invoice link",
-                "requestBody": AMOUNT_BODY,
+                "requestBody": _amount_body(
+                    {"enum": packages} if packages else {"minimum": 1, "maximum": 100_000}
+                ),
                 "responses": {
                     **AUTH_ERRORS,  # first: the 503 below names more
                     "201": _ok(
@@ -498,7 +532,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
         paths["/dev/add-stars"] = {
             "post": {
                 "summary": "Development only: credit the caller through the ledger",
-                "requestBody": AMOUNT_BODY,
+                "requestBody": _amount_body({"minimum": 1, "maximum": MAX_DEV_CREDIT}),
                 "responses": {
                     "200": _ok("New balance", shapes.Me),
                     "400": _error("Malformed or unreadable body, or a wrong amount"),
@@ -543,5 +577,9 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
 async def openapi(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     return web.json_response(
-        build_spec(development=settings.is_development, service=bool(settings.service_keys))
+        build_spec(
+            development=settings.is_development,
+            service=bool(settings.service_keys),
+            packages=settings.star_packages,
+        )
     )

@@ -59,7 +59,8 @@ ANSWERS: dict[Refusal, Answer] = {
         400,
         "invalid_idempotency_key",
         _fixed(
-            f"The idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters."
+            f"The idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
+            'bare or as a quoted string ("…").'
         ),
     ),
     Refusal.USER_NOT_FOUND: Answer(
@@ -68,19 +69,31 @@ ANSWERS: dict[Refusal, Answer] = {
     Refusal.DEBIT_NOT_FOUND: Answer(
         404, "debit_not_found", lambda facts: f"There is no debit {facts.get('debit_id')}."
     ),
+    # 422, not 409: a generic client retries a 409 (the draft's "in flight"), and more
+    # of the same request never finds more Stars.
     Refusal.INSUFFICIENT_BALANCE: Answer(
-        409,
+        422,
         "insufficient_balance",
         lambda facts: (
             f"The balance is {facts.get('balance')} Stars; {facts.get('amount')} are needed."
         ),
     ),
+    # The IETF httpapi draft's statuses: a key reused with another request is 422,
+    # a twin of a request still being worked on 409 (send it again as it is).
     Refusal.IDEMPOTENCY_KEY_REUSED: Answer(
-        409,
+        422,
         "idempotency_key_reused",
         _fixed(
-            "This idempotency key was already used for another debit "
+            "This idempotency key was already used for another request "
             "(another user, amount or reason)."
+        ),
+    ),
+    Refusal.IDEMPOTENCY_KEY_IN_FLIGHT: Answer(
+        409,
+        "idempotency_key_in_flight",
+        _fixed(
+            "A request with this idempotency key is still being worked on; "
+            "send this one again, unchanged, in a moment."
         ),
     ),
     Refusal.UNKNOWN_GIFT: Answer(

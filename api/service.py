@@ -9,7 +9,11 @@ without it each of those paths is a 404.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import structlog
 from aiohttp import web
@@ -17,8 +21,10 @@ from aiohttp import web
 from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
+from api.idempotency import read_key
 from api.service_auth import authenticate_service, key_digests, service_key_digests_key
 from api.views import caller, iso
+from models.idempotency import prune
 from models.infra.settings import Settings
 from models.ledger.debits import DebitReceipt, debit, reverse_debit
 from models.queries.accounts import get_account
@@ -33,6 +39,8 @@ from models.queries.history import (
 )
 
 log = structlog.get_logger("api")
+# How long an Idempotency-Key holds its first answer (IDEMPOTENCY_KEY_RETENTION_HOURS).
+key_retention_key = web.AppKey("idempotency_key_retention", timedelta)
 _MAX_ID = 2**63 - 1
 
 
@@ -125,18 +133,17 @@ async def get_user(request: web.Request) -> web.Response:
 async def post_debit(request: web.Request) -> web.Response:
     authenticate_service(request)
     user_id = _telegram_id(request)
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        raise ApiError(
-            400,
-            "missing_idempotency_key",
-            "Send a unique key per debit in the header 'Idempotency-Key' (1 to 128 printable "
-            "ASCII characters); a retry with the same key is answered, not debited again.",
-        )
+    key = read_key(request, example="gift-order-8812")
     body = await read_object(request, '{"amount": 10, "reason": "a gift"}')
     # debit() checks the types of what the client sent (a JSON integer, a string); its
     # refusals are answered by the request middleware (api/refusals.py).
-    result = await debit(user_id, body.get("amount"), body.get("reason"), key)  # type: ignore[arg-type]
+    result = await debit(
+        user_id,
+        body.get("amount"),  # type: ignore[arg-type]
+        body.get("reason"),  # type: ignore[arg-type]
+        key,
+        retention=request.app[key_retention_key],
+    )
     if result.replayed:
         log.info("debit.replayed", debit_id=str(result.debit.id))
         return web.json_response(
@@ -178,7 +185,33 @@ def setup_wallet_routes(app: web.Application, settings: Settings) -> None:
     if not settings.service_keys:
         return
     app[service_key_digests_key] = key_digests(settings.service_keys)
+    app[key_retention_key] = timedelta(hours=settings.idempotency_key_retention_hours)
+    app.cleanup_ctx.append(_prune_keys_context)
     app.router.add_get("/service/users/{telegram_id}", get_user)
     app.router.add_post("/service/users/{telegram_id}/debits", post_debit)
     app.router.add_get("/service/users/{telegram_id}/ledger", get_user_ledger)
     app.router.add_post("/service/debits/{debit_id}/reversal", post_reversal)
+
+
+PRUNE_INTERVAL = 3600.0  # seconds between deletions of keys past their retention
+
+
+async def _prune_keys_context(app: web.Application) -> AsyncIterator[None]:
+    """Delete keys past their retention now and then (every API process does; the
+    deletions are idempotent). Only the keys go: the debits stay."""
+
+    async def prune_now_and_then() -> None:
+        while True:
+            try:
+                pruned = await prune(retention=app[key_retention_key])
+                if pruned:
+                    log.info("idempotency.pruned", keys=pruned)
+            except Exception as error:  # the database is away: next time
+                log.warning("idempotency.prune_failed", error=repr(error))
+            await asyncio.sleep(PRUNE_INTERVAL)
+
+    task = asyncio.create_task(prune_now_and_then(), name="idempotency-prune")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -16,7 +16,10 @@ from models.ledger.debits import MAX_AMOUNT, MAX_REASON
 
 Uuid = Annotated[str, Meta(format="uuid")]
 Timestamp = Annotated[str, Meta(format="date-time")]  # ISO 8601 with its UTC offset
-Reason = Annotated[str, Meta(min_length=1, max_length=MAX_REASON)]
+# No control characters (C0, DEL, C1): models.ledger.debits.check_reason refuses them.
+Reason = Annotated[
+    str, Meta(min_length=1, max_length=MAX_REASON, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+]
 
 
 class ErrorDetail(TypedDict):
@@ -50,10 +53,6 @@ class Me(TypedDict):
     stars_balance: int
 
 
-class AmountRequest(TypedDict):
-    amount: int
-
-
 class TopUp(TypedDict):
     payment_id: Uuid
     invoice_url: str
@@ -85,7 +84,7 @@ class DebitRequest(TypedDict):
 
 
 class ReversalRequest(TypedDict):
-    reason: NotRequired[Reason]
+    reason: NotRequired[Reason | None]  # null, or left out: no reason
 
 
 class Debit(TypedDict):

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from api import shapes
 from api.auth import authenticate
-from api.bodies import read_amount
+from api.bodies import MAX_DEV_CREDIT, read_amount
 from api.errors import ApiError
 from api.invoices import InvoiceError, InvoiceFailure
 from api.keys import (
@@ -35,7 +35,6 @@ from models.values import Profile
 
 log = structlog.get_logger("api")
 TELEGRAM_TIMEOUT = 5
-MAX_DEV_CREDIT = 1_000_000
 
 
 def iso(value: datetime) -> str:

@@ -1,10 +1,15 @@
 """Delivers balance events (the `events` outbox, `models.events`) to the app's backend.
 
-Each event is a signed `POST` to `EVENTS_URL`; a 2xx answer delivers it, anything else
-(or no answer within 10 s) is tried again after a growing, jittered delay, until it
-is delivered or three days old, when it is abandoned (logged, counted, and left for
-`run_bot.py events redeliver`). A user's events go out one at a time in the order they
-happened; several users' go out at once, so one slow user holds up nobody else.
+Each event is a signed `POST` to `EVENTS_URL` (Standard Webhooks headers beside the
+older `Stars-Signature`, `models/events/signing.py`); a 2xx answer delivers it,
+anything else (or no answer within EVENTS_TIMEOUT, 15 s) is tried again after a
+growing, jittered delay, until it is delivered or three days old, when it is abandoned
+(logged, counted, and left for `run_bot.py events redeliver`). A 429 or 503 with
+`Retry-After` holds every delivery until then (the receiver asked to be left alone);
+`410 Gone` marks the event `gone` and stops sending until the worker restarts, since
+the receiver said it no longer wants them (counted and alerted; the events wait).
+A user's events go out one at a time in the order they happened; several users' go
+out at once, so one slow user holds up nobody else.
 
 The table is read every half second, so an event written by any process (the API, a
 script) goes out within a second without LISTEN/NOTIFY, which a PgBouncer in
@@ -17,13 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -41,6 +46,7 @@ from models.events.delivery import (
     reschedule,
 )
 from models.events.outbox import switch_events
+from models.events.signing import SigningKeys, signed_headers, stars_signature
 from models.infra import metrics
 from models.infra.settings import Settings
 from models.kinds import EventState
@@ -48,7 +54,7 @@ from models.values import utcnow
 
 log = structlog.get_logger("bot.events")
 
-TIMEOUT = 10.0  # seconds the backend has to answer
+TIMEOUT = 15.0  # seconds the backend has to answer (Standard Webhooks: 15 to 30)
 CONCURRENCY = 8  # users whose events are on their way at once
 PER_SECOND = 50.0  # requests a second at most, overall
 POLL_INTERVAL = 0.5  # how often the table is read for new and due events
@@ -57,14 +63,42 @@ RETRY_CAP = 300.0  # ...up to five minutes
 GIVE_UP_AFTER = timedelta(days=3)
 CLAIM_SLACK = 5.0  # a claim outlasts the request by this much
 GAUGE_INTERVAL = 5.0  # seconds between readings of the oldest undelivered event
+RETRY_AFTER_CAP = 3600.0  # a Retry-After beyond an hour is taken as an hour
+THROTTLED = frozenset({429, 503})  # the statuses whose Retry-After holds every delivery
+GONE = 410  # the receiver asks not to be sent events any more
 
 Clock = Callable[[], datetime]
 
+sign = stars_signature  # the older header's value, kept under its old name
 
-def sign(key: bytes, timestamp: int, body: bytes) -> str:
-    """The `Stars-Signature` value: HMAC-SHA256 of "<timestamp>.<raw body>"."""
-    digest = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """A `Retry-After` header as seconds from `now` (delta-seconds or an HTTP date),
+    at most RETRY_AFTER_CAP; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to: `error` None when delivered; `retry_after` the
+    seconds a 429/503 asked for; `gone` a 410."""
+
+    error: str | None
+    retry_after: float | None = None
+    gone: bool = False
 
 
 def retry_delay(failures: int, jitter: float) -> float:
@@ -79,7 +113,7 @@ class EventSender:
     def __init__(
         self,
         url: str,
-        key: bytes,
+        keys: SigningKeys,
         *,
         clock: Clock = utcnow,
         jitter: Callable[[], float] = random.random,
@@ -90,7 +124,7 @@ class EventSender:
         give_up_after: timedelta = GIVE_UP_AFTER,
     ) -> None:
         self.url = url
-        self._key = key
+        self._keys = keys
         self.clock = clock
         self.jitter = jitter
         self.timeout = timeout
@@ -106,14 +140,18 @@ class EventSender:
         self._busy: set[int] = set()
         self._unsettled: dict[uuid.UUID, Claimed] = {}
         self._session: aiohttp.ClientSession | None = None
+        # No new delivery starts before this (a 429/503's Retry-After), or at all once
+        # the receiver answered 410 Gone.
+        self._held_until: datetime | None = None
+        self.gone = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventSender | None:
         """The sender EVENTS_URL asks for, or None while events are off."""
-        key = settings.events_key
-        if settings.events_url is None or key is None:
+        keys = settings.events_keys
+        if settings.events_url is None or keys is None:
             return None
-        return cls(settings.events_url, key)
+        return cls(settings.events_url, keys, timeout=settings.events_timeout)
 
     async def run(self) -> None:
         await self._start()
@@ -134,6 +172,7 @@ class EventSender:
         while True:
             try:
                 await switch_events(True)
+                metrics.EVENTS_ENDPOINT_GONE.set(0)
                 repaired = await repair_heads(self.clock())
                 break
             except Exception as error:
@@ -168,9 +207,13 @@ class EventSender:
 
     async def _claim_and_send(self) -> None:
         free = self.concurrency - len(self._deliveries)
-        if free <= 0:
+        if free <= 0 or self.gone:
             return
         now = self.clock()
+        if self._held_until is not None:
+            if now < self._held_until:
+                return
+            self._held_until = None
         claimed = await claim_due(now, free, now + timedelta(seconds=self.timeout + CLAIM_SLACK))
         by_user: dict[int, list[Claimed]] = {}
         for event in claimed:
@@ -205,8 +248,12 @@ class EventSender:
         body = await event_body(event.id)
         if body is None:  # deleted by hand since it was claimed
             return
+        if self.gone:  # another delivery of this pass met a 410: give the claim back
+            await release(event.id, self.clock())
+            return
         await self._pace()
-        error = await self._post(event.id, body)
+        outcome = await self._post(event.id, body)
+        error = outcome.error
         now = self.clock()
         attempts = event.attempts + 1
         fields = {"event_id": public_id(event.id), "user_id": event.user_id, "attempts": attempts}
@@ -215,6 +262,15 @@ class EventSender:
             metrics.EVENTS_DELIVERED.inc()
             log.info("event.delivered", **fields)
             return
+        if outcome.gone:
+            # The receiver asked to be disabled: this event is marked, the rest wait
+            # (pending, in order) until the operator restarts the worker.
+            self.gone = True
+            metrics.EVENTS_ENDPOINT_GONE.set(1)
+            await finish(event.id, event.user_id, EventState.GONE, now, error)
+            metrics.EVENTS_GONE.inc()
+            log.error("event.endpoint_gone", host=self.host, **fields)
+            return
         give_up_at = event.queued_at + self.give_up_after
         if now >= give_up_at:
             await finish(event.id, event.user_id, EventState.ABANDONED, now, error)
@@ -222,35 +278,42 @@ class EventSender:
             log.error("event.abandoned", error=error, **fields)
             return
         delay = retry_delay(attempts, self.jitter())
+        if outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+            held = now + timedelta(seconds=outcome.retry_after)
+            self._held_until = max(self._held_until or held, held)
         await reschedule(
             event.id, attempts, min(now + timedelta(seconds=delay), give_up_at), error
         )
         metrics.EVENTS_RETRIED.inc()
         log.warning("event.retrying", error=error, retry_in=round(delay, 1), **fields)
 
-    async def _post(self, event_id: uuid.UUID, body: bytes) -> str | None:
-        """Send one event; None when the backend took it, else what went wrong."""
+    async def _post(self, event_id: uuid.UUID, body: bytes) -> Outcome:
+        """Send one event and say how it went."""
         assert self._session is not None
-        headers = {
-            "Content-Type": "application/json",
-            "Stars-Event-Id": public_id(event_id),
-            "Stars-Signature": sign(self._key, int(self.clock().timestamp()), body),
-        }
+        now = self.clock()
+        headers = signed_headers(self._keys, public_id(event_id), int(now.timestamp()), body)
         try:
             async with self._session.post(
                 self.url, data=body, headers=headers, allow_redirects=False
             ) as response:
-                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
+                status = response.status
+                if 200 <= status < 300:
+                    return Outcome(None)
+                wait = None
+                if status in THROTTLED:
+                    wait = retry_after_seconds(response.headers.get("Retry-After"), now)
+                return Outcome(f"HTTP {status}", retry_after=wait, gone=status == GONE)
         except TimeoutError:
-            return "timeout"
+            return Outcome("timeout")
         except aiohttp.ClientConnectorError:
-            return "connection failed"
+            return Outcome("connection failed")
         except Exception as error:
             # Any failure of the request is a failed attempt, retried as the others:
             # one that escaped (aiohttp's UnicodeEncodeError for credentials it cannot
             # send) left the event claimed again and again with no attempt recorded.
             # The class says enough; its text may quote the URL or its credentials.
-            return type(error).__name__
+            return Outcome(type(error).__name__)
 
     async def _pace(self) -> None:
         """At most `per_second` requests a second, whatever the concurrency."""

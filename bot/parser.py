@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = events.add_subparsers(dest="action", metavar="action")
     listing = actions.add_parser("list", help="undelivered and abandoned events (the default)")
     listing.add_argument("--limit", type=int, default=50, help="at most this many of each")
-    redeliver = actions.add_parser("redeliver", help="send abandoned events again")
+    redeliver = actions.add_parser("redeliver", help="send abandoned (or gone, 410) events again")
     target = redeliver.add_mutually_exclusive_group(required=True)
     target.add_argument("event_id", nargs="?", help="one abandoned event (evt_…)")
     target.add_argument("--all", action="store_true", help="every abandoned event")

@@ -51,6 +51,7 @@ class EventState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     ABANDONED = "abandoned"
+    GONE = "gone"  # the receiver answered 410 Gone; sent again only by the operator
 
 
 class GiftKind(StrEnum):

@@ -36,13 +36,15 @@ class Refusal(StrEnum):
     REFUNDED = "refunded"
     FAILED = "failed"
     # Spending: a bad amount, reason or idempotency key; no such user; not enough
-    # Stars (`balance`, `amount`); the key made another debit; no such debit.
+    # Stars (`balance`, `amount`); the key was used for another request; no such debit.
     INVALID_AMOUNT = "invalid_amount"
     INVALID_REASON = "invalid_reason"
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
     USER_NOT_FOUND = "user_not_found"
     INSUFFICIENT_BALANCE = "insufficient_balance"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    # The key's first request is still being worked on (`retry_after`): ask again.
+    IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
     DEBIT_NOT_FOUND = "debit_not_found"
     # An adjustment (`models.ledger.adjustments`): not a whole, non-zero number of
     # Stars within the limit either way. Below zero it is INSUFFICIENT_BALANCE.

@@ -73,8 +73,10 @@ class Debit(Model):
     )
     amount = fields.BigIntField()
     reason = fields.TextField()
-    # One key, one debit, whichever user it names: the key belongs to the calling app.
-    idempotency_key = fields.CharField(max_length=128, unique=True)
+    # The key the debit was asked with. Which request a key answers is kept apart
+    # (IdempotencyKey), for the retention period only: the key may make another debit
+    # after it.
+    idempotency_key = fields.CharField(max_length=128)
     created_at = fields.DatetimeField()
     reversed_at = fields.DatetimeField(null=True)
     reversal_reason = fields.TextField(null=True)
@@ -240,7 +242,14 @@ class Event(Model):
     )
     type = fields.CharField(max_length=32)
     source = fields.CharField(max_length=32)
-    state = fields.CharEnumField(EventState, max_length=16, default=EventState.PENDING)
+    # The comment as first migrated: SQLite cannot alter a column's comment, and the
+    # values are models.kinds.EventState's (since issue 24 also `gone`: a 410).
+    state = fields.CharEnumField(
+        EventState,
+        max_length=16,
+        default=EventState.PENDING,
+        description="PENDING: pending\nDELIVERED: delivered\nABANDONED: abandoned",
+    )
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)
     # Retried until three days after this (written, or redelivered by the operator).
@@ -260,6 +269,27 @@ class Event(Model):
             ("state", "user_id", "entry_id"),
             ("state", "finished_at"),
         )
+
+
+class IdempotencyKey(Model):
+    """A request's hold on its Idempotency-Key, for the retention period.
+
+    Claimed before the work, completed in the work's transaction, pruned after the
+    retention period (models.idempotency)."""
+
+    id = fields.BigIntField(primary_key=True)
+    scope = fields.CharField(max_length=32)  # the operation: "debit"
+    idempotency_key = fields.CharField(max_length=128)
+    fingerprint = fields.TextField()  # the request, canonically: a reuse must match it
+    state = fields.CharField(max_length=16)  # in_flight, done
+    token = fields.UUIDField()  # the claim's holder
+    locked_until = fields.DatetimeField(null=True)  # an in-flight claim lapses then
+    result = fields.TextField(null=True)  # what the request made (a debit's id)
+    created_at = fields.DatetimeField(db_index=True)  # retention counts from here
+
+    class Meta:
+        table = "idempotency_keys"
+        unique_together = (("scope", "idempotency_key"),)
 
 
 class JobState(Model):

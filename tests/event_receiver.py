@@ -1,6 +1,7 @@
 """A real app backend for the events tests: an aiohttp endpoint that checks every
-request's signature the way docs/events.md tells integrators to, records what came, and
-fails, hangs or goes down on demand."""
+request's signatures the way docs/events.md tells integrators to (the Standard Webhooks
+headers with the maintained `standardwebhooks` library, and the older Stars-Signature
+by hand), records what came, and fails, hangs, throttles or goes away on demand."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from standardwebhooks import Webhook
 
 from models.values import utcnow
 
@@ -28,13 +30,22 @@ class Request:
     body: dict[str, Any]
     status: int
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
 
 
 class Receiver:
     def __init__(
-        self, secret: str, *, clock: Callable[[], datetime] = utcnow, seed: int = 15
+        self,
+        secret: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        seed: int = 15,
+        stars_signature: bool = True,
     ) -> None:
-        self.secret = secret.encode()
+        # False: only the Standard Webhooks headers are checked (the older one is
+        # signed with the current secret alone, so a receiver mid-rotation skips it).
+        self.stars_signature = stars_signature
+        self.use_secret(secret)
         self.clock = clock
         self.rng = random.Random(seed)
         self.requests: list[Request] = []  # every well-signed request, answered, in order
@@ -46,6 +57,29 @@ class Receiver:
         self.failing_users: set[int] = set()
         self.slow_users: dict[int, float] = {}  # seconds to think before answering
         self.hold: asyncio.Event | None = None  # while unset, answers hang (sent after)
+        # Answered to every well-signed request instead, with these headers, while set.
+        self.answer: tuple[int, dict[str, str]] | None = None
+
+    def use_secret(self, secret: str) -> None:
+        """The secret the backend was given: as docs/events.md says, the library gets a
+        `whsec_` secret as it is and any other as bytes (a str would be base64-decoded)."""
+        self.secret = secret.encode()
+        self.webhook = Webhook(secret if secret.startswith("whsec_") else secret.encode())
+
+    def standard_verified(self, headers: dict[str, str], raw: bytes) -> bool:
+        """The library's verify(); under a test clock far from real time (its timestamp
+        check uses the real one) the library's signature with our clock's tolerance."""
+        try:
+            timestamp = int(headers.get("webhook-timestamp", ""))
+            if abs(time.time() - timestamp) <= TOLERANCE:
+                self.webhook.verify(raw, headers)
+                return True
+            # Any exception: a malformed webhook-signature raises a plain ValueError.
+            expected = self.webhook.sign(headers["webhook-id"], _at(timestamp), raw.decode())
+            given = headers["webhook-signature"].split(" ")
+            return expected in given and abs(self.clock().timestamp() - timestamp) <= TOLERANCE
+        except Exception:
+            return False
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -63,11 +97,21 @@ class Receiver:
         expected = hmac.new(
             self.secret, f"{timestamp}.".encode() + raw, hashlib.sha256
         ).hexdigest()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        event_id = json.loads(raw)["id"]
         return (
-            hmac.compare_digest(expected, fields.get("v1", ""))
-            and abs(self.clock().timestamp() - timestamp) <= TOLERANCE
+            (
+                not self.stars_signature
+                or (
+                    hmac.compare_digest(expected, fields.get("v1", ""))
+                    and abs(self.clock().timestamp() - timestamp) <= TOLERANCE
+                )
+            )
             and request.content_type == "application/json"
-            and request.headers.get("Stars-Event-Id") == json.loads(raw)["id"]
+            and request.headers.get("Stars-Event-Id") == event_id
+            and headers.get("webhook-id") == event_id
+            and headers.get("webhook-timestamp") == str(timestamp)
+            and self.standard_verified(headers, raw)
         )
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -80,7 +124,10 @@ class Receiver:
         user = body["data"]["telegram_id"]
         now = self.clock()
         status = 200
-        if self.down and self.down[0] <= now < self.down[1]:
+        extra: dict[str, str] = {}
+        if self.answer is not None:
+            status, extra = self.answer
+        elif self.down and self.down[0] <= now < self.down[1]:
             status = 503
         elif (
             body["id"] in self.failing
@@ -90,10 +137,10 @@ class Receiver:
             status = 500
         if user in self.slow_users:
             await asyncio.sleep(self.slow_users[user])
-        self.requests.append(Request(body["id"], body, status, dict(request.headers)))
+        self.requests.append(Request(body["id"], body, status, dict(request.headers), raw))
         if self.hold is not None:  # the backend has acted on it; its answer is late
             await self.hold.wait()
-        return web.Response(status=status)
+        return web.Response(status=status, headers=extra)
 
     # ------------------------------------------------------------ what came
 
@@ -137,3 +184,7 @@ class Receiver:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} did not happen; got {self.statuses()[-20:]}")
             await asyncio.sleep(0.02)
+
+
+def _at(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)

@@ -1,11 +1,13 @@
-"""The signature checks that docs/events.md gives integrators, Python and Node, run as
-written against the real events sender: they take every event once, and refuse forged or
-stale deliveries."""
+"""The signature checks that docs/events.md gives integrators, run as written against the
+real events sender: the maintained Standard Webhooks libraries in Python and Node, and
+the hand-written check of the older Stars-Signature. They take every event once, and
+refuse forged, stale and malformed deliveries."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import time
@@ -16,10 +18,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.events import EventSender, sign
 from models.events.delivery import event_body, public_id
 from models.events.outbox import switch_events
+from models.events.signing import SigningKeys, webhook_key, webhook_signature
 from models.kinds import EntryKind, EventState
 from models.ledger.debits import debit
 from models.ledger.entries import apply_entry
@@ -29,15 +33,18 @@ from tests.processes import ROOT, free_port
 SECRET = "whsec_" + "r3adm3" * 6
 PAGE = ROOT / "docs" / "events.md"
 SECTION = "## Checking a delivery"
+BY_HAND = "### Checking Stars-Signature by hand"
 
 
-def example(language: str) -> str:
-    """The page's one example in `language`, from its last section."""
+def example(language: str, heading: str = SECTION) -> str:
+    """The page's first example in `language` under `heading`, before the next heading."""
     text = PAGE.read_text()
-    section = text[text.index(SECTION) :]
-    end = section.find("\n## ", len(SECTION))
-    [code] = re.findall(rf"```{language}\n(.*?)```", section if end < 0 else section[:end], re.S)
-    return str(code)
+    section = text[text.index(heading) :]
+    ends = [i for i in (section.find("\n## ", 1), section.find("\n### ", 1)) if i > 0]
+    code = re.findall(
+        rf"```{language}\n(.*?)```", section[: min(ends, default=len(section))], re.S
+    )
+    return str(code[0])
 
 
 async def write_events() -> dict[int, list[str]]:
@@ -58,7 +65,7 @@ async def deliver_to(db: str) -> AsyncIterator[Callable[[str], Awaitable[dict[in
     async def deliver(url: str) -> dict[int, list[str]]:
         await switch_events(True)
         order = await write_events()
-        sender = EventSender(url, SECRET.encode(), poll_interval=0.05)
+        sender = EventSender(url, SigningKeys.from_secrets(SECRET), poll_interval=0.05)
         tasks.append(asyncio.create_task(sender.run()))
         deadline = time.monotonic() + 30
         while await Event.filter(state=EventState.PENDING).count():
@@ -72,35 +79,54 @@ async def deliver_to(db: str) -> AsyncIterator[Callable[[str], Awaitable[dict[in
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def post(url: str, body: bytes, signature: str) -> int:
+async def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            url,
-            data=body,
-            headers={"Content-Type": "application/json", "Stars-Signature": signature},
+            url, data=body, headers={"Content-Type": "application/json", **headers}
         ) as response,
     ):
         return response.status
 
 
+def standard(body: bytes, *, key: bytes | None = None, at: int | None = None) -> dict[str, str]:
+    event_id, now = json.loads(body)["id"], at or int(time.time())
+    signature = webhook_signature((key or webhook_key(SECRET),), event_id, now, body)
+    return {"webhook-id": event_id, "webhook-timestamp": str(now), "webhook-signature": signature}
+
+
 async def hostile_deliveries(url: str, body: bytes) -> None:
-    """The same event again answers 2xx; forged, stale or garbled ones are refused."""
+    """The same event again answers 2xx; forged, stale, garbled or malformed ones 400."""
+    now = int(time.time())
+    assert await post(url, body, standard(body)) in (200, 204)
+    assert await post(url, body, standard(body, key=b"x" * 32)) == 400
+    assert await post(url, body, standard(body, at=now - 3600)) == 400
+    assert await post(url, body + b" ", standard(body)) == 400
+    malformed = standard(body) | {"webhook-signature": "v1zz€"}  # the library's ValueError
+    assert await post(url, body, malformed) == 400
+    assert await post(url, body, standard(body) | {"webhook-signature": "v1,!!"}) == 400
+    assert await post(url, body, {}) == 400
+
+
+async def hostile_stars_deliveries(url: str, body: bytes) -> None:
+    """The same for the older header."""
     key, now = SECRET.encode(), int(time.time())
-    assert await post(url, body, sign(key, now, body)) in (200, 204)
-    assert await post(url, body, sign(b"x" * 32, now, body)) == 400
-    assert await post(url, body, sign(key, now - 3600, body)) == 400
-    assert await post(url, body + b" ", sign(key, now, body)) == 400
-    assert await post(url, body, f"t={now},v1=zz€") == 400
-    assert await post(url, body, "") == 400
+    assert await post(url, body, {"Stars-Signature": sign(key, now, body)}) in (200, 204)
+    assert await post(url, body, {"Stars-Signature": sign(b"x" * 32, now, body)}) == 400
+    assert await post(url, body, {"Stars-Signature": sign(key, now - 3600, body)}) == 400
+    assert await post(url, body + b" ", {"Stars-Signature": sign(key, now, body)}) == 400
+    assert await post(url, body, {"Stars-Signature": f"t={now},v1=zz€"}) == 400
+    assert await post(url, body, {}) == 400
 
 
 async def test_the_python_example(
-    deliver_to: Callable[[str], Awaitable[dict[int, list[str]]]], aiohttp_server: Any
+    deliver_to: Callable[[str], Awaitable[dict[int, list[str]]]],
+    aiohttp_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("EVENTS_SECRET", SECRET)
     module = types.ModuleType("stars_events_example")
     exec(compile(example("python"), str(PAGE), "exec"), module.__dict__)
-    module.__dict__["EVENTS_SECRET"] = SECRET.encode()
     reacted: list[dict[str, Any]] = []
 
     async def react(event: dict[str, Any]) -> None:
@@ -117,17 +143,63 @@ async def test_the_python_example(
     assert len(reacted) == 4  # the repeat was recognised by its id
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def node_library() -> None:
+    """Node with the npm `standardwebhooks` package (.ci/run installs it), or a skip."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    if not (ROOT / "node_modules" / "standardwebhooks").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("node_modules/standardwebhooks is missing: .ci/run installs it")
+        pytest.skip("npm install --no-save standardwebhooks@1.1.1 (as .ci/run does)")
+
+
+async def test_the_stars_signature_check_by_hand(
+    deliver_to: Callable[[str], Awaitable[dict[int, list[str]]]], aiohttp_server: Any
+) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(example("python", BY_HAND), str(PAGE), "exec"), namespace)
+    verify = namespace["verify_stars_signature"]
+    reacted: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify(SECRET.encode(), request.headers.get("Stars-Signature", ""), body):
+            return web.Response(status=400)
+        event_id = json.loads(body)["id"]
+        if event_id not in reacted:
+            reacted.append(event_id)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/stars-events", handle)
+    server = await aiohttp_server(app)
+    url = str(server.make_url("/stars-events"))
+    order = await deliver_to(url)
+    assert sorted(reacted) == sorted(order[11] + order[12])
+    first = await Event.all().order_by("entry_id").first()
+    assert first is not None
+    raw = await event_body(first.id)
+    assert raw is not None
+    await hostile_stars_deliveries(url, raw)
+    assert len(reacted) == 4
+
+
 async def test_the_node_example(
     deliver_to: Callable[[str], Awaitable[dict[int, list[str]]]], tmp_path: Path
 ) -> None:
+    node_library()
     script = tmp_path / "stars-events.js"
     script.write_text(example("js"))
     port = free_port()
     node = await asyncio.create_subprocess_exec(
         "node",
         str(script),
-        env={"EVENTS_SECRET": SECRET, "PORT": str(port), "PATH": "/usr/bin:/bin"},
+        env={
+            "EVENTS_SECRET": SECRET,
+            "PORT": str(port),
+            "PATH": "/usr/bin:/bin",
+            "NODE_PATH": str(ROOT / "node_modules"),  # .ci/run's npm install
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

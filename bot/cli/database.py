@@ -190,7 +190,7 @@ def _event_rows(lines: Sequence[EventLine]) -> list[list[object]]:
             line.attempts,
             _when(line.created_at),
             _when(line.finished_at)
-            if line.state is EventState.ABANDONED
+            if line.state in (EventState.ABANDONED, EventState.GONE)
             # A pending event without a time waits behind an earlier one of its user.
             else _when(line.next_attempt_at) or "after the user's earlier one",
             line.last_error,
@@ -217,6 +217,8 @@ async def cmd_events(args: argparse.Namespace) -> int:
     print(
         f"undelivered {counts[EventState.PENDING]}, abandoned {counts[EventState.ABANDONED]}, "
         f"delivered {counts[EventState.DELIVERED]}"
+        # Only after a 410 Gone, which stops sending until the worker restarts.
+        + (f", gone {counts[EventState.GONE]}" if counts[EventState.GONE] else "")
     )
     limit = getattr(args, "limit", 50)
     for title, state_, when in (
@@ -225,6 +227,12 @@ async def cmd_events(args: argparse.Namespace) -> int:
             "abandoned (`run_bot.py events redeliver --all` sends them again)",
             EventState.ABANDONED,
             "given up (UTC)",
+        ),
+        (
+            "gone: the receiver answered 410 (fix EVENTS_URL, restart the worker, then "
+            "`run_bot.py events redeliver --all`)",
+            EventState.GONE,
+            "answered 410 (UTC)",
         ),
     ):
         lines = await list_events([state_], limit)
@@ -242,7 +250,7 @@ async def _redeliver(args: argparse.Namespace, *, on: bool) -> int:
         return 0
     event_id = parse_public_id(args.event_id)
     if event_id is None or not await redeliver(event_id):
-        print(f"{args.event_id} is not an abandoned event")
+        print(f"{args.event_id} is not an abandoned or gone event")
         return 1
     print(
         f"{public_id(event_id)} queued again; it goes after any earlier event of its user "

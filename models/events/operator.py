@@ -67,12 +67,13 @@ async def count_events() -> dict[EventState, int]:
 
 
 async def redeliver(event_id: uuid.UUID, now: datetime | None = None) -> bool:
-    """Queue an abandoned event again, with three more days of retries; it goes out
-    after any event of its user now on its way. False if it was not abandoned."""
+    """Queue an abandoned (or gone: answered 410) event again, with three more days of
+    retries; it goes out after any event of its user now on its way. False if it was
+    neither."""
     now = now or utcnow()
     _, rows = await execute(
         Tortoise.get_connection("default"),
-        "SELECT user_id FROM events WHERE id = $1 AND state = 'abandoned'",
+        "SELECT user_id FROM events WHERE id = $1 AND state IN ('abandoned', 'gone')",
         event_id,
     )
     if not rows:
@@ -84,7 +85,7 @@ async def redeliver(event_id: uuid.UUID, now: datetime | None = None) -> bool:
             conn,
             "UPDATE events SET state = 'pending', attempts = 0, next_attempt_at = NULL, "
             "queued_at = $1, finished_at = NULL, last_error = NULL "
-            "WHERE id = $2 AND state = 'abandoned'",
+            "WHERE id = $2 AND state IN ('abandoned', 'gone')",
             now,
             event_id,
         )
@@ -94,10 +95,11 @@ async def redeliver(event_id: uuid.UUID, now: datetime | None = None) -> bool:
 
 
 async def redeliver_abandoned(now: datetime | None = None) -> int:
-    """Queue every abandoned event again, each user's in the order they were written."""
+    """Queue every abandoned or gone event again, each user's in the order they were
+    written."""
     _, rows = await execute(
         Tortoise.get_connection("default"),
-        "SELECT id FROM events WHERE state = 'abandoned' ORDER BY entry_id",
+        "SELECT id FROM events WHERE state IN ('abandoned', 'gone') ORDER BY entry_id",
     )
     now = now or utcnow()
     count = 0

@@ -76,7 +76,8 @@ DEBITS = Counter("stars_debits", "Debits recorded (models.ledger.debits)")
 DEBITED_STARS = Counter("stars_debited_stars", "Stars taken from balances by debits")
 DEBIT_REFUSALS = Counter(
     "stars_debit_refusals",
-    "Debits refused: insufficient_balance, idempotency_key_reused, user_not_found",
+    "Debits refused: insufficient_balance, idempotency_key_reused, idempotency_key_in_flight, "
+    "user_not_found",
     ["reason"],
 )
 DEBIT_REPLAYS = Counter(
@@ -94,6 +95,14 @@ EVENTS_RETRIED = Counter(
 EVENTS_ABANDONED = Counter(
     "stars_events_abandoned",
     "Events given up on after three days of failed deliveries (run_bot.py events redeliver)",
+)
+EVENTS_GONE = Counter(
+    "stars_events_gone",
+    "Events the app's backend answered 410 Gone (sending stopped; run_bot.py events redeliver)",
+)
+EVENTS_ENDPOINT_GONE = Gauge(
+    "stars_events_endpoint_gone",
+    "1 while sending is stopped because the app's backend answered 410 Gone",
 )
 EVENTS_OLDEST_UNDELIVERED = Gauge(
     "stars_events_oldest_undelivered_seconds",

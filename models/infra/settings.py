@@ -16,6 +16,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.events.signing import SECRET_PREFIX, SecretProblem, SigningKeys, webhook_key
 from models.infra.pooler import flag_problem, is_pooled
 from models.infra.startup import StartupError, prepare_sqlite_folder
 
@@ -123,6 +124,13 @@ def url_secrets(url: str | None) -> tuple[str, ...]:
     return tuple(sorted(spelling for spelling in spellings if spelling))
 
 
+def _secret_spellings(secret: str) -> tuple[str, ...]:
+    """An events secret as written, and its base64 part alone (a library's error or a
+    debugging line may show either)."""
+    body = secret.removeprefix(SECRET_PREFIX)
+    return (secret, body) if body != secret else (secret,)
+
+
 def _password_spellings(url: str) -> tuple[str, ...]:
     password = urlsplit(url).password
     return tuple({password, unquote(password)}) if password else ()
@@ -181,9 +189,17 @@ class Settings(BaseSettings):
     # Secrets of the app backends that may call /service/… (several, to rotate one).
     service_api_keys: Annotated[list[SecretStr], NoDecode] = []
 
-    # The app backend's endpoint for balance events, and the key they are signed with.
+    # The app backend's endpoint for balance events, and the key they are signed with
+    # (models/events/signing.py); the previous key is signed with too while rotating.
     events_url: str | None = None
     events_secret: SecretStr | None = Field(None, validate_default=True)
+    events_secret_previous: SecretStr | None = None
+    # Seconds the backend has to answer an event (Standard Webhooks advises 15 to 30).
+    events_timeout: float = Field(15, ge=1, le=120)
+
+    # Hours an Idempotency-Key holds its first answer (models/idempotency.py); after
+    # that the key may be used again for a new request.
+    idempotency_key_retention_hours: int = Field(24, ge=24, le=24 * 365)
 
     admin_ids: Annotated[list[int], NoDecode] = []
     star_packages: Annotated[list[int], NoDecode] = [50, 100, 250, 500, 1000, 2500]
@@ -326,12 +342,12 @@ class Settings(BaseSettings):
             raise ValueError("must not have a #fragment")
         return value
 
-    @field_validator("events_secret", mode="before")
+    @field_validator("events_secret", "events_secret_previous", mode="before")
     @classmethod
     def _events_secret(cls, value: object, info: ValidationInfo) -> object:
         # Checked before pydantic sees it, whose own messages quote the input.
         if value is None:
-            if info.data.get("events_url"):
+            if info.field_name == "events_secret" and info.data.get("events_url"):
                 raise ValueError("is required when EVENTS_URL is set")
             return None
         if not isinstance(value, str):
@@ -340,6 +356,10 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_EVENTS_SECRET} characters long")
         if not VISIBLE_ASCII.match(value):
             raise ValueError("must be printable ASCII without spaces")
+        try:
+            webhook_key(value)
+        except SecretProblem as problem:
+            raise ValueError(str(problem)) from None
         return value
 
     @field_validator("api_cors_origins", "admin_ids", "star_packages", mode="before")
@@ -406,7 +426,12 @@ class Settings(BaseSettings):
     @property
     def secrets(self) -> tuple[str, ...]:
         """What the logs must never show (models/infra/logs.py redacts each)."""
-        events = (self.events_secret.get_secret_value(),) if self.events_secret else ()
+        events = tuple(
+            spelling
+            for secret in (self.events_secret, self.events_secret_previous)
+            if secret is not None
+            for spelling in _secret_spellings(secret.get_secret_value())
+        )
         # The database URLs' queries hold options (pgbouncer=true, sslmode=require),
         # not secrets: only their passwords.
         databases = (
@@ -428,11 +453,15 @@ class Settings(BaseSettings):
         return (self.token, *self.service_keys, *events, *databases, *urls)
 
     @property
-    def events_key(self) -> bytes | None:
-        """EVENTS_SECRET as the HMAC key, None while events are off."""
+    def events_keys(self) -> SigningKeys | None:
+        """The keys events are signed with, None while events are off."""
         if self.events_url is None or self.events_secret is None:
             return None
-        return self.events_secret.get_secret_value().encode()
+        previous = self.events_secret_previous
+        return SigningKeys.from_secrets(
+            self.events_secret.get_secret_value(),
+            previous.get_secret_value() if previous is not None else None,
+        )
 
     @property
     def is_postgres(self) -> bool:

@@ -7,16 +7,17 @@ service (`api/service.py`) is a thin adapter over them.
   conditional `UPDATE … WHERE stars_balance >= amount`, so no number of concurrent
   debits passes it on either database. A balance already below zero (a refund
   Telegram reported after the Stars were spent) refuses every debit.
-- One idempotency key makes at most one debit, whatever user it names: the key
-  belongs to the calling app. The same key again with the same user, amount and
-  reason gives the first result again (`replayed=True`: same debit, same balance
-  after, `reversed=False`, even if it was reversed since); with anything else it is
-  refused (`IDEMPOTENCY_KEY_REUSED`). A refusal records nothing, so after
-  `INSUFFICIENT_BALANCE` the key may be used again.
-- Requests racing with one key make one debit. The debit row (unique key) is the
-  first write: on PostgreSQL a second insert of the key waits until the first
-  transaction ends, then fails and answers with what committed; on SQLite the write
-  lock orders them. Nothing here needs a session beyond one transaction.
+- One idempotency key makes at most one debit within the retention period, whatever
+  user it names: the key belongs to the calling app (`models.idempotency`, scope
+  "debit"). The same key again with the same user, amount and reason gives the first
+  result again (`replayed=True`: same debit, same balance after, `reversed=False`,
+  even if it was reversed since); with anything else it is refused
+  (`IDEMPOTENCY_KEY_REUSED`). A refusal records nothing, so after
+  `INSUFFICIENT_BALANCE` the key may be used again. After the retention period the
+  key is a new request; the debit it made stays.
+- Requests racing with one key make one debit: the key is claimed in a statement of
+  its own before the debit's transaction, and a twin arriving meanwhile is refused at
+  once (`IDEMPOTENCY_KEY_IN_FLIGHT`, ask again) instead of waiting on a lock.
 - A reversal credits the amount back, once per debit, whatever the balance is now: a
   user below zero gets it all the same (it only raises the balance).
 - Debits and reversals are ledger rows (`debit`, `debit_reversal`) with the balance
@@ -25,16 +26,20 @@ service (`api/service.py`) is a thin adapter over them.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from models import idempotency
+from models.idempotency import DEFAULT_RETENTION
 from models.infra import metrics
 from models.infra.sql import as_datetime, execute
 from models.kinds import EntryKind
@@ -45,6 +50,7 @@ from models.values import utcnow
 MAX_AMOUNT = 1_000_000
 MAX_REASON = 200
 MAX_IDEMPOTENCY_KEY = 128
+DEBIT_SCOPE = "debit"  # the debits' keys in models.idempotency
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +118,9 @@ _TAKE_ALONE = (
     "UPDATE users SET stars_balance = stars_balance - $1 "
     "WHERE id = $2 AND stars_balance >= $1 RETURNING stars_balance"
 )
-# The same move, after _INSERT_DEBIT in one statement on PostgreSQL: a debit is then
-# four round trips (BEGIN, this, the ledger row with its event, COMMIT) instead of five;
+# The same move, after _INSERT_DEBIT in one statement on PostgreSQL: one round trip
+# fewer in the debit's transaction (BEGIN, the key's completion, this, the ledger row
+# with its event, COMMIT);
 # those round trips were most of a debit's time in the API (py-spy, issue 27).
 _TAKE = (
     f"WITH debit AS ({_INSERT_DEBIT} RETURNING user_id, amount) "
@@ -132,6 +139,11 @@ def _refused(refused: Refused) -> Refused:
     return refused
 
 
+def fingerprint(user_id: int, amount: int, reason: str) -> str:
+    """A debit request, canonically: a key used again must come with the same one."""
+    return json.dumps([user_id, amount, reason], ensure_ascii=False, separators=(",", ":"))
+
+
 async def debit(
     user_id: int,
     amount: int,
@@ -140,39 +152,62 @@ async def debit(
     *,
     now: datetime | None = None,
     source: str = "service",
+    retention: timedelta = DEFAULT_RETENTION,
 ) -> DebitResult:
-    """Take `amount` Stars from the user's balance, once per `idempotency_key`.
+    """Take `amount` Stars from the user's balance, once per `idempotency_key` within
+    `retention` (IDEMPOTENCY_KEY_RETENTION_HOURS).
 
     Raises Refused: INVALID_AMOUNT, INVALID_REASON, INVALID_IDEMPOTENCY_KEY,
-    USER_NOT_FOUND, INSUFFICIENT_BALANCE (nothing recorded, the key stays free) or
-    IDEMPOTENCY_KEY_REUSED (the key made another debit). See the module docstring.
+    USER_NOT_FOUND, INSUFFICIENT_BALANCE (nothing recorded, the key stays free),
+    IDEMPOTENCY_KEY_REUSED (the key was used with another user, amount or reason) or
+    IDEMPOTENCY_KEY_IN_FLIGHT (its first request is still being worked on). See the
+    module docstring and `models.idempotency`.
     """
     check_amount(amount)
     check_reason(reason)
     check_idempotency_key(idempotency_key)
     created_at = (now or utcnow()).astimezone(UTC)
+    try:
+        begun = await idempotency.begin(
+            DEBIT_SCOPE,
+            idempotency_key,
+            fingerprint(user_id, amount, reason),
+            now=created_at,
+            retention=retention,
+        )
+    except Refused as refused:
+        raise _refused(refused) from None
+    if isinstance(begun, idempotency.Completed):
+        first = await _first_answer(uuid.UUID(begun.result))
+        if first is None:  # a debit is never deleted; a row changed by hand
+            raise RuntimeError(f"idempotency key {idempotency_key!r} names no debit")
+        metrics.DEBIT_REPLAYS.inc()
+        return DebitResult(first, replayed=True)
     debit_id = uuid.uuid4()
-    balance: int | None = None
-    for attempt in range(2):
-        try:
-            balance = await _take(
-                debit_id, user_id, amount, reason, idempotency_key, created_at, source
+    try:
+        balance = await _take(
+            begun, debit_id, user_id, amount, reason, idempotency_key, created_at, source
+        )
+    except IntegrityError:
+        # The user did not exist when the debit's row was written (its foreign key).
+        await idempotency.release(begun)
+        raise _refused(Refused(Refusal.USER_NOT_FOUND, user_id=user_id)) from None
+    except idempotency.ClaimLost:
+        # This request took longer than its claim, and a twin has the key now: the
+        # debit rolled back, and the twin's answer is the key's.
+        raise _refused(
+            Refused(
+                Refusal.IDEMPOTENCY_KEY_IN_FLIGHT, retry_after=idempotency.IN_FLIGHT_RETRY_AFTER
             )
-            break
-        except IntegrityError:
-            # The key is taken (by now committed: a racing insert waited for it), or
-            # the user did not exist when the debit's row was written (its foreign key).
-            first = await _first_answer(idempotency_key)
-            if first is not None:
-                return _replay(first, user_id, amount, reason)
-            if await _balance(user_id) is None:
-                raise _refused(Refused(Refusal.USER_NOT_FOUND, user_id=user_id)) from None
-            # No debit holds the key and the user exists now: their first sign-in or
-            # top-up created them after the insert failed on the foreign key. Once
-            # more; users are never deleted, so the key alone can clash this time.
-            if attempt:
-                raise
+        ) from None
+    except BaseException:
+        # Nothing was recorded (the transaction rolled back): free the key at once
+        # rather than leave a twin a 409 until the claim lapses.
+        with contextlib.suppress(Exception):
+            await idempotency.release(begun)
+        raise
     if balance is None:
+        await idempotency.release(begun)
         current = await _balance(user_id)
         raise _refused(
             Refused(
@@ -188,6 +223,7 @@ async def debit(
 
 
 async def _take(
+    claim: idempotency.Claim,
     debit_id: uuid.UUID,
     user_id: int,
     amount: int,
@@ -196,15 +232,16 @@ async def _take(
     created_at: datetime,
     source: str,
 ) -> int | None:
-    """The debit's row, the balance move and its ledger row, in one transaction; the
-    balance after, or None when it is short (then nothing is recorded)."""
+    """The key's result, the debit's row, the balance move and its ledger row, in one
+    transaction; the balance after, or None when it is short (then nothing is
+    recorded)."""
     try:
         async with in_transaction() as conn:
+            await idempotency.complete(conn, claim, str(debit_id))
             args = (debit_id, user_id, amount, reason, idempotency_key, created_at)
             if conn.capabilities.dialect == "postgres":
                 # One statement, one round trip: the UPDATE reads the inserted row, so
-                # the key's row is still written first (a racing insert of the key
-                # waits and fails as before) and the balance move only follows it.
+                # the debit's row is written first and the balance move only follows it.
                 _, rows = await execute(conn, _TAKE, *args)
             else:  # SQLite runs no INSERT inside WITH
                 await execute(conn, _INSERT_DEBIT, *args)
@@ -218,13 +255,6 @@ async def _take(
     except _BalanceShort:
         return None
     return balance
-
-
-def _replay(first: DebitReceipt, user_id: int, amount: int, reason: str) -> DebitResult:
-    if (first.user_id, first.amount, first.reason) != (user_id, amount, reason):
-        raise _refused(Refused(Refusal.IDEMPOTENCY_KEY_REUSED, user_id=user_id, amount=amount))
-    metrics.DEBIT_REPLAYS.inc()
-    return DebitResult(first, replayed=True)
 
 
 async def _balance(user_id: int) -> int | None:
@@ -248,15 +278,15 @@ def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> DebitRe
     )
 
 
-async def _first_answer(idempotency_key: str) -> DebitReceipt | None:
-    """The debit a key made, as its first answer stated it."""
+async def _first_answer(debit_id: uuid.UUID) -> DebitReceipt | None:
+    """A debit as its first answer stated it."""
     _, rows = await execute(
         Tortoise.get_connection("default"),
         "SELECT d.id, d.user_id, d.amount, d.reason, d.created_at, l.stars_balance_after "
         "FROM debits AS d JOIN ledger_entries AS l ON l.debit_id = d.id AND l.kind = $1 "
-        "WHERE d.idempotency_key = $2",
+        "WHERE d.id = $2",
         EntryKind.DEBIT.value,
-        idempotency_key,
+        debit_id,
     )
     if not rows:
         return None

@@ -117,8 +117,8 @@ async def test_the_service_endpoint_records_the_keys_label(make_client: ClientFa
     assert KEY not in await unlabelled.text()
 
     refusals = [
-        (await post({"amount": 25, "reason": "other"}), 409, "idempotency_key_reused"),
-        (await post({"amount": -1000, "reason": "x"}, key="adj-3"), 409, "insufficient_balance"),
+        (await post({"amount": 25, "reason": "other"}), 422, "idempotency_key_reused"),
+        (await post({"amount": -1000, "reason": "x"}, key="adj-3"), 422, "insufficient_balance"),
         (await post({"amount": 0, "reason": "x"}, key="adj-4"), 400, "invalid_amount"),
         (await post({"amount": 1, "reason": "x"}, key=None), 400, "missing_idempotency_key"),
         (await post({"amount": 1}, key="adj-5"), 400, "invalid_reason"),

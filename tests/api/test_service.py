@@ -224,7 +224,7 @@ async def test_a_replay_gets_the_first_answer_byte_for_byte(service: ApiClient) 
     ],
     ids=["amount", "reason", "user"],
 )
-async def test_a_key_reused_for_anything_else_is_a_conflict(
+async def test_a_key_reused_for_anything_else_is_422(
     service: ApiClient, user: dict[str, Any], body: dict[str, Any]
 ) -> None:
     await fund(ALICE, 100)
@@ -238,16 +238,16 @@ async def test_a_key_reused_for_anything_else_is_a_conflict(
     response = await service.post(
         f"/service/users/{user['id']}/debits", json=body, headers=key("shared")
     )
-    assert response.status == 409
+    assert response.status == 422  # the draft's status: not retried by a generic client
     assert await error_code(response) == "idempotency_key_reused"
     assert (await get_balance(ALICE_ID), await get_balance(BORIS["id"])) == (70, 100)
 
 
-async def test_not_enough_stars_is_a_conflict_that_records_nothing(service: ApiClient) -> None:
+async def test_not_enough_stars_is_422_and_records_nothing(service: ApiClient) -> None:
     await fund(ALICE, 20)
     path = f"/service/users/{ALICE_ID}/debits"
     response = await service.post(path, json={"amount": 30, "reason": "r"}, headers=key("k1"))
-    assert response.status == 409
+    assert response.status == 422  # not 409: a generic client retries that
     error = (await response.json())["error"]
     assert (error["code"], error["stars_balance"]) == ("insufficient_balance", 20)
     assert await Debit.all().count() == 0
@@ -322,8 +322,8 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred(
         )
     )
     statuses = sorted(r.status for r in responses)
-    assert statuses == [201] * 50 + [409] * 50
-    codes = {await error_code(r) for r in responses if r.status == 409}
+    assert statuses == [201] * 50 + [422] * 50
+    codes = {await error_code(r) for r in responses if r.status == 422}
     assert codes == {"insufficient_balance"}
     afters = sorted([(await r.json())["stars_balance"] for r in responses if r.status == 201])
     assert afters == list(range(0, 500, 10))
@@ -357,7 +357,7 @@ async def test_a_debit_racing_the_users_first_sign_in_is_refused_never_a_500(
         if debited.status == 404:
             assert await error_code(debited) == "user_not_found"
         else:
-            assert debited.status == 409, await debited.text()
+            assert debited.status == 422, await debited.text()
             assert await error_code(debited) == "insufficient_balance"
 
     await asyncio.gather(*(sign_in_and_debit(user) for user in users))
@@ -365,21 +365,32 @@ async def test_a_debit_racing_the_users_first_sign_in_is_refused_never_a_500(
 
 
 async def test_forty_concurrent_requests_with_one_key_make_one_debit(service: ApiClient) -> None:
+    """Twins of a request still being worked on are answered 409 at once (nobody waits
+    on a lock); sent again, unchanged, they get the first answer."""
     await fund(ALICE, 500)
-    responses = await asyncio.gather(
-        *(
-            service.post(
-                f"/service/users/{ALICE_ID}/debits",
-                json={"amount": 10, "reason": "a gift"},
-                headers=key("the-same-key"),
-            )
-            for _ in range(40)
+
+    def send() -> Any:
+        return service.post(
+            f"/service/users/{ALICE_ID}/debits",
+            json={"amount": 10, "reason": "a gift"},
+            headers=key("the-same-key"),
         )
-    )
-    assert {r.status for r in responses} == {201}
-    assert len({await r.text() for r in responses}) == 1
-    replayed = [r.headers.get("Idempotent-Replayed") for r in responses]
-    assert replayed.count("true") == 39
+
+    responses = await asyncio.gather(*(send() for _ in range(40)))
+    assert {r.status for r in responses} <= {201, 409}
+    for response in responses:
+        if response.status == 409:
+            assert await error_code(response) == "idempotency_key_in_flight"
+            assert response.headers["Retry-After"] == "1"
+    made = [r for r in responses if r.status == 201 and "Idempotent-Replayed" not in r.headers]
+    assert len(made) == 1
+    first = await made[0].text()
+    again = await asyncio.gather(*(send() for r in responses if r.status == 409))
+    for response in [*again, *(r for r in responses if r.status == 201)]:
+        assert response.status == 201
+        assert await response.text() == first
+    replayed = [r.headers.get("Idempotent-Replayed") for r in [*responses, *again]]
+    assert replayed.count("true") == 39  # every answer but the first
     assert await get_balance(ALICE_ID) == 490
     assert await Debit.all().count() == 1
 
@@ -563,3 +574,67 @@ async def test_debits_refusals_replays_and_reversals_are_counted(service: ApiCli
     assert moved("stars_debit_refusals_total", reason="idempotency_key_reused") == 1
     assert moved("stars_debit_refusals_total", reason="insufficient_balance") == 1
     assert moved("stars_debit_reversals_total") == 1
+
+
+async def test_a_quoted_key_is_the_same_key_as_the_bare_one(service: ApiClient) -> None:
+    """The draft writes the key as a Structured Field string; the bare form still works."""
+    await fund(ALICE, 100)
+    path = f"/service/users/{ALICE_ID}/debits"
+    body = {"amount": 10, "reason": "a gift"}
+    first = await service.post(path, json=body, headers=key('"8e03978e-40d5"'))
+    assert first.status == 201
+    bare = await service.post(path, json=body, headers=key("8e03978e-40d5"))
+    assert (bare.status, bare.headers.get("Idempotent-Replayed")) == (201, "true")
+    assert await bare.json() == await first.json()
+    escaped = await service.post(path, json=body, headers=key(r'"a\"b\\c"'))
+    assert escaped.status == 201
+    same = await service.post(path, json=body, headers=key('a"b\\c'))
+    assert same.headers.get("Idempotent-Replayed") == "true"
+    assert await get_balance(ALICE_ID) == 80
+
+
+@pytest.mark.parametrize(
+    "value", ['"unclosed', '"a";p=1', '"bad\\escape"', '""', '"' + "k" * 129 + '"', '"tab\there"']
+)
+async def test_a_malformed_quoted_key_is_400(service: ApiClient, value: str) -> None:
+    await fund(ALICE, 100)
+    response = await service.post(
+        f"/service/users/{ALICE_ID}/debits",
+        json={"amount": 10, "reason": "a gift"},
+        headers=key(value),
+    )
+    assert response.status == 400
+    assert await error_code(response) == "invalid_idempotency_key"
+    assert await get_balance(ALICE_ID) == 100
+
+
+async def test_the_key_sent_twice_is_400(service: ApiClient) -> None:
+    await fund(ALICE, 100)
+    from multidict import CIMultiDict
+
+    headers = CIMultiDict(AUTH)
+    headers.add("Idempotency-Key", "one")
+    headers.add("Idempotency-Key", "two")
+    response = await service.post(
+        f"/service/users/{ALICE_ID}/debits", json={"amount": 10, "reason": "r"}, headers=headers
+    )
+    assert response.status == 400
+    assert await error_code(response) == "duplicate_idempotency_key"
+    assert await get_balance(ALICE_ID) == 100
+
+
+async def test_a_reversal_with_a_null_reason_is_one_without_a_reason(service: ApiClient) -> None:
+    """The document declares the reason nullable; the server takes null as no reason."""
+    await fund(ALICE, 100)
+    spent = await service.post(
+        f"/service/users/{ALICE_ID}/debits",
+        json={"amount": 30, "reason": "a gift"},
+        headers=key("null-reason"),
+    )
+    debit = await spent.json()
+    back = await service.post(
+        f"/service/debits/{debit['debit_id']}/reversal", json={"reason": None}, headers=AUTH
+    )
+    assert back.status == 201, await back.text()
+    assert (await Debit.get(id=debit["debit_id"])).reversal_reason is None
+    assert await get_balance(ALICE_ID) == 100

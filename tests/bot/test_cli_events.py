@@ -60,7 +60,7 @@ async def test_listing_and_redelivering_events(db: str, capsys: Any) -> None:
     assert "HTTP 502" in abandoned_part
 
     code, out = await events_command(capsys, "redeliver", waiting)
-    assert (code, out.strip()) == (1, f"{waiting} is not an abandoned event")
+    assert (code, out.strip()) == (1, f"{waiting} is not an abandoned or gone event")
     code, out = await events_command(capsys, "redeliver", "evt_garbage")
     assert code == 1
     code, out = await events_command(capsys, "redeliver", abandoned)
@@ -96,3 +96,22 @@ async def test_run_bot_redelivers_every_abandoned_event(tmp_path: Path) -> None:
         assert await Event.filter(state=EventState.ABANDONED).count() == 0
     finally:
         await close_database()
+
+
+async def test_events_the_receiver_said_gone_to_are_listed_and_sent_again(
+    db: str, capsys: Any
+) -> None:
+    await switch_events(True)
+    await apply_entry(43, 5, EntryKind.DEV_CREDIT)
+    now = utcnow()
+    [head] = await claim_due(now, 10, now)
+    await finish(head.id, 43, EventState.GONE, now, "HTTP 410")
+    code, out = await events_command(capsys)
+    assert code == 0
+    assert "undelivered 0, abandoned 0, delivered 0, gone 1" in out
+    gone_part = out.split("gone: the receiver answered 410")[1]
+    assert public_id(head.id) in gone_part
+    assert "HTTP 410" in gone_part
+    code, out = await events_command(capsys, "redeliver", "--all")
+    assert code == 0
+    assert (await Event.get(id=head.id)).state is EventState.PENDING

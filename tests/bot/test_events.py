@@ -4,19 +4,25 @@ change arrives, at least once, signed, in order per user, through failures and o
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
 import random
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from standardwebhooks import Webhook, WebhookVerificationError
 
-from bot.events import EventSender, retry_delay, sign
+from bot.events import EventSender, retry_after_seconds, retry_delay, sign
 from models.events.delivery import public_id
 from models.events.operator import redeliver
 from models.events.outbox import events_on_since, switch_events
+from models.events.signing import SecretProblem, SigningKeys, signed_headers
 from models.infra import metrics
 from models.kinds import EntryKind, EventState
 from models.ledger.debits import debit
@@ -27,6 +33,7 @@ from models.values import utcnow
 from tests.emulator import BotApiEmulator
 from tests.event_receiver import Receiver
 from tests.helpers import ADMIN, ALICE, metric, tma
+from tests.processes import ROOT
 from tests.system import start_system
 
 SECRET = "whsec_" + "s3cr3t" * 6
@@ -69,9 +76,8 @@ async def running() -> AsyncIterator[Callable[[EventSender], None]]:
 
 def sender_for(url: str, clock: Callable[[], datetime] = utcnow, **options: Any) -> EventSender:
     options = {"per_second": 1000.0, "poll_interval": 0.05, **options}
-    return EventSender(
-        url, SECRET.encode(), clock=clock, jitter=random.Random(1).random, **options
-    )
+    keys = options.pop("keys", None) or SigningKeys.from_secrets(SECRET)
+    return EventSender(url, keys, clock=clock, jitter=random.Random(1).random, **options)
 
 
 async def ledger_order() -> dict[int, list[str]]:
@@ -172,7 +178,7 @@ async def test_a_forged_or_failed_answer_is_retried_and_the_secret_stays_secret(
         assert (row.state, row.last_error) == (EventState.PENDING, "HTTP 400")
         assert row.next_attempt_at is not None
         assert row.next_attempt_at > utcnow()  # waits a growing while before the next try
-        receiver.secret = SECRET.encode()  # the backend got the right secret
+        receiver.use_secret(SECRET)  # the backend got the right secret
         row.next_attempt_at = utcnow()
         await row.save(update_fields=["next_attempt_at"])
         await settle(receiver)
@@ -455,3 +461,167 @@ async def test_every_balance_change_in_the_running_system_reaches_the_backend_on
         stop.set()
         await asyncio.wait_for(task, 40)
     assert (await check_ledger()).ok
+
+
+# ------------------------------------------------------------------ Standard Webhooks
+
+OLD = "whsec_" + "b2xkLXNlY3JldC1vZi10aGlydHktdHdvLWJ5dGVz"  # base64 of 30 bytes
+RAW = "a-secret-from-before-the-standard-headers"
+
+
+def test_the_standard_signature_is_what_the_library_computes() -> None:
+    body = b'{"id":"evt_1","type":"debit.created"}'
+    keys = SigningKeys.from_secrets(SECRET)
+    headers = signed_headers(keys, "evt_1", 1764000000, body)
+    at = datetime.fromtimestamp(1764000000, tz=UTC)
+    assert headers["webhook-signature"] == Webhook(SECRET).sign("evt_1", at, body.decode())
+    assert headers["webhook-id"] == headers["Stars-Event-Id"] == "evt_1"
+    assert headers["webhook-timestamp"] == "1764000000"
+    # The older header is unchanged: keyed by the whole text, whsec_ and all.
+    assert headers["Stars-Signature"] == sign(SECRET.encode(), 1764000000, body)
+
+
+def test_a_raw_secret_is_keyed_by_its_text_and_the_library_quirk_is_real() -> None:
+    body = b'{"id":"evt_1"}'
+    keys = SigningKeys.from_secrets(RAW)
+    assert keys.webhook == (RAW.encode(),)
+    headers = signed_headers(keys, "evt_1", int(time.time()), body)
+    Webhook(RAW.encode()).verify(body, headers)  # bytes: the right key
+    Webhook("whsec_" + base64.b64encode(RAW.encode()).decode()).verify(body, headers)
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(RAW).verify(body, headers)  # a str without whsec_: silently another key
+    with pytest.raises(ValueError, match="unpack"):  # not the library's own error
+        Webhook(RAW.encode()).verify(body, headers | {"webhook-signature": "garbage"})
+
+
+def test_a_whsec_secret_that_is_not_base64_is_refused() -> None:
+    with pytest.raises(SecretProblem, match="followed by base64"):
+        SigningKeys.from_secrets("whsec_" + "Zx9" * 11)  # 33 characters: not base64
+    with pytest.raises(SecretProblem, match="at least 24 bytes"):
+        SigningKeys.from_secrets("whsec_" + base64.b64encode(b"k" * 20).decode())
+
+
+async def test_rotation_signs_with_both_secrets_so_either_receiver_verifies(
+    db: str, aiohttp_server: Any, running: Callable[[EventSender], None]
+) -> None:
+    """EVENTS_SECRET new, EVENTS_SECRET_PREVIOUS old: a receiver still on the old secret
+    and one already on the new both take every event, with the maintained library."""
+    on_old, on_new = Receiver(OLD, stars_signature=False), Receiver(SECRET)
+    keys = SigningKeys.from_secrets(SECRET, OLD)
+    await switch_events(True)
+    for user in (7, 8):
+        await apply_entry(user, 25, EntryKind.DEV_CREDIT)
+    for receiver in (on_old, on_new):
+        await Event.all().update(state=EventState.PENDING, next_attempt_at=utcnow())
+        sender = sender_for(await start_receiver(receiver, aiohttp_server), keys=keys)
+        task = asyncio.create_task(sender.run())
+        await settle(receiver)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert len(receiver.accepted_ids()) == 2
+        assert receiver.forged == 0
+    [first, *_] = on_old.accepted()
+    assert len(first.headers["webhook-signature"].split(" ")) == 2
+    # Once the previous secret is removed, only receivers on the new one verify.
+    alone = Receiver(OLD, stars_signature=False)
+    await Event.all().update(state=EventState.PENDING, next_attempt_at=utcnow())
+    running(sender_for(await start_receiver(alone, aiohttp_server)))
+    await alone.wait_until(lambda: alone.forged >= 1, what="a refused request")
+    has_node = shutil.which("node") and (ROOT / "node_modules" / "standardwebhooks").is_dir()
+    assert has_node or not os.environ.get("CI"), "node and .ci/run's npm standardwebhooks"
+    if has_node:
+        # The npm twin verifies the same request with either secret, and neither a third.
+        script = (
+            "const {Webhook} = require('standardwebhooks');"
+            "const [body, headers] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+            "for (const s of process.argv.slice(1)) {"
+            "  try { new Webhook(s).verify(body, headers); console.log('ok'); }"
+            "  catch (e) { console.log(e.name); } }"
+        )
+        third = "whsec_" + base64.b64encode(b"t" * 32).decode()
+        node = await asyncio.create_subprocess_exec(
+            "node", "-e", script, OLD, SECRET, third,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            env={"NODE_PATH": str(ROOT / "node_modules"), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        out, _ = await node.communicate(json.dumps([first.raw.decode(), first.headers]).encode())
+        assert out.decode().split() == ["ok", "ok", "WebhookVerificationError"]
+
+
+async def test_retry_after_on_429_holds_every_delivery_until_then(
+    db: str, aiohttp_server: Any, running: Callable[[EventSender], None]
+) -> None:
+    clock = Clock()
+    receiver = Receiver(SECRET, clock=clock)
+    receiver.answer = (429, {"Retry-After": "120"})
+    url = await start_receiver(receiver, aiohttp_server)
+    await switch_events(True)
+    await apply_entry(7, 5, EntryKind.DEV_CREDIT)
+    sender = sender_for(url, clock, concurrency=1)  # one at a time: 8's waits for 7's
+    running(sender)
+    await receiver.wait_until(lambda: len(receiver.requests) == 1, what="the throttled try")
+    deadline = time.monotonic() + 10
+    while (row := await Event.get(user_id=7)).attempts < 1:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    assert row.last_error == "HTTP 429"
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at >= clock() + timedelta(seconds=110)
+    # Another user's event, due now, is held too: the receiver asked for two minutes.
+    await apply_entry(8, 5, EntryKind.DEV_CREDIT)
+    await sender._claim_and_send()
+    assert len(receiver.requests) == 1
+    assert await Event.filter(user_id=8, state=EventState.PENDING).count() == 1
+    receiver.answer = None
+    clock.offset = timedelta(seconds=121)  # two minutes later both go
+    await settle(receiver)
+    assert receiver.accepted_ids() == {public_id(e.id) for e in await Event.all()}
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date_and_bounded() -> None:
+    now = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+    assert retry_after_seconds("30", now) == 30
+    assert retry_after_seconds("Wed, 02 Dec 2026 04:01:00 GMT", now) == 60
+    assert retry_after_seconds("Wed, 02 Dec 2026 03:00:00 GMT", now) == 0
+    assert retry_after_seconds("999999", now) == 3600
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
+
+
+async def test_410_gone_marks_the_event_stops_sending_and_keeps_the_rest(
+    db: str, aiohttp_server: Any, running: Callable[[EventSender], None]
+) -> None:
+    receiver = Receiver(SECRET)
+    receiver.answer = (410, {})
+    url = await start_receiver(receiver, aiohttp_server)
+    await switch_events(True)
+    await apply_entry(7, 5, EntryKind.DEV_CREDIT)
+    await apply_entry(7, 6, EntryKind.DEV_CREDIT)
+    gone_before = counter("stars_events_gone_total")
+    sender = sender_for(url, concurrency=1)
+    running(sender)
+    deadline = time.monotonic() + 10
+    while not await Event.filter(state=EventState.GONE).exists():
+        assert time.monotonic() < deadline, receiver.statuses()
+        await asyncio.sleep(0.02)
+    first, second = await Event.filter(user_id=7).order_by("entry_id")
+    assert (first.state, first.last_error, first.finished_at is not None) == (
+        EventState.GONE,
+        "HTTP 410",
+        True,
+    )
+    assert counter("stars_events_gone_total") - gone_before == 1
+    assert counter("stars_events_endpoint_gone") == 1
+    # Sending has stopped: the next event, due now, is not claimed nor sent.
+    await apply_entry(8, 5, EntryKind.DEV_CREDIT)
+    await sender._claim_and_send()
+    assert receiver.statuses() == [410]
+    assert await Event.filter(state=EventState.PENDING).count() == 2
+    # The operator fixes the receiver, restarts the worker and sends the gone one again.
+    receiver.answer = None
+    assert await redeliver(first.id)
+    running(sender_for(url))
+    await settle(receiver)
+    assert counter("stars_events_endpoint_gone") == 0
+    assert receiver.accepted_ids() == {public_id(e.id) for e in await Event.all()}
+    assert receiver.first_accepted(7) == [public_id(second.id), public_id(first.id)]

@@ -21,7 +21,7 @@ from tests.event_receiver import Receiver
 from tests.processes import Child
 from tests.system import start_worker
 
-SECRET = "whsec_" + "pr0cess" * 6
+SECRET = "whsec_" + "pr0cess1" * 6  # the base64 of 36 bytes
 USERS = (301, 302, 303)
 BACKENDS = pytest.mark.parametrize("empty_db_url", ["sqlite", "postgres"], indirect=True)
 # The second tier for PostgreSQL: each case starts two workers, one after the other.
@@ -90,7 +90,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
 
         second = await sender_up(tmp_path, emulator, empty_db_url, url, "second")
         try:
-            # The killed worker's claims run out (10 s timeout + 5 s), then all goes.
+            # The killed worker's claims run out (15 s timeout + 5 s), then all goes.
             await all_delivered(timeout=90)
         finally:
             assert await second.stop() == 0

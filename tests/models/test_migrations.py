@@ -8,6 +8,7 @@ import contextvars
 import json
 import shutil
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from models.infra.sql import execute
 from models.ledger.credits import CreditStatus, credit_charge
 from models.ledger.debits import debit
 from models.ledger.refunds import record_refund
+from models.queries.accounts import get_balance
 from models.queries.charges import find_topup
 from models.queries.invariants import check_ledger
+from models.refusals import Refusal, Refused
 from models.tables import Debit, Event, JobState, LedgerEntry, Notice, TopUpOrder, User
 from models.values import Charge, utcnow
 from tests.databases import NO_PG_REASON, PG_URL, create_pg_database, drop_pg_database
@@ -311,5 +314,53 @@ async def test_the_events_migration_starts_with_no_events_for_older_rows(
         entry = await LedgerEntry.get(id=event.entry_id)
         assert (entry.kind, entry.amount, event.type) == ("refund", -40, "topup.refunded")
         assert (await check_ledger()).ok
+    finally:
+        await close_database()
+
+
+@BACKENDS
+async def test_the_idempotency_keys_migration_keeps_every_debits_key_holding_it(
+    empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A debit made before the keys had a table of their own is still its key's answer
+    afterwards (the fingerprint the migration writes is the one the code computes, for a
+    reason with quotes, a backslash and Cyrillic too): a retry is a replay, not a second
+    debit."""
+    before_keys = 8 if dialect(empty_db_url) == "postgres" else 6
+    reason = 'подарок "мишка" \\ 🧸'
+    debit_id = uuid.uuid4()
+    async with at_migration(empty_db_url, before_keys, tmp_path, monkeypatch):
+        conn = Tortoise.get_connection("default")
+        now = utcnow()
+        await execute(
+            conn,
+            "INSERT INTO users (id, stars_balance, created_at, updated_at) VALUES (7, 70, $1, $1)",
+            now,
+        )
+        await execute(
+            conn,
+            "INSERT INTO debits (id, user_id, amount, reason, idempotency_key, created_at) "
+            "VALUES ($1, 7, 30, $2, 'before-the-table', $3)",
+            debit_id,
+            reason,
+            now,
+        )
+        await execute(
+            conn,
+            "INSERT INTO ledger_entries (user_id, amount, kind, debit_id, stars_balance_after, "
+            "created_at) VALUES (7, -30, 'debit', $1, 70, $2)",
+            debit_id,
+            now,
+        )
+
+    await apply_migrations(empty_db_url)
+    await open_database(empty_db_url)
+    try:
+        again = await debit(7, 30, reason, "before-the-table")
+        assert (again.replayed, again.debit.id, again.debit.stars_balance) == (True, debit_id, 70)
+        with pytest.raises(Refused) as refused:
+            await debit(7, 31, reason, "before-the-table")
+        assert refused.value.code is Refusal.IDEMPOTENCY_KEY_REUSED
+        assert await get_balance(7) == 70
     finally:
         await close_database()

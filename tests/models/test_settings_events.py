@@ -3,6 +3,7 @@ line that never shows the secret or the URL (which may carry credentials)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from models.infra.settings import load_settings
 from tests.helpers import TOKEN
 from tests.processes import run
 
-SECRET = "whsec_" + "Zx9" * 10
+SECRET = "whsec_" + "Zx9a" * 8  # the base64 of 24 bytes
 URL = "https://app.example.org/stars-events"
 BAD = [
     ({"EVENTS_URL": URL}, "EVENTS_SECRET is required when EVENTS_URL is set"),
@@ -23,6 +24,22 @@ BAD = [
     (
         {"EVENTS_URL": URL, "EVENTS_SECRET": SECRET[:20] + " " + SECRET[20:]},
         "EVENTS_SECRET must be printable ASCII without spaces",
+    ),
+    (
+        {"EVENTS_URL": URL, "EVENTS_SECRET": "whsec_topsecretkey" + "!" * 20},
+        "EVENTS_SECRET must be whsec_ followed by base64",
+    ),
+    (
+        {
+            "EVENTS_URL": URL,
+            "EVENTS_SECRET": SECRET,
+            "EVENTS_SECRET_PREVIOUS": "whsec_" + "A" * 28,
+        },
+        "EVENTS_SECRET_PREVIOUS must stand for at least 24 bytes after whsec_",
+    ),
+    (
+        {"EVENTS_URL": URL, "EVENTS_SECRET": SECRET, "EVENTS_TIMEOUT": "0.5"},
+        "EVENTS_TIMEOUT is invalid",
     ),
     (
         {"EVENTS_URL": "app.example.org/hook?key=topsecretkey", "EVENTS_SECRET": SECRET},
@@ -64,10 +81,35 @@ def test_events_are_off_unless_a_url_is_set(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("EVENTS_SECRET", SECRET)  # a secret alone turns nothing on
-    assert load_settings().events_key is None
+    assert load_settings().events_keys is None
     monkeypatch.setenv("EVENTS_URL", f"{URL}?tenant=7")
     settings = load_settings()
     assert settings.events_url == f"{URL}?tenant=7"
-    assert settings.events_key == SECRET.encode()
+    assert settings.events_timeout == 15  # within Standard Webhooks' 15 to 30 s
+    keys = settings.events_keys
+    assert keys is not None
+    assert keys.webhook == (base64.b64decode(SECRET.removeprefix("whsec_")),)
+    assert keys.legacy == SECRET.encode()  # Stars-Signature: the whole text, as before
     assert SECRET not in repr(settings)
     assert SECRET in settings.secrets  # what the logs redact
+    assert SECRET.removeprefix("whsec_") in settings.secrets
+
+
+def test_a_previous_secret_is_signed_with_too_and_kept_out_of_the_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    previous = "a-raw-secret-from-before-whsec-forms"
+    for name, value in {
+        "BOT_TOKEN": TOKEN,
+        "EVENTS_URL": URL,
+        "EVENTS_SECRET": SECRET,
+        "EVENTS_SECRET_PREVIOUS": previous,
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    keys = settings.events_keys
+    assert keys is not None
+    assert keys.webhook == (base64.b64decode(SECRET.removeprefix("whsec_")), previous.encode())
+    assert previous in settings.secrets
+    assert previous not in repr(settings)

@@ -11,7 +11,7 @@ import pytest
 
 from models.kinds import EntryKind
 from models.ledger.credits import credit_charge
-from models.ledger.debits import debit, reverse_debit
+from models.ledger.debits import DebitResult, debit, reverse_debit
 from models.ledger.entries import apply_entry
 from models.ledger.refunds import record_refund
 from models.queries.accounts import get_account, get_balance
@@ -85,7 +85,18 @@ async def test_a_hundred_concurrent_debits_of_ten_against_five_hundred_make_exac
 @through_pgbouncer
 async def test_forty_concurrent_requests_with_one_key_make_one_debit(db: str) -> None:
     await funded(ALICE, 1000)
-    results = await asyncio.gather(*(debit(ALICE.id, 25, "a gift", "one-key") for _ in range(40)))
+
+    async def until_answered() -> DebitResult:
+        """A client's retry: a twin still in flight is refused at once, never waits."""
+        while True:
+            try:
+                return await debit(ALICE.id, 25, "a gift", "one-key")
+            except Refused as refused:
+                if refused.code is not Refusal.IDEMPOTENCY_KEY_IN_FLIGHT:
+                    raise
+                await asyncio.sleep(0.01)
+
+    results = await asyncio.gather(*(until_answered() for _ in range(40)))
     assert sum(not r.replayed for r in results) == 1
     assert len({r.debit for r in results}) == 1  # every answer is the first one
     assert results[0].debit.stars_balance == 975
