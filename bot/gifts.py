@@ -265,7 +265,15 @@ class GiftSender:
             if await fail(by_id[gift_id].id, reason, label="not_in_ledger"):
                 counts["failed"] += 1
                 log.warning("gifts.settled_failed", gift_id=gift_id)
-        counts["late"] = await self._late_rows(failed, rows, taken | set(result.matched.values()))
+        # A class with a purchase still waiting for its row keeps its rows for it (its
+        # call may be on the wire, its row in the ledger already): late rows of that
+        # class are looked for once the class has settled.
+        waiting = {by_id[gift_id].unsettled().cls for gift_id in result.waiting}
+        counts["late"] = await self._late_rows(
+            failed,
+            [row for row in rows if row.cls not in waiting],
+            taken | set(result.matched.values()),
+        )
         return counts
 
     async def _late_rows(
