@@ -13,7 +13,7 @@ from aiogram import Bot
 
 from bot.gifts import GiftSender
 from models.gifts.rules import Item, Outcome, Recipient
-from models.gifts.store import GiftRecord, GiftRequest, buy, claim_due, get_gift
+from models.gifts.store import GiftRecord, GiftRequest, buy, claim_due, get_gift, mark_sent
 from models.infra.telegram import make_bot
 from models.kinds import EntryKind, GiftKind, GiftState
 from models.ledger.entries import apply_entry
@@ -243,3 +243,20 @@ async def test_a_late_look_does_not_take_the_row_of_a_purchase_still_on_the_wire
     assert record.state is GiftState.SENT
     assert record.transaction_id == emulator.bot(TOKEN).purchases[0]["id"]
     assert await get_balance(ALICE.id) == 100_000 - 15
+
+
+async def test_a_purchase_marked_sent_without_an_attempt_does_not_stop_the_settling(
+    db: str, bot: Bot, emulator: BotApiEmulator
+) -> None:
+    # Marked sent by hand while still in the outbox (`gifts settle --sent` before the
+    # worker claimed it): it has no attempt to date rows by. The pass must settle the
+    # others all the same, not fail on it every 5 seconds for a day.
+    by_hand = await bought("k1")
+    assert await mark_sent(by_hand.id, None, how="settled")
+    unknown = await bought("k2")
+    emulator.set_fault("sendGift", Fault("error_after", status=502, times=1))  # made
+    gifts = sender(bot)
+    await send_all(gifts)
+    await asyncio.sleep(1.1)
+    await gifts.settle_pass()
+    assert (await state_of(unknown)).state is GiftState.SENT
