@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from api.adjustments import setup_adjustment_routes
 from api.auth import init_data_secret
 from api.bodies import receive_body
 from api.gifts import setup_gift_routes
@@ -67,6 +68,7 @@ def create_app(
     app.cleanup_ctx.append(_invoice_links_context)
     setup_routes(app, development=settings.is_development)
     setup_wallet_routes(app, settings)
+    setup_adjustment_routes(app, settings)
     setup_gift_routes(app, settings)
     return app
 

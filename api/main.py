@@ -47,7 +47,9 @@ def serve(reuse_port: bool) -> int:
     from models.infra.logs import configure_logging, log_failure
     from models.infra.loop import allow_open_files, freeze_heap, new_event_loop
 
-    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    configure_logging(
+        settings.log_level, settings.log_format, secrets=settings.secrets, cache_loggers=True
+    )
     try:
         asyncio.run(preflight(settings))
     except StartupError as failure:  # one line naming what and where; its own exit code

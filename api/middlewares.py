@@ -49,13 +49,15 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     # of the connection's context (aiohttp #3406), so what is bound here (and the user
     # and order the views add) ends with the request.
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    # Said on the request's line: one line per request at INFO, whatever its outcome.
+    outcome: dict[str, str] = {}
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT):
             response = await handler(request)
     except ApiError as error:
         response = error.response()
     except Refused as refused:
-        log.info("request.refused", refusal=refused.code)
+        outcome["refusal"] = str(refused.code)
         response = refusal_response(refused)
     except web.HTTPException as error:
         response = from_http_exception(error)
@@ -75,6 +77,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         path=request.path,
         status=response.status,
         ms=round((time.perf_counter() - started) * 1000, 1),
+        **outcome,
     )
     return response
 

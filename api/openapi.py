@@ -283,6 +283,47 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
+def _adjustment_path() -> dict[str, Any]:
+    """POST /service/users/{telegram_id}/adjustments (api/adjustments.py)."""
+    return {
+        "post": {
+            "summary": "Correct a balance with an audited adjustment, once per Idempotency-Key",
+            "description": "An `adjustment` ledger row recording the calling key's label "
+            "(SERVICE_API_KEYS `label:key`) and the reason. Never below zero unless "
+            "allow_negative. The same key again with the same user, amount and reason is "
+            "answered with the first answer and 'Idempotent-Replayed: true'.",
+            "security": SERVICE_SECURITY,
+            "parameters": [
+                TELEGRAM_ID,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": True,
+                    "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
+                    "unique per adjustment",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+                },
+            ],
+            "requestBody": {"required": True, "content": _json(shapes.AdjustmentRequest)},
+            "responses": {
+                "201": _ok(
+                    "Adjusted (or the first answer of this key, replayed)", shapes.Adjustment
+                ),
+                "400": _error(
+                    "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
+                    "invalid_body, invalid_amount, invalid_reason"
+                ),
+                "404": _error("user_not_found"),
+                "409": _error(
+                    "insufficient_balance (it would go below zero) or idempotency_key_reused"
+                ),
+                "413": _error("Body over 64 KiB"),
+                **SERVICE_ERRORS,
+            },
+        }
+    }
+
+
 def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/health": {
@@ -468,6 +509,7 @@ def build_spec(*, development: bool, service: bool = False) -> dict[str, Any]:
         }
     if service:
         paths.update(_service_paths())
+        paths["/service/users/{telegram_id}/adjustments"] = _adjustment_path()
     return {
         "openapi": "3.0.3",
         "info": {

@@ -42,6 +42,14 @@ ANSWERS: dict[Refusal, Answer] = {
         "invalid_amount",
         _fixed(f"amount must be a whole number of Stars from 1 to {MAX_AMOUNT}."),
     ),
+    Refusal.INVALID_ADJUSTMENT: Answer(
+        400,
+        "invalid_amount",
+        _fixed(
+            f"amount must be a whole number of Stars other than 0, from -{MAX_AMOUNT} "
+            f"to {MAX_AMOUNT}."
+        ),
+    ),
     Refusal.INVALID_REASON: Answer(
         400,
         "invalid_reason",

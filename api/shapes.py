@@ -100,6 +100,31 @@ class Debit(TypedDict):
     reversed: bool
 
 
+class AdjustmentRequest(TypedDict):
+    amount: Annotated[
+        int,
+        Meta(
+            minimum=-MAX_AMOUNT,
+            maximum=MAX_AMOUNT,
+            description="Signed, never 0: Stars added (positive) or taken (negative)",
+        ),
+    ]
+    reason: Reason
+    allow_negative: NotRequired[
+        Annotated[bool, Meta(description="Let the balance go below zero (false by default)")]
+    ]
+
+
+class Adjustment(TypedDict):
+    adjustment_id: Uuid
+    telegram_id: int
+    amount: int
+    reason: str
+    by: Annotated[str, Meta(description="Who made it: the calling service key's label")]
+    stars_balance: Annotated[int, Meta(description="The balance right after the adjustment")]
+    created_at: Timestamp
+
+
 class LedgerEntry(TypedDict):
     """One ledger row; the keys after `created_at` are there only when they apply."""
 

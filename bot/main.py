@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from models.infra.settings import load_settings
+from models.infra.settings import load_settings, url_secrets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.infra.loop import allow_open_files, run
     from models.infra.startup import TOKEN_REJECTED, StartupError, check_databases
 
-    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets)
+    # `copy-database --to` names a second database, whose password no log may show either.
+    secrets = (*settings.secrets, *url_secrets(getattr(args, "to", None)))
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets, cache_loggers=True)
     command = args.command or "run"
     try:
         # Every command uses the database: one that cannot be reached says so in one line.

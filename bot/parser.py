@@ -14,6 +14,22 @@ def _utc_date(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _signed(value: str) -> int:
+    try:
+        amount = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of Stars: {value!r}") from None
+    if amount == 0:
+        raise argparse.ArgumentTypeError("an adjustment of 0 changes nothing")
+    return amount
+
+
+def _actor(value: str) -> str:
+    if not 1 <= len(value.strip()) <= 64 or not value.isprintable():
+        raise argparse.ArgumentTypeError("--by must be 1 to 64 printable characters")
+    return value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
@@ -82,6 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
     target = redeliver.add_mutually_exclusive_group(required=True)
     target.add_argument("event_id", nargs="?", help="one abandoned event (evt_…)")
     target.add_argument("--all", action="store_true", help="every abandoned event")
+    adjust = commands.add_parser(
+        "adjust",
+        help="correct a balance with an audited `adjustment` ledger row",
+        description="Add (+N) or take (-N) Stars with an `adjustment` ledger row that "
+        "records who made it and why; the app's backend gets a balance.adjusted event. "
+        "A negative adjustment never takes the balance below zero unless --allow-negative.",
+    )
+    adjust.add_argument("user_id", type=int)
+    adjust.add_argument("amount", type=_signed, help="+N or -N Stars")
+    adjust.add_argument("--reason", required=True, help="why (kept on the ledger row)")
+    adjust.add_argument(
+        "--by", type=_actor, help="who is making it (default: $USER of this shell)"
+    )
+    adjust.add_argument(
+        "--allow-negative",
+        action="store_true",
+        help="let the balance go below zero (say, Stars spent before a fraud was found)",
+    )
+    copy = commands.add_parser(
+        "copy-database",
+        help="copy this (stopped) SQLite database into an empty PostgreSQL one",
+        description="Copy every row of DATABASE_URL (SQLite; every process stopped) into "
+        "the empty PostgreSQL database at --to, which is migrated first: ids, the ledger, "
+        "orders, charges, debits, events and cursors as they are, leases released, "
+        "sequences past the largest ids. Refuses a target that holds any row; ends by "
+        "running `check --offline` on the target.",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="postgres://user:pass@host/db")
     gifts = commands.add_parser(
         "gifts",
         help="gift and Premium purchases: list, show, unsettled, settle by hand",

@@ -78,6 +78,18 @@ CATALOG: dict[str, dict[str, str]] = {
             "not have gone through; reconciliation will record it if it did. Try again later."
         ),
         "database_unavailable": "Sorry, something went wrong on our side. Please try again in a minute.",
+        "digest": (
+            "Stars digest for {day} ({timezone})\n\n"
+            "Received: {received} ⭐ ({payments} payments)\n"
+            "Refunded: {refunded} ⭐\n"
+            "Spent in the app: {spent} ⭐\n"
+            "Adjusted by hand: {adjusted} ⭐\n"
+            "The bot's own Stars now: {own}\n\n"
+            "{check}"
+        ),
+        "digest_own_unknown": "could not be read",
+        "digest_check_ok": "check: all invariants hold.",
+        "digest_check_failed": "check: {count} problems. First ones:\n{problems}\nRun `run_bot.py check` on the server.",
     },
     "ru": {
         "start": (
@@ -152,6 +164,18 @@ CATALOG: dict[str, dict[str, str]] = {
             "если прошёл, сверка его запишет. Попробуйте позже."
         ),
         "database_unavailable": "Извините, у нас что-то пошло не так. Пожалуйста, попробуйте через минуту.",
+        "digest": (
+            "Сводка по звёздам за {day} ({timezone})\n\n"
+            "Получено: {received} ⭐ (платежей: {payments})\n"
+            "Возвращено: {refunded} ⭐\n"
+            "Потрачено в приложении: {spent} ⭐\n"
+            "Исправлено вручную: {adjusted} ⭐\n"
+            "Звёзд у самого бота сейчас: {own}\n\n"
+            "{check}"
+        ),
+        "digest_own_unknown": "не удалось узнать",
+        "digest_check_ok": "проверка: все инварианты соблюдены.",
+        "digest_check_failed": "проверка: проблем — {count}. Первые:\n{problems}\nЗапустите `run_bot.py check` на сервере.",
     },
 }
 

@@ -28,6 +28,7 @@ from aiohttp import web
 from bot.dispatcher import ALLOWED_UPDATES, create_dispatcher
 from bot.events import EventSender
 from bot.gifts import GiftSender
+from bot.housekeeping import Housekeeping
 from bot.lanes import Lanes
 from bot.leadership import Leadership, LeaseGate, LeaseTimes
 from bot.middlewares import ProfileCache, RunningHandlers
@@ -188,6 +189,7 @@ class Worker:
         self.polling_timeout = polling_timeout
         self.leadership = leadership or Leadership(LeaseTimes(settings.leader_lease))
         self.reconciler = Reconciler(self.bot, holder=LEADER_PREFIX + self.leadership.holder)
+        self.housekeeping = Housekeeping(self.bot, settings, holder=self.leadership.holder)
         self.gifts = GiftSender.from_settings(self.bot, settings)
         self.bot.session.middleware(PollingWatch())
         # Last, so it runs next to the wire.
@@ -226,6 +228,8 @@ class Worker:
                 watch_own_balance(self.bot, self.settings.reconcile_interval),
                 name="own-stars",
             ),
+            # Retention and the daily digest: the leader's alone, like the rest.
+            asyncio.create_task(self.housekeeping.run(), name="housekeeping"),
         ]
 
     async def _events_off(self) -> None:

@@ -44,6 +44,9 @@ class Refusal(StrEnum):
     INSUFFICIENT_BALANCE = "insufficient_balance"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     DEBIT_NOT_FOUND = "debit_not_found"
+    # An adjustment (`models.ledger.adjustments`): not a whole, non-zero number of
+    # Stars within the limit either way. Below zero it is INSUFFICIENT_BALANCE.
+    INVALID_ADJUSTMENT = "invalid_adjustment"
     # Refunding a charge: not on the ledger; refunded before; the user's balance is
     # lower than the charge (unless forced); the bot's own Stars cannot cover it;
     # Telegram said no (`error`); Telegram's answer never came (`error`).

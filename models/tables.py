@@ -169,6 +169,31 @@ class LedgerEntry(Model):
         indexes = (("user_id", "created_at"), ("user_id", "id"))
 
 
+class Adjustment(Model):
+    """A manual correction of a balance: who made it and why, next to its `adjustment`
+    ledger row (models.ledger.adjustments). One idempotency key, one adjustment."""
+
+    id = fields.UUIDField(primary_key=True)
+    entry: fields.OneToOneRelation[LedgerEntry] = fields.OneToOneField(
+        "models.LedgerEntry", related_name="adjustment", on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="adjustments", on_delete=fields.RESTRICT
+    )
+    amount = fields.BigIntField(description="Signed, as on the ledger row")
+    reason = fields.TextField()
+    # The operator's name (`run_bot.py adjust --by`) or the service key's label.
+    actor = fields.CharField(max_length=64)
+    idempotency_key = fields.CharField(max_length=128, unique=True, null=True)
+    created_at = fields.DatetimeField()
+
+    entry_id: int
+    user_id: int
+
+    class Meta:
+        table = "adjustments"
+
+
 class Notice(Model):
     """A message owed to a user, written with the money change that caused it.
 
@@ -186,7 +211,8 @@ class Notice(Model):
     balance = fields.BigIntField(default=0)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)
-    sent_at = fields.DatetimeField(null=True)
+    # Indexed for retention (models.retention): sent notices are pruned oldest first.
+    sent_at = fields.DatetimeField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     user_id: int
@@ -228,7 +254,12 @@ class Event(Model):
 
     class Meta:
         table = "events"
-        indexes = (("state", "next_attempt_at"), ("state", "user_id", "entry_id"))
+        # The last for retention (models.retention): finished events, oldest first.
+        indexes = (
+            ("state", "next_attempt_at"),
+            ("state", "user_id", "entry_id"),
+            ("state", "finished_at"),
+        )
 
 
 class JobState(Model):

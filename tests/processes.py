@@ -59,9 +59,15 @@ def free_port() -> int:
 
 
 def child_env(**values: Any) -> dict[str, str]:
+    """The child's environment: ours without the project's settings, JSON logs, and
+    `values` (None removes a variable: the child gets the setting's default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "API_", "DATABASE_"))}
     env.update({"PYTHONPATH": str(ROOT), "LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"})
-    env.update({key: str(value) for key, value in values.items()})
+    for key, value in values.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
     return env
 
 

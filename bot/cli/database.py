@@ -1,12 +1,15 @@
 """The operator commands that only read or write the database: `check --offline`,
-`user`, `order`, `charge` and `events`. Nothing here loads a Bot API library."""
+`user`, `order`, `charge`, `events` and `adjust` (`copy-database` in
+`bot.cli.copying`). Nothing here loads a Bot API library."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from bot.cli.copying import cmd_copy_database
 from bot.cli.gifts import cmd_gifts
 from bot.cli.tables import table
 from models.events.delivery import parse_public_id, public_id
@@ -19,11 +22,13 @@ from models.events.operator import (
 )
 from models.events.outbox import events_on_since
 from models.kinds import EventState
+from models.ledger.adjustments import adjust, adjustments_of
 from models.queries.accounts import get_account
 from models.queries.charges import charge_entries, order_entries
 from models.queries.history import MAX_PAGE, LedgerLine, ledger_page
 from models.queries.invariants import check_ledger
 from models.queries.orders import find_order
+from models.refusals import Refusal, Refused
 from models.values import parse_order_id
 
 LEDGER_HEADERS = ("id", "time (UTC)", "kind", "amount", "charge", "order", "anomaly/note")
@@ -89,6 +94,18 @@ async def cmd_user(args: argparse.Namespace) -> int:
             ],
         )
     )
+    audited = await adjustments_of(account.telegram_id, args.limit)
+    if audited:
+        print("\nadjustments (who made them and why):")
+        print(
+            table(
+                ("entry", "time (UTC)", "amount", "by", "reason"),
+                [
+                    [a.entry_id, f"{a.created_at:%Y-%m-%d %H:%M:%S}", a.amount, a.actor, a.reason]
+                    for a in audited
+                ],
+            )
+        )
     return 0
 
 
@@ -234,11 +251,52 @@ async def _redeliver(args: argparse.Namespace, *, on: bool) -> int:
     return 0
 
 
+def operator_name(given: str | None) -> str:
+    """Who is adjusting: --by, else the login of the shell running the command."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()[:64] or "operator"
+    except (KeyError, OSError):  # no $USER and no passwd entry (some containers)
+        return "operator"
+
+
+async def cmd_adjust(args: argparse.Namespace) -> int:
+    actor = operator_name(args.by)
+    try:
+        result = await adjust(
+            args.user_id, args.amount, args.reason, actor, allow_negative=args.allow_negative
+        )
+    except Refused as refused:
+        facts = refused.facts
+        if refused.code is Refusal.INSUFFICIENT_BALANCE:
+            print(
+                f"refused: user {args.user_id} has {facts.get('balance')} ⭐, so {args.amount} "
+                "would take the balance below zero (--allow-negative does it anyway)"
+            )
+        elif refused.code is Refusal.USER_NOT_FOUND:
+            print(f"refused: no user {args.user_id}")
+        else:
+            print(
+                f"refused: {refused.code.value} (amount up to ±1000000, a reason of 1 to 200 "
+                "characters)"
+            )
+        return 1
+    item = result.adjustment
+    print(
+        f"adjusted user {item.user_id} by {item.amount:+} ⭐ (ledger entry {item.entry_id}, "
+        f"by {item.actor}): balance now {item.stars_balance} ⭐"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "check": cmd_check,
     "user": cmd_user,
     "order": cmd_order,
     "charge": cmd_charge,
     "events": cmd_events,
+    "adjust": cmd_adjust,
+    "copy-database": cmd_copy_database,
     "gifts": cmd_gifts,
 }

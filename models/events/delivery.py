@@ -102,9 +102,11 @@ async def event_body(event_id: uuid.UUID) -> bytes | None:
         _db(),
         "SELECT e.id, e.type, e.source, e.created_at, e.user_id, l.amount, "
         "l.stars_balance_after, l.order_id, l.telegram_payment_charge_id, l.debit_id, "
-        "l.anomaly, l.note, l.gift_id, d.idempotency_key, d.reason "
+        "l.anomaly, l.note, l.gift_id, d.idempotency_key, d.reason, "
+        "a.idempotency_key AS adjustment_key, a.actor "
         "FROM events AS e JOIN ledger_entries AS l ON l.id = e.entry_id "
-        "LEFT JOIN debits AS d ON d.id = l.debit_id WHERE e.id = $1",
+        "LEFT JOIN debits AS d ON d.id = l.debit_id "
+        "LEFT JOIN adjustments AS a ON a.entry_id = l.id WHERE e.id = $1",
         event_id,
     )
     if not rows:
@@ -122,11 +124,13 @@ async def event_body(event_id: uuid.UUID) -> bytes | None:
             "order_id": str(row["order_id"]) if row["order_id"] else None,
             "charge_id": row["telegram_payment_charge_id"],
             "debit_id": str(row["debit_id"]) if row["debit_id"] else None,
-            "idempotency_key": row["idempotency_key"],
+            "idempotency_key": row["idempotency_key"] or row["adjustment_key"],
             # A debit's reason; for an adjustment, the note it was made with.
             "reason": row["note"] if adjusted else row["reason"],
             "anomaly": row["anomaly"],
             "source": row["source"],
+            # Who made an adjustment (models.ledger.adjustments); null for the rest.
+            "by": row["actor"],
         },
     }
     if row["gift_id"]:  # gift.created / gift.sent / gift.failed: GET /service/gifts/{id}

@@ -42,6 +42,13 @@ CREDIT_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
 )
 REFUNDS = Counter("stars_refunds_recorded", "Refunds recorded on the ledger", ["source"])
+ROWS_PRUNED = Counter(
+    "stars_rows_pruned",
+    "Finished rows deleted past their retention (events, notices)",
+    ["table"],
+)
+for _table in ("events", "notices"):  # at 0 from the start, so increases show
+    ROWS_PRUNED.labels(_table)
 RECONCILE_PASSES = Counter("stars_reconcile_passes", "Reconciliation passes", ["outcome"])
 RECONCILE_RECOVERED = Counter(
     "stars_reconcile_recovered", "What reconciliation found missing and recorded", ["kind"]

@@ -6,6 +6,7 @@ one line that names the variable (see `load_settings`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from enum import StrEnum
@@ -27,6 +28,9 @@ HOST_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 # Sent as `Authorization: Bearer <key>`: visible ASCII, and never a comma (the separator).
 SERVICE_KEY_SHAPE = re.compile(r"^[!-+\--~]+$")
 MIN_SERVICE_KEY = 32
+# `label:key` names a key for the audit trail (who made an adjustment); the label is
+# short and plain, so a key that merely contains a colon is read as a whole key.
+SERVICE_KEY_LABEL = re.compile(r"^([A-Za-z0-9_.-]{1,32}):(.+)$")
 MIN_EVENTS_SECRET = 32
 VISIBLE_ASCII = re.compile(r"^[!-~]+$")
 
@@ -37,6 +41,7 @@ class Environment(StrEnum):
 
 
 class LogFormat(StrEnum):
+    AUTO = "auto"  # console on a terminal, JSON anywhere else (models/infra/logs.py)
     CONSOLE = "console"
     JSON = "json"
 
@@ -123,6 +128,14 @@ def _password_spellings(url: str) -> tuple[str, ...]:
     return tuple({password, unquote(password)}) if password else ()
 
 
+def _labelled(entry: str) -> tuple[str, str]:
+    """(label, key) of a SERVICE_API_KEYS entry, `label:key` or a bare key."""
+    match = SERVICE_KEY_LABEL.match(entry)
+    if match and len(match.group(2)) >= MIN_SERVICE_KEY:
+        return match.group(1), match.group(2)
+    return "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8], entry
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -192,6 +205,14 @@ class Settings(BaseSettings):
     # Seconds the polling worker's lease lasts (bot/leadership.py): a standby takes over
     # at most this long (plus a second) after the leader vanishes.
     leader_lease: float = Field(10, ge=1, le=600)
+    # Days a delivered or abandoned event and a sent notice are kept before the leading
+    # worker deletes them (models/retention.py); 0 keeps them for good.
+    events_retention_days: int = Field(30, ge=0, le=36_500)
+    notices_retention_days: int = Field(30, ge=0, le=36_500)
+    # A daily revenue digest to ADMIN_IDS at this local time (HH:MM, off when unset),
+    # in DIGEST_TIMEZONE (an IANA name, UTC by default).
+    digest_at: str | None = None
+    digest_timezone: str = "UTC"
     webapp_url: str | None = None
     # Where the reference Mini App page (/app/) loads Telegram's telegram-web-app.js:
     # telegram.org's copy, as every Mini App in Telegram must load it; the offline
@@ -204,7 +225,7 @@ class Settings(BaseSettings):
     support_contact: str | None = None
 
     log_level: str = "INFO"
-    log_format: LogFormat = LogFormat.CONSOLE
+    log_format: LogFormat = LogFormat.AUTO
 
     @field_validator("bot_token")
     @classmethod
@@ -284,14 +305,15 @@ class Settings(BaseSettings):
     def _service_keys(cls, value: object) -> object:
         # Checked before pydantic sees the parts: its own messages quote the input, and
         # these are secrets. No message here echoes a key either.
-        keys = _split_csv(value)
-        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        entries = _split_csv(value)
+        if not isinstance(entries, list) or not all(isinstance(key, str) for key in entries):
             raise ValueError("must be comma-separated keys")
+        keys = [_labelled(entry)[1] for entry in entries]
         if any(len(key) < MIN_SERVICE_KEY for key in keys):
             raise ValueError(f"must each be at least {MIN_SERVICE_KEY} characters long")
         if not all(SERVICE_KEY_SHAPE.match(key) for key in keys):
             raise ValueError("must each be printable ASCII without spaces or commas")
-        return keys
+        return entries
 
     @field_validator("events_url")
     @classmethod
@@ -334,6 +356,26 @@ class Settings(BaseSettings):
             raise ValueError("amounts must be whole Stars between 1 and 100000")
         return sorted(set(value))
 
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time of day as HH:MM, e.g. 09:00")
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _digest_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone name, e.g. Europe/Berlin or UTC") from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -352,7 +394,14 @@ class Settings(BaseSettings):
 
     @property
     def service_keys(self) -> list[str]:
-        return [key.get_secret_value() for key in self.service_api_keys]
+        """The keys themselves, without their labels."""
+        return [_labelled(key.get_secret_value())[1] for key in self.service_api_keys]
+
+    @property
+    def service_key_labels(self) -> list[str]:
+        """Each key's label, in the order of `service_keys`: as given (`label:key`), or
+        `key-` and the start of the key's SHA-256 (which says nothing of the key)."""
+        return [_labelled(key.get_secret_value())[0] for key in self.service_api_keys]
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -29,7 +29,8 @@ async def test_the_service_routes_are_described_with_a_bearer_scheme_when_enable
             "description": "One of SERVICE_API_KEYS (the app's backend only).",
         }
         service_paths = [path for path in spec["paths"] if path.startswith("/service/")]
-        assert len(service_paths) == 8  # 4 for debits and the ledger, 4 for gifts
+        # 4 for debits and the ledger, 4 for gifts, 1 for adjustments
+        assert len(service_paths) == 9
         for path in service_paths:
             for operation in spec["paths"][path].values():
                 assert operation["security"] == [{"serviceKey": []}]

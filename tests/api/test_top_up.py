@@ -334,9 +334,14 @@ class TestRateLimits:
         for amount in (100, 250):
             assert (await top_up(client, amount)).status == 201
         asked = time.monotonic()
-        response = await top_up(client, 500)
+        with structlog.testing.capture_logs() as logs:
+            response = await top_up(client, 500)
         answered = time.monotonic()  # the wait was worked out in [asked, answered]
         assert await error_of(response, 429) == "rate_limited"
+        # One line for the request, which says why it was refused.
+        assert [(e["event"], e["status"], e["refusal"]) for e in logs] == [
+            ("request", 429, "rate_limited")
+        ]
         # The first order leaves the one-minute window 60 s after it was made; the bounds
         # allow for the time each request took, however loaded the machine.
         wait = int(response.headers["Retry-After"])

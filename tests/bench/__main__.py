@@ -2,6 +2,10 @@
 
     python -m tests.bench            # the full run (about two minutes)
     python -m tests.bench --quick    # a few seconds, small numbers: a smoke run
+    python -m tests.bench --log-level WARNING   # the same with quieter logs, to compare
+
+Our processes run as shipped: the default LOG_LEVEL and LOG_FORMAT (their log goes to a
+file, as under systemd or a container), unless --log-level or --log-format says otherwise.
 
 Needs PostgreSQL (`TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
 Each figure is printed next to its floor, measured in the same run on the same machine:
@@ -31,6 +35,7 @@ import aiohttp
 
 from bot.cli.tables import table
 from models.infra.db import apply_migrations, close_database, open_database
+from models.infra.settings import LogFormat, Settings
 from models.kinds import OrderStatus
 from models.tables import LedgerEntry, TopUpOrder, User
 from models.values import utcnow
@@ -110,9 +115,17 @@ def user(i: int) -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, sizes: Sizes, workdir: Path) -> None:
+    def __init__(
+        self,
+        sizes: Sizes,
+        workdir: Path,
+        log_level: str | None = None,
+        log_format: str | None = None,
+    ) -> None:
         self.sizes = sizes
         self.workdir = workdir
+        # None: the variable is not set, so the process runs with the shipped default.
+        self.log_level, self.log_format = log_level, log_format
         self.emulator = BotApiEmulator()
         self.rows: list[tuple[str, str, str, str, str]] = []
 
@@ -122,7 +135,8 @@ class Bench:
         env = {
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": self.emulator.url,
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": self.log_level,
+            "LOG_FORMAT": self.log_format,
             "RECONCILE_INTERVAL": 3600,
             **env,
         }
@@ -458,14 +472,30 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", choices=parts, default=parts, metavar="PART", help=f"of {parts}"
     )
+    parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="LOG_LEVEL of our processes (default: not set, the shipped INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=[str(f) for f in LogFormat],
+        help="LOG_FORMAT of our processes (default: not set, the shipped default)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stars-bench-") as workdir:
-        bench = Bench(QUICK if args.quick else FULL, Path(workdir))
+        sizes = QUICK if args.quick else FULL
+        bench = Bench(sizes, Path(workdir), args.log_level, args.log_format)
         asyncio.run(bench.run(args.only))
     cpus = os.cpu_count()
+    defaults = Settings.model_fields
+    level = args.log_level or f"{defaults['log_level'].default} (default)"
+    fmt = args.log_format or f"{defaults['log_format'].default} (default)"
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {cpus} cores, "
-        f"Python {platform.python_version()}, PostgreSQL on 127.0.0.1"
+        f"Python {platform.python_version()}, PostgreSQL on 127.0.0.1, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"ours with LOG_LEVEL={level}, LOG_FORMAT={fmt}, logging to a file"
         f"{' (quick run: figures are not meaningful)' if args.quick else ''}"
     )
     print(bench.table())

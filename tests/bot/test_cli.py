@@ -262,6 +262,7 @@ async def test_the_database_commands_never_load_aiogram_and_the_telegram_ones_do
         ("charge", "nope"),
         ("events",),
         ("events", "redeliver", "--all"),
+        ("adjust", str(ALICE["id"]), "+5", "--reason", "no such user yet"),
     ]
     for command in database_commands:
         code, out, err = await run("run_bot.py", *command, cwd=tmp_path, **env)

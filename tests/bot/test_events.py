@@ -127,6 +127,7 @@ async def test_an_event_is_a_signed_post_with_the_documented_shape(
         "reason": "welcome",
         "anomaly": None,
         "source": "development",
+        "by": None,
     }
     await settle(receiver)
     row = await Event.get(id=event.id)

@@ -152,6 +152,7 @@ async def test_every_kind_of_ledger_change_writes_exactly_one_event(events_on: s
         "reason",
         "anomaly",
         "source",
+        "by",
     }
     assert first["created_at"].endswith("+00:00")
     assert await event_body(events[0].id) == await event_body(events[0].id)  # stable bytes

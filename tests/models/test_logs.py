@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 import pytest
 import structlog
 
-from models.infra.logs import configure_logging
+from models.infra.logs import configure_logging, resolve_format
+from models.infra.settings import LogFormat
 from tests.helpers import OTHER_TOKEN, TOKEN, make_settings
 
 
@@ -108,3 +110,65 @@ def test_the_database_passwords_are_redacted_in_either_spelling(
         logging.getLogger().handlers.clear()
     assert "Pass" not in text
     assert "pgbouncer=true" in text  # the options are not secrets
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_default_format_is_for_whoever_reads_the_log() -> None:
+    # A person at a terminal reads the console renderer; a file, a pipe or journald
+    # gets one JSON event per line. LOG_FORMAT says otherwise when set.
+    assert resolve_format(LogFormat.AUTO, _Terminal()) is LogFormat.CONSOLE
+    assert resolve_format(LogFormat.AUTO, io.StringIO()) is LogFormat.JSON
+    assert resolve_format("auto", io.StringIO()) is LogFormat.JSON
+    assert resolve_format("json", _Terminal()) is LogFormat.JSON
+    assert resolve_format("console", io.StringIO()) is LogFormat.CONSOLE
+
+
+def test_auto_writes_json_when_the_log_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", "auto", secrets=(TOKEN,))  # capsys's stderr is no terminal
+    try:
+        structlog.get_logger("api").info("request", status=201, note=f"bot{TOKEN}/x")
+        [line] = capsys.readouterr().err.splitlines()
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    event = json.loads(line)
+    assert (event["event"], event["status"], event["logger"]) == ("request", 201, "api")
+    assert event["note"] == "bot<redacted-token>/x"
+
+
+@pytest.mark.parametrize("cache_loggers", [False, True])
+def test_events_below_the_level_are_not_written(
+    capsys: pytest.CaptureFixture[str], cache_loggers: bool
+) -> None:
+    configure_logging("WARNING", "json", cache_loggers=cache_loggers)
+    try:
+        log = structlog.get_logger("bot")
+        log.debug("a.detail")
+        log.info("payment.credited", amount=100)
+        log.warning("payment.anomaly", amount=100)
+        logging.getLogger("aiogram.dispatcher").info("Start polling")
+        events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert [(e["event"], e["level"]) for e in events] == [("payment.anomaly", "warning")]
+
+
+def test_a_console_line_is_redacted_too(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "console", secrets=(TOKEN,))
+    try:
+        structlog.get_logger("bot").info("call.failed", url=f"https://x/bot{TOKEN}/getMe")
+        logging.getLogger("aiohttp.client").warning("GET https://x/bot%s/getMe", TOKEN)
+        text = capsys.readouterr().err
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert len(text.splitlines()) == 2
+    assert TOKEN.split(":")[1] not in text
+    assert text.count("<redacted-token>") == 2
