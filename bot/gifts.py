@@ -28,7 +28,14 @@ from aiogram.methods import GiftPremiumSubscription, SendGift
 from tortoise.exceptions import IntegrityError
 
 from bot.transactions import GetStarTransactionsRaw
-from models.gifts.rules import Outcome, PurchaseRow, outcome_of, purchase_row, settle
+from models.gifts.rules import (
+    CLOCK_SLACK,
+    Outcome,
+    PurchaseRow,
+    outcome_of,
+    purchase_row,
+    settle,
+)
 from models.gifts.store import (
     NOT_IN_LEDGER,
     GiftRecord,
@@ -265,7 +272,19 @@ class GiftSender:
             if await fail(by_id[gift_id].id, reason, label="not_in_ledger"):
                 counts["failed"] += 1
                 log.warning("gifts.settled_failed", gift_id=gift_id)
-        counts["late"] = await self._late_rows(failed, rows, taken | set(result.matched.values()))
+        # A purchase still waiting for its row keeps the rows it may take (its call may
+        # be on the wire, its row in the ledger already): those are not late rows of
+        # failed ones, not yet.
+        kept: dict[tuple[tuple[str, int], str, int], float] = {}
+        for gift_id in result.waiting:
+            waiting = by_id[gift_id].unsettled()
+            earliest = waiting.attempt_started_at.timestamp() - CLOCK_SLACK
+            kept[waiting.cls] = min(earliest, kept.get(waiting.cls, earliest))
+        counts["late"] = await self._late_rows(
+            failed,
+            [row for row in rows if row.date < kept.get(row.cls, float("inf"))],
+            taken | set(result.matched.values()),
+        )
         return counts
 
     async def _late_rows(

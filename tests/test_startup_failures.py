@@ -134,6 +134,26 @@ async def test_a_database_that_does_not_exist_is_a_configuration_error(tmp_path:
     ]
 
 
+@pytest.mark.parametrize("script", SCRIPTS)
+async def test_a_connection_option_the_driver_rejects_is_a_configuration_error(
+    tmp_path: Path, script: str
+) -> None:
+    # No server is asked: the value itself is wrong, so a restart (exit 3) would only
+    # loop under systemd. Exit 2, one line, no password.
+    code, _, err = await run(
+        script,
+        cwd=tmp_path,
+        BOT_TOKEN=TOKEN,
+        DATABASE_URL=f"postgres://stars:hunter2secret@127.0.0.1:{free_port()}/shop?sslmode=on",
+        TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}",
+    )
+    assert code == EXIT_CONFIGURATION, err
+    (line,) = failure_lines(err)
+    assert line.startswith("configuration error: DATABASE_URL: ")
+    assert "sslmode" in line
+    assert "hunter2secret" not in err
+
+
 async def test_a_taken_api_port_is_one_line_naming_it(
     tmp_path: Path, emulator: BotApiEmulator
 ) -> None:

@@ -71,6 +71,14 @@ async def cmd_gifts(args: argparse.Namespace) -> int:
         print(f"failure_reason: {record.failure_reason}")
         print(f"transaction_id: {record.transaction_id}")
         return 0
+    if args.sent and record.state is GiftState.PENDING and record.attempt_started_at is None:
+        # Claimed before every call (or given back by a 429): Telegram was never asked,
+        # so it cannot have made it. Sent, the buyer would pay for no gift.
+        print(
+            f"purchase {gift_id} was never sent to Telegram (no attempt began): it cannot "
+            "have been made; --failed gives its Stars back"
+        )
+        return 1
     if args.sent:
         try:
             done = await mark_sent(gift_id, args.transaction, how="settled")

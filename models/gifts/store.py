@@ -398,12 +398,13 @@ async def attach_row(gift_id: uuid.UUID, transaction_id: str) -> bool:
 
 async def unsettled(now: datetime) -> list[GiftRecord]:
     """Purchases that need their ledger row: attempts with no outcome, and recent ones
-    Telegram answered True to whose row is not known yet."""
+    Telegram answered True to whose row is not known yet. (A purchase marked sent by
+    hand with no attempt has nothing to date its row by: it is not looked for.)"""
     _, rows = await execute(
         _db(),
-        f"SELECT {_COLUMNS} FROM gifts WHERE (state = 'pending' AND attempt_started_at IS "
-        "NOT NULL) OR (state = 'sent' AND transaction_id IS NULL AND finished_at >= $1) "
-        "ORDER BY attempt_started_at",
+        f"SELECT {_COLUMNS} FROM gifts WHERE attempt_started_at IS NOT NULL AND ("
+        "state = 'pending' OR (state = 'sent' AND transaction_id IS NULL AND finished_at >= $1)"
+        ") ORDER BY attempt_started_at",
         (now - ROW_LOOKUP).astimezone(UTC),
     )
     return [record_of(row) for row in rows]

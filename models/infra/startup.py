@@ -120,6 +120,12 @@ async def check_postgres(db_url: str, name: str = "DATABASE_URL") -> None:
             f"configuration error: {name}: {place} refused us: {_reason(error)}",
             EXIT_CONFIGURATION,
         ) from None
+    except asyncpg.ClientConfigurationError as error:
+        # The driver rejects an option's value (sslmode=on) before asking any server:
+        # a restart cannot fix it. Its words name the option, not the URL.
+        raise StartupError(
+            f"configuration error: {name}: {place}: {_reason(error)}", EXIT_CONFIGURATION
+        ) from None
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise StartupError(
             f"database error: cannot connect to {place} ({name}): {_reason(error)}",

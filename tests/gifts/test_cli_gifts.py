@@ -3,6 +3,7 @@ settles one by hand, once (a real process on a SQLite file)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ async def test_the_operator_lists_and_settles_a_purchase_by_hand(
         )
         gift = (await buy(request)).gift
         await claim_due(utcnow(), 1)  # an attempt began; then the worker died
+        queued = (await buy(replace(request, idempotency_key="op-2"))).gift  # never claimed
     finally:
         await close_database()
 
@@ -46,6 +48,10 @@ async def test_the_operator_lists_and_settles_a_purchase_by_hand(
     assert code == 0
     assert str(gift.id) in out
     assert "1 unsettled" in out
+    # Never claimed, so never asked of Telegram: it cannot be settled as sent.
+    code, out = await cli("gifts", "settle", str(queued.id), "--sent")
+    assert code == 1
+    assert "never sent to Telegram" in out
     code, out = await cli("gifts", "settle", str(gift.id), "--failed", "--reason", "checked")
     assert code == 0, out
     assert "failed, its Stars given back" in out
@@ -60,6 +66,6 @@ async def test_the_operator_lists_and_settles_a_purchase_by_hand(
 
     await open_database(db_url)
     try:
-        assert await get_balance(501) == 100
+        assert await get_balance(501) == 100 - 15  # the queued one still pending
     finally:
         await close_database()

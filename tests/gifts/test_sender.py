@@ -13,7 +13,7 @@ from aiogram import Bot
 
 from bot.gifts import GiftSender
 from models.gifts.rules import Item, Outcome, Recipient
-from models.gifts.store import GiftRecord, GiftRequest, buy, claim_due, get_gift
+from models.gifts.store import GiftRecord, GiftRequest, buy, claim_due, get_gift, mark_sent
 from models.infra.telegram import make_bot
 from models.kinds import EntryKind, GiftKind, GiftState
 from models.ledger.entries import apply_entry
@@ -211,3 +211,52 @@ async def test_a_row_after_the_window_is_recorded_on_the_failed_purchase_and_rep
     assert record.transaction_id == emulator.bot(TOKEN).purchases[0]["id"]
     gifts._next_late_look = 0.0
     assert await gifts.settle_pass() == {}  # reported once
+
+
+async def test_a_late_look_does_not_take_the_row_of_a_purchase_still_on_the_wire(
+    db: str, bot: Bot, emulator: BotApiEmulator
+) -> None:
+    # A purchase failed for want of its row (its call never went out); then the same gift
+    # to the same recipient again, made, its answer lost. While that second call may still
+    # be on the wire its class is left alone by the settling pass: the once-a-minute look
+    # for late rows must leave it alone too, or it records the second purchase's row on
+    # the first (a false "purchase after failure") and the second, finding no row, fails
+    # with the Stars back: a gift sent and paid by nobody.
+    first = await bought("k1")
+    emulator.set_fault("sendGift", Fault("error", status=502, times=1))  # not made
+    await send_all(sender(bot, window=1))
+    await asyncio.sleep(1.1)
+    await sender(bot, window=1).settle_pass()
+    assert (await state_of(first)).state is GiftState.FAILED
+    second = await bought("k2")
+    emulator.set_fault("sendGift", Fault("error_after", status=502, times=1))  # made
+    on_the_wire = sender(bot, window=1, call_timeout=60)
+    await send_all(on_the_wire)
+    assert len(emulator.bot(TOKEN).purchases) == 1
+    on_the_wire._next_late_look = 0.0  # the once-a-minute look, now
+    counts = await on_the_wire.settle_pass()
+    assert counts["late"] == 0
+    assert (await state_of(first)).transaction_id is None
+    await asyncio.sleep(1.1)
+    await sender(bot, window=1).settle_pass()  # the call's time is up: settled
+    record = await state_of(second)
+    assert record.state is GiftState.SENT
+    assert record.transaction_id == emulator.bot(TOKEN).purchases[0]["id"]
+    assert await get_balance(ALICE.id) == 100_000 - 15
+
+
+async def test_a_purchase_marked_sent_without_an_attempt_does_not_stop_the_settling(
+    db: str, bot: Bot, emulator: BotApiEmulator
+) -> None:
+    # Marked sent by hand while still in the outbox (`gifts settle --sent` before the
+    # worker claimed it): it has no attempt to date rows by. The pass must settle the
+    # others all the same, not fail on it every 5 seconds for a day.
+    by_hand = await bought("k1")
+    assert await mark_sent(by_hand.id, None, how="settled")
+    unknown = await bought("k2")
+    emulator.set_fault("sendGift", Fault("error_after", status=502, times=1))  # made
+    gifts = sender(bot)
+    await send_all(gifts)
+    await asyncio.sleep(1.1)
+    await gifts.settle_pass()
+    assert (await state_of(unknown)).state is GiftState.SENT
