@@ -30,6 +30,7 @@ from models.infra.sql import as_datetime, execute
 from models.kinds import EntryKind
 from models.ledger.debits import MAX_AMOUNT, check_idempotency_key, check_reason
 from models.ledger.entries import insert_entry
+from models.queries.accounts import find_balance
 from models.refusals import Refusal, Refused
 from models.values import utcnow
 
@@ -135,7 +136,7 @@ async def adjust(
                 created_at,
             )
     except _Short:
-        current = await _balance(user_id)
+        current = await find_balance(user_id)
         if current is None:
             raise Refused(Refusal.USER_NOT_FOUND, user_id=user_id) from None
         raise Refused(
@@ -152,15 +153,6 @@ async def adjust(
         adjustment_id, user_id, amount, reason, actor, created_at, balance, entry_id
     )
     return AdjustmentResult(receipt, replayed=False)
-
-
-async def _balance(user_id: int) -> int | None:
-    _, rows = await execute(
-        Tortoise.get_connection("default"),
-        "SELECT stars_balance FROM users WHERE id = $1",
-        user_id,
-    )
-    return int(rows[0]["stars_balance"]) if rows else None
 
 
 def _receipt(row: dict[str, Any]) -> AdjustmentReceipt:

@@ -44,6 +44,7 @@ from models.infra import metrics
 from models.infra.sql import as_datetime, execute
 from models.kinds import EntryKind
 from models.ledger.entries import insert_entry, post
+from models.queries.accounts import find_balance
 from models.refusals import Refusal, Refused
 from models.values import utcnow
 
@@ -208,7 +209,7 @@ async def debit(
         raise
     if balance is None:
         await idempotency.release(begun)
-        current = await _balance(user_id)
+        current = await find_balance(user_id)
         raise _refused(
             Refused(
                 Refusal.INSUFFICIENT_BALANCE, user_id=user_id, amount=amount, balance=current or 0
@@ -255,15 +256,6 @@ async def _take(
     except _BalanceShort:
         return None
     return balance
-
-
-async def _balance(user_id: int) -> int | None:
-    _, rows = await execute(
-        Tortoise.get_connection("default"),
-        "SELECT stars_balance FROM users WHERE id = $1",
-        user_id,
-    )
-    return int(rows[0]["stars_balance"]) if rows else None
 
 
 def _debit_from(row: dict[str, Any], balance: int, *, reversed: bool) -> DebitReceipt:

@@ -22,12 +22,18 @@ class Account:
 
 async def get_balance(user_id: int) -> int:
     """The user's balance; 0 for a user we never saw."""
+    balance = await find_balance(user_id)
+    return 0 if balance is None else balance
+
+
+async def find_balance(user_id: int) -> int | None:
+    """The user's balance; None for a user we never saw."""
     _, rows = await execute(
         Tortoise.get_connection("default"),
         "SELECT stars_balance FROM users WHERE id = $1",
         user_id,
     )
-    return int(rows[0]["stars_balance"]) if rows else 0
+    return int(rows[0]["stars_balance"]) if rows else None
 
 
 async def get_account(user_id: int) -> Account | None:
