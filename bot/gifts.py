@@ -31,6 +31,7 @@ from tortoise.exceptions import IntegrityError
 from bot.transactions import GetStarTransactionsRaw
 from models.gifts.rules import (
     CLOCK_SLACK,
+    IN_FLIGHT_MARGIN,
     Outcome,
     PurchaseRow,
     outcome_of,
@@ -57,9 +58,6 @@ from models.reconciliation.transactions import PAGE
 from models.values import utcnow
 
 log = structlog.get_logger("bot.gifts")
-# A call is on the wire at most its timeout; the claim's commit and the request's
-# way out add this much before it, so an attempt younger than both may still land.
-IN_FLIGHT_MARGIN = 10.0
 LATE_LOOK_EVERY = 60.0
 # aiogram's error classes by the HTTP status each stands for.
 _STATUS = {
