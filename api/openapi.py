@@ -103,13 +103,27 @@ KEY_PATTERN = (
 )
 
 
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": True,
-    "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, unique per purchase",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-}
+def key_param(what: str, more: str = "") -> dict[str, Any]:
+    """The `Idempotency-Key` header as api/idempotency.py reads it, for every route."""
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": True,
+        "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, unique per "
+        f'{what}: a Structured Field string ("abc") as the IETF draft writes it, or bare '
+        f"(abc), the same key; sent once{more}",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2 * MAX_IDEMPOTENCY_KEY + 2,
+            "pattern": KEY_PATTERN,
+        },
+    }
+
+
+IDEMPOTENCY_KEY = key_param(
+    "purchase", " (a service key may not begin with miniapp:, the Mini App's namespace)"
+)
 REPLAYED = {
     "Idempotent-Replayed": {
         "description": "'true' when this is the key's purchase again",
@@ -135,8 +149,8 @@ def _purchase(summary: str, body: type, errors400: str) -> dict[str, Any]:
                 "201": {**_ok("Sent or failed", shapes.GiftPurchase), "headers": REPLAYED},
                 "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
                 "400": _error(
-                    "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
-                    f"invalid_body, {errors400}"
+                    "missing_idempotency_key, invalid_idempotency_key, "
+                    f"duplicate_idempotency_key, invalid_json, invalid_body, {errors400}"
                 ),
                 "404": _error("user_not_found, unknown_gift"),
                 "409": _error("gift_sold_out, price_changed (error.star_count is the price now)"),
@@ -228,20 +242,7 @@ def _service_paths() -> dict[str, Any]:
                 "security": SERVICE_SECURITY,
                 "parameters": [
                     TELEGRAM_ID,
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": True,
-                        "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                        'unique per debit: a Structured Field string ("abc") as the IETF '
-                        "draft writes it, or bare (abc), the same key; sent once",
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 2 * MAX_IDEMPOTENCY_KEY + 2,
-                            "pattern": KEY_PATTERN,
-                        },
-                    },
+                    key_param("debit"),
                 ],
                 "requestBody": {"required": True, "content": _json(shapes.DebitRequest)},
                 "responses": {
@@ -326,14 +327,7 @@ def _adjustment_path() -> dict[str, Any]:
             "security": SERVICE_SECURITY,
             "parameters": [
                 TELEGRAM_ID,
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": True,
-                    "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                    "unique per adjustment",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-                },
+                key_param("adjustment"),
             ],
             "requestBody": {"required": True, "content": _json(shapes.AdjustmentRequest)},
             "responses": {
@@ -341,8 +335,9 @@ def _adjustment_path() -> dict[str, Any]:
                     "Adjusted (or the first answer of this key, replayed)", shapes.Adjustment
                 ),
                 "400": _error(
-                    "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
-                    "invalid_body, invalid_amount, invalid_reason"
+                    "missing_idempotency_key, invalid_idempotency_key, "
+                    "duplicate_idempotency_key, invalid_json, invalid_body, invalid_amount, "
+                    "invalid_reason"
                 ),
                 "404": _error("user_not_found"),
                 "422": _error(

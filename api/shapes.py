@@ -105,6 +105,7 @@ class AdjustmentRequest(TypedDict):
         Meta(
             minimum=-MAX_AMOUNT,
             maximum=MAX_AMOUNT,
+            excluded=(0,),
             description="Signed, never 0: Stars added (positive) or taken (negative)",
         ),
     ]

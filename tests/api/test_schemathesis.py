@@ -34,20 +34,15 @@ from tests.helpers import ALICE, TOKEN, tma
 from tests.processes import ROOT, child_env, free_port
 
 SERVICE_KEY = "svc_" + "s" * 40
-# The gift routes (issue 25, merged while this test landed) are not held to the document
-# yet: with no Telegram they answer 503 catalog_unavailable, and their bodies declare less
-# than the server checks (`to` of a gift, `text` of Premium). Until those are declared
-# (and the run given a catalog), they are left out; test_the_exemptions_still_exist fails
-# once a route here is gone, so the list cannot outlive its reason.
+# The gift routes (issue 25) are not held to the document yet: with no Telegram they
+# answer 503 catalog_unavailable. test_the_exemptions_still_exist fails once a route
+# here is gone, so the list cannot outlive its reason.
 NOT_YET_HELD = {
     "/gifts",
     "/service/gifts",
     "/service/gifts/{gift_id}",
     "/service/users/{telegram_id}/gifts",
     "/service/users/{telegram_id}/premium",
-    # Issue 26's adjustments (merged likewise): an amount of 0 is refused, and the
-    # document does not say so yet (`not: {enum: [0]}` beside its bounds).
-    "/service/users/{telegram_id}/adjustments",
 }
 EXAMPLES = 25  # per operation: the run stays well under a minute per database
 
