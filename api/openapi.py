@@ -21,6 +21,35 @@ MAX_ID = 2**63 - 1  # ids and cursors are signed 64-bit
 
 # Every TypedDict in api.shapes, in the order declared there: the views build these.
 SCHEMAS = components(*(item for item in vars(shapes).values() if is_typeddict(item)))
+# A request's recipient, as models.gifts.rules.check_recipient takes it: exactly one
+# key, a user id positive, a chat id any non-zero 64-bit integer. (The answer's `to` is
+# the plain Recipient: what the server writes needs no oneOf to be read.)
+_ONE_ID = {"minimum": -MAX_ID, "maximum": MAX_ID}
+SCHEMAS["RecipientChoice"] = {
+    "description": "Exactly one of user_id and chat_id",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["user_id"],
+            "properties": {"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["chat_id"],
+            "properties": {
+                "chat_id": {
+                    "type": "integer",
+                    **_ONE_ID,
+                    "not": {"enum": [0]},
+                    "description": "A channel chat (not limited gifts)",
+                }
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+SCHEMAS["GiftRequest"]["properties"]["to"] = {"$ref": "#/components/schemas/RecipientChoice"}
 
 
 def _json(shape: type) -> dict[str, Any]:
