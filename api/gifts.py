@@ -18,6 +18,7 @@ cached for BOT_BALANCE_TTL), which our pending purchases must leave room in.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -32,6 +33,7 @@ from aiohttp import web
 from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
+from api.idempotency import read_key
 from api.invoices import telegram_session
 from api.keys import settings_key
 from api.service_auth import authenticate_service
@@ -48,6 +50,7 @@ from models.gifts.store import Bought, GiftRecord, GiftRequest, buy, get_gift
 from models.infra.bot_api import method_url
 from models.infra.settings import Settings
 from models.kinds import GiftKind, GiftState
+from models.ledger.debits import check_idempotency_key
 from models.refusals import Refusal, Refused
 
 log = structlog.get_logger("api")
@@ -208,21 +211,31 @@ def _options(body: dict[str, Any]) -> tuple[bool, int | None]:
     return pay_for_upgrade, expected
 
 
-def _key(request: web.Request) -> str:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        raise ApiError(
-            400,
-            "missing_idempotency_key",
-            "Send a unique key per purchase in the header 'Idempotency-Key' (1 to 128 "
-            "printable ASCII characters); a retry with the same key is answered, not bought "
-            "again.",
-        )
+# The Mini App's keys live apart from the service's: a Mini App user must not be able to
+# take (or replay) a key an app's backend uses, like `order-8813`. They are stored as
+# this prefix, the user's id and a digest of the key (fixed length, within the column's
+# 128), and a service key may not begin with the prefix.
+MINI_APP_KEYS = "miniapp:"
+
+
+def _service_key(request: web.Request) -> str:
+    key = read_key(request, example="gift-order-8812")
+    if key.startswith(MINI_APP_KEYS):
+        raise Refused(Refusal.INVALID_IDEMPOTENCY_KEY)
     return key
 
 
-async def _answer(request: web.Request, bought: Bought) -> web.Response:
-    """Wait (a little) for the outcome: 201 final, 202 pending."""
+def mini_app_key(user_id: int, key: str) -> str:
+    """Where a Mini App user's key is kept: its own namespace, per user."""
+    digest = hashlib.sha256(check_idempotency_key(key).encode()).hexdigest()
+    return f"{MINI_APP_KEYS}{user_id}:{digest}"
+
+
+async def _answer(
+    request: web.Request, bought: Bought, *, sent_key: str | None = None
+) -> web.Response:
+    """Wait (a little) for the outcome: 201 final, 202 pending. `sent_key` is the key
+    as the Mini App sent it (what it is stored as is not the client's business)."""
     gift = bought.gift
     wait = request.app[settings_key].gift_answer_wait
     deadline = time.monotonic() + wait
@@ -233,13 +246,16 @@ async def _answer(request: web.Request, bought: Bought) -> web.Response:
     status = 202 if gift.state is GiftState.PENDING else 201
     if not bought.replayed:
         log.info("gift.accepted", gift_id=str(gift.id), stars=gift.star_count, state=gift.state)
-    return web.json_response(purchase_body(gift), status=status, headers=headers)
+    body = purchase_body(gift)
+    if sent_key is not None:
+        body["idempotency_key"] = sent_key
+    return web.json_response(body, status=status, headers=headers)
 
 
 async def post_gift(request: web.Request) -> web.Response:
     authenticate_service(request)
     user_id = _telegram_id(request)
-    key = _key(request)
+    key = _service_key(request)
     body = await read_object(request, '{"gift_id": "5170233102089322756", "to": {"user_id": 7}}')
     to = check_recipient(body.get("to"))
     text = check_text(body.get("text"))
@@ -263,7 +279,8 @@ async def mini_app_gift(request: web.Request) -> web.Response:
     """The Mini App's user sends a catalog gift to themselves from their balance (the
     reference page's "send yourself a gift"); the same rules as the service route."""
     profile = caller(request)
-    key = _key(request)
+    sent_key = read_key(request)
+    key = mini_app_key(profile.id, sent_key)
     body = await read_object(request, '{"gift_id": "5170233102089322756"}')
     to = check_recipient({"user_id": profile.id})
     _, expected = _options({"expected_star_count": body.get("expected_star_count")})
@@ -272,13 +289,13 @@ async def mini_app_gift(request: web.Request) -> web.Response:
         await telegram.catalog.get(), body.get("gift_id"), to, expected_star_count=expected
     )
     purchase = GiftRequest(profile.id, Item(GiftKind.GIFT, gift.id), to, price, key)
-    return await _answer(request, await telegram.buy(purchase))
+    return await _answer(request, await telegram.buy(purchase), sent_key=sent_key)
 
 
 async def post_premium(request: web.Request) -> web.Response:
     authenticate_service(request)
     user_id = _telegram_id(request)
-    key = _key(request)
+    key = _service_key(request)
     body = await read_object(request, '{"to_user_id": 7, "months": 3}')
     to_user = body.get("to_user_id")
     to = check_recipient({"user_id": to_user})

@@ -4,7 +4,7 @@
 It knows the types our shapes use and refuses any other: bool, int, str, None (as
 `nullable`), list, Literal, enums, TypedDicts (as `$ref`s into components/schemas,
 with NotRequired keys left out of `required`), and Annotated[..., Meta(...)] for
-descriptions, formats and bounds. A TypedDict's docstring describes its schema.
+descriptions, formats, bounds and excluded values. A TypedDict's docstring describes its schema.
 
 Not pydantic's `TypeAdapter(...).json_schema()`: that writes JSON Schema 2020-12
 (`anyOf` with a null type, `$defs`, a `title` on every field), which is not how
@@ -47,10 +47,20 @@ class Meta:
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
+    # Values the bounds allow but the server refuses (`not: {enum: [...]}`; OpenAPI 3.0
+    # has no `const`), e.g. an adjustment's amount of 0.
+    excluded: tuple[Any, ...] | None = None
 
     def keywords(self) -> dict[str, Any]:
         given = ((field.name, getattr(self, field.name)) for field in fields(self))
-        return {_KEYWORDS.get(name, name): value for name, value in given if value is not None}
+        words = {
+            _KEYWORDS.get(name, name): value
+            for name, value in given
+            if value is not None and name != "excluded"
+        }
+        if self.excluded is not None:
+            words["not"] = {"enum": list(self.excluded)}
+        return words
 
 
 def ref(shape: type) -> dict[str, str]:

@@ -21,6 +21,35 @@ MAX_ID = 2**63 - 1  # ids and cursors are signed 64-bit
 
 # Every TypedDict in api.shapes, in the order declared there: the views build these.
 SCHEMAS = components(*(item for item in vars(shapes).values() if is_typeddict(item)))
+# A request's recipient, as models.gifts.rules.check_recipient takes it: exactly one
+# key, a user id positive, a chat id any non-zero 64-bit integer. (The answer's `to` is
+# the plain Recipient: what the server writes needs no oneOf to be read.)
+_ONE_ID = {"minimum": -MAX_ID, "maximum": MAX_ID}
+SCHEMAS["RecipientChoice"] = {
+    "description": "Exactly one of user_id and chat_id",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["user_id"],
+            "properties": {"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["chat_id"],
+            "properties": {
+                "chat_id": {
+                    "type": "integer",
+                    **_ONE_ID,
+                    "not": {"enum": [0]},
+                    "description": "A channel chat (not limited gifts)",
+                }
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+SCHEMAS["GiftRequest"]["properties"]["to"] = {"$ref": "#/components/schemas/RecipientChoice"}
 
 
 def _json(shape: type) -> dict[str, Any]:
@@ -103,13 +132,27 @@ KEY_PATTERN = (
 )
 
 
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": True,
-    "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, unique per purchase",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-}
+def key_param(what: str, more: str = "") -> dict[str, Any]:
+    """The `Idempotency-Key` header as api/idempotency.py reads it, for every route."""
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": True,
+        "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, unique per "
+        f'{what}: a Structured Field string ("abc") as the IETF draft writes it, or bare '
+        f"(abc), the same key; sent once{more}",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2 * MAX_IDEMPOTENCY_KEY + 2,
+            "pattern": KEY_PATTERN,
+        },
+    }
+
+
+IDEMPOTENCY_KEY = key_param(
+    "purchase", " (a service key may not begin with miniapp:, the Mini App's namespace)"
+)
 REPLAYED = {
     "Idempotent-Replayed": {
         "description": "'true' when this is the key's purchase again",
@@ -135,8 +178,8 @@ def _purchase(summary: str, body: type, errors400: str) -> dict[str, Any]:
                 "201": {**_ok("Sent or failed", shapes.GiftPurchase), "headers": REPLAYED},
                 "202": {**_ok("Pending", shapes.GiftPurchase), "headers": REPLAYED},
                 "400": _error(
-                    "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
-                    f"invalid_body, {errors400}"
+                    "missing_idempotency_key, invalid_idempotency_key, "
+                    f"duplicate_idempotency_key, invalid_json, invalid_body, {errors400}"
                 ),
                 "404": _error("user_not_found, unknown_gift"),
                 "409": _error("gift_sold_out, price_changed (error.star_count is the price now)"),
@@ -228,20 +271,7 @@ def _service_paths() -> dict[str, Any]:
                 "security": SERVICE_SECURITY,
                 "parameters": [
                     TELEGRAM_ID,
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": True,
-                        "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                        'unique per debit: a Structured Field string ("abc") as the IETF '
-                        "draft writes it, or bare (abc), the same key; sent once",
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 2 * MAX_IDEMPOTENCY_KEY + 2,
-                            "pattern": KEY_PATTERN,
-                        },
-                    },
+                    key_param("debit"),
                 ],
                 "requestBody": {"required": True, "content": _json(shapes.DebitRequest)},
                 "responses": {
@@ -326,14 +356,7 @@ def _adjustment_path() -> dict[str, Any]:
             "security": SERVICE_SECURITY,
             "parameters": [
                 TELEGRAM_ID,
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": True,
-                    "description": f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, "
-                    "unique per adjustment",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
-                },
+                key_param("adjustment"),
             ],
             "requestBody": {"required": True, "content": _json(shapes.AdjustmentRequest)},
             "responses": {
@@ -341,8 +364,9 @@ def _adjustment_path() -> dict[str, Any]:
                     "Adjusted (or the first answer of this key, replayed)", shapes.Adjustment
                 ),
                 "400": _error(
-                    "missing_idempotency_key, invalid_idempotency_key, invalid_json, "
-                    "invalid_body, invalid_amount, invalid_reason"
+                    "missing_idempotency_key, invalid_idempotency_key, "
+                    "duplicate_idempotency_key, invalid_json, invalid_body, invalid_amount, "
+                    "invalid_reason"
                 ),
                 "404": _error("user_not_found"),
                 "422": _error(

@@ -105,6 +105,7 @@ class AdjustmentRequest(TypedDict):
         Meta(
             minimum=-MAX_AMOUNT,
             maximum=MAX_AMOUNT,
+            excluded=(0,),
             description="Signed, never 0: Stars added (positive) or taken (negative)",
         ),
     ]
@@ -185,25 +186,40 @@ class Recipient(TypedDict):
     chat_id: NotRequired[Annotated[int, Meta(description="A channel chat (not limited gifts)")]]
 
 
+# A purchase's text: up to 128 characters, no control characters but a new line
+# (models.gifts.rules.check_text).
+GiftText = Annotated[
+    str,
+    Meta(
+        max_length=128,
+        pattern=r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$",
+        description="Up to 128 characters; no control characters but a new line",
+    ),
+]
+ExpectedStars = Annotated[
+    int, Meta(minimum=0, description="Refused with price_changed when the price differs")
+]
+
+
 class GiftRequest(TypedDict):
+    """`to` is one of `{"user_id": n}` and `{"chat_id": n}` (the document's RecipientChoice)."""
+
     gift_id: str
     to: Recipient
-    text: NotRequired[Annotated[str, Meta(max_length=128)]]
+    text: NotRequired[GiftText]
     pay_for_upgrade: NotRequired[bool]
-    expected_star_count: NotRequired[
-        Annotated[int, Meta(description="Refused with price_changed when the price differs")]
-    ]
+    expected_star_count: NotRequired[ExpectedStars]
 
 
 class MiniAppGiftRequest(TypedDict):
     gift_id: str
-    expected_star_count: NotRequired[int]
+    expected_star_count: NotRequired[ExpectedStars]
 
 
 class PremiumRequest(TypedDict):
-    to_user_id: Annotated[int, Meta(minimum=1)]
+    to_user_id: Annotated[int, Meta(minimum=1, maximum=2**63 - 1)]
     months: Literal[3, 6, 12]
-    text: NotRequired[Annotated[str, Meta(max_length=128)]]
+    text: NotRequired[GiftText]
 
 
 class GiftPurchase(TypedDict):

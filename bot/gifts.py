@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -30,6 +31,7 @@ from tortoise.exceptions import IntegrityError
 from bot.transactions import GetStarTransactionsRaw
 from models.gifts.rules import (
     CLOCK_SLACK,
+    IN_FLIGHT_MARGIN,
     Outcome,
     PurchaseRow,
     outcome_of,
@@ -56,9 +58,6 @@ from models.reconciliation.transactions import PAGE
 from models.values import utcnow
 
 log = structlog.get_logger("bot.gifts")
-# A call is on the wire at most its timeout; the claim's commit and the request's
-# way out add this much before it, so an attempt younger than both may still land.
-IN_FLIGHT_MARGIN = 10.0
 LATE_LOOK_EVERY = 60.0
 # aiogram's error classes by the HTTP status each stands for.
 _STATUS = {
@@ -194,10 +193,40 @@ class GiftSender:
         if self._calls:
             await asyncio.wait(set(self._calls))
 
+    def call_budget(self, gift: GiftRecord) -> float | None:
+        """How long the call for this claim may take, or None when it must not be made.
+
+        The settling pass treats an attempt as off the wire once `in_flight` has passed
+        since it began (and may fail it, the Stars back, when no row is found). A
+        process paused between the claim and the call (a stopped VM, a long GC, a
+        blocked loop) would otherwise call late: the gift sent after its Stars went
+        back. So an attempt older than half of `in_flight` is not called at all, and a
+        younger one's call is cut off by the time `in_flight` runs out."""
+        assert gift.attempt_started_at is not None
+        age = (utcnow() - gift.attempt_started_at).total_seconds()
+        limit = self.in_flight.total_seconds()
+        if age > limit / 2:
+            return None
+        return min(self.call_timeout, limit - age)
+
     async def send(self, gift: GiftRecord) -> Outcome:
         """One call for one claimed purchase, and what its answer settles."""
+        budget = self.call_budget(gift)
+        if budget is None:
+            metrics.GIFT_UNKNOWN_OUTCOMES.inc()
+            log.warning(
+                "gifts.stale_claim",
+                gift_id=str(gift.id),
+                attempt_started_at=str(gift.attempt_started_at),
+                hint="claimed too long ago to call safely; not called, settled from "
+                "getStarTransactions (failed with the Stars back when no row appears)",
+            )
+            return Outcome.UNKNOWN
         try:
-            await self.bot(purchase_call(gift), request_timeout=int(self.call_timeout))
+            # aiogram takes whole seconds and reads 0 as no time-out at all: at least
+            # 1 for it, and the budget itself (to the millisecond) enforced around it.
+            async with asyncio.timeout(budget):
+                await self.bot(purchase_call(gift), request_timeout=max(1, math.ceil(budget)))
         except TelegramRetryAfter as error:
             until = utcnow() + timedelta(seconds=error.retry_after)
             await flood_wait(gift, until)

@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     outcome.add_argument("--failed", action="store_true", help="it did not: give the Stars back")
     gift_settle.add_argument("--transaction", help="its row's id in getStarTransactions")
     gift_settle.add_argument("--reason", help="why it failed, for the record")
+    gift_settle.add_argument(
+        "--force", action="store_true", help="--failed even while its call may be on the wire"
+    )
     refund = commands.add_parser("refund", help="refund a charge through Telegram")
     refund.set_defaults(calls_telegram=True)
     refund.add_argument("charge_id")

@@ -23,6 +23,10 @@ async def run_command(settings: Settings, args: argparse.Namespace) -> int:
             from bot.cli.telegram import run_with_bot
 
             return await run_with_bot(settings, args)
+        if args.command == "gifts":  # the one that needs settings (GIFT_CALL_TIMEOUT)
+            from bot.cli.gifts import cmd_gifts
+
+            return await cmd_gifts(settings, args)
         from bot.cli.database import COMMANDS
 
         return await COMMANDS[args.command](args)

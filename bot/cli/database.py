@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from bot.cli.copying import cmd_copy_database
-from bot.cli.gifts import cmd_gifts
 from bot.cli.tables import table
 from models.events.delivery import parse_public_id, public_id
 from models.events.operator import (
@@ -306,5 +305,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "events": cmd_events,
     "adjust": cmd_adjust,
     "copy-database": cmd_copy_database,
-    "gifts": cmd_gifts,
 }

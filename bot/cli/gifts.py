@@ -4,7 +4,10 @@
 purchases whose ledger row is not known yet), and `settle` one by hand once the
 operator knows what Telegram did (its `getStarTransactions`, the recipient): `--sent`
 records it sent (with the row's id if known), `--failed` fails it and gives the Stars
-back. Settling by hand ends only a pending purchase, once, like the worker does.
+back. Settling by hand ends only a pending purchase, once, like the worker does; and
+`--failed` waits, as the worker does, until the attempt's call can no longer be on the
+wire (GIFT_CALL_TIMEOUT plus 10 seconds), unless `--force`: failed while Telegram
+may still make it, the gift would go out with its Stars back.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Sequence
 from tortoise.exceptions import IntegrityError
 
 from bot.cli.tables import table
+from models.gifts.rules import IN_FLIGHT_MARGIN, may_be_on_the_wire
 from models.gifts.store import GiftRecord, fail, get_gift, list_gifts, mark_sent, unsettled
+from models.infra.settings import Settings
 from models.kinds import GiftState
 from models.values import utcnow
 
@@ -44,7 +49,7 @@ def _rows(records: Sequence[GiftRecord]) -> list[list[object]]:
     ]
 
 
-async def cmd_gifts(args: argparse.Namespace) -> int:
+async def cmd_gifts(settings: Settings, args: argparse.Namespace) -> int:
     action = args.action or "list"
     if action == "list":
         state = GiftState(args.state) if args.state else None
@@ -77,6 +82,21 @@ async def cmd_gifts(args: argparse.Namespace) -> int:
         print(
             f"purchase {gift_id} was never sent to Telegram (no attempt began): it cannot "
             "have been made; --failed gives its Stars back"
+        )
+        return 1
+    if (
+        args.failed
+        and not args.force
+        and record.state is GiftState.PENDING
+        and record.attempt_started_at is not None
+        and may_be_on_the_wire(record.attempt_started_at, utcnow(), settings.gift_call_timeout)
+    ):
+        wait = settings.gift_call_timeout + IN_FLIGHT_MARGIN
+        print(
+            f"purchase {gift_id}'s call to Telegram may still be on the wire (its attempt "
+            f"began at {record.attempt_started_at:%H:%M:%S}, under {wait:g} seconds ago): "
+            "failed now, the gift could go out with its Stars back. Try again later, or "
+            "--force if you know it was not made"
         )
         return 1
     if args.sent:

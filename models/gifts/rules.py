@@ -43,6 +43,17 @@ PREMIUM_OFFERS: Mapping[int, int] = {3: 1000, 6: 1500, 12: 2500}
 # Telegram's clock and ours may disagree by this much (seconds), and its dates are
 # whole seconds: a row dated this much before an attempt began may still be its own.
 CLOCK_SLACK = 5
+# A call is on the wire at most its timeout; the claim's commit and the request's
+# way out add this much before it, so an attempt younger than both may still land.
+IN_FLIGHT_MARGIN = 10.0
+
+
+def may_be_on_the_wire(attempt_started_at: datetime, now: datetime, call_timeout: float) -> bool:
+    """Whether an attempt's call may still reach Telegram: younger than its time-out and
+    the margin (what the settling pass waits for, and `gifts settle --failed` too)."""
+    return now - attempt_started_at < timedelta(seconds=call_timeout + IN_FLIGHT_MARGIN)
+
+
 MAX_CHAT_ID = 2**63 - 1
 
 

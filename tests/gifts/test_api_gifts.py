@@ -290,3 +290,80 @@ async def test_a_lost_request_settles_failed_with_the_stars_back(
     assert "ledger" in read["failure_reason"]
     assert await get_balance(ALICE_ID) == 100
     assert emulator.bot(TOKEN).purchases == []
+
+
+async def test_gift_keys_follow_the_shared_idempotency_key_rules(
+    api: Any, emulator: BotApiEmulator
+) -> None:
+    emulator.set_star_balance(TOKEN, 5000)
+    await funded(100)
+    client = await api(gift_answer_wait=0)  # no sender running: each answer is 202
+    path = f"/service/users/{ALICE_ID}/gifts"
+    body = {"gift_id": TEDDY, "to": {"user_id": 7}}
+    first = await client.post(path, json=body, headers=key("order-8812"))
+    assert first.status == 202
+    # The draft's quoted form spells the same key as the bare one.
+    quoted = await client.post(path, json=body, headers=key('"order-8812"'))
+    assert quoted.headers["Idempotent-Replayed"] == "true"
+    assert (await quoted.json())["id"] == (await first.json())["id"]
+    # Sent twice, the header cannot say which key was meant.
+    twice = await client.post(
+        path,
+        json=body,
+        headers=[*AUTH.items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")],
+    )
+    assert twice.status == 400
+    assert (await twice.json())["error"]["code"] == "duplicate_idempotency_key"
+    unclosed = await client.post(path, json=body, headers=key('"order-8813'))
+    assert unclosed.status == 400
+    assert (await unclosed.json())["error"]["code"] == "invalid_idempotency_key"
+    mini_app = await client.post(
+        "/gifts",
+        json={"gift_id": TEDDY},
+        headers=[*tma(ALICE).items(), ("Idempotency-Key", "x"), ("Idempotency-Key", "y")],
+    )
+    assert mini_app.status == 400
+    assert (await mini_app.json())["error"]["code"] == "duplicate_idempotency_key"
+    assert await Gift.all().count() == 1
+    assert await get_balance(ALICE_ID) == 100 - 15
+
+
+async def test_the_mini_apps_keys_cannot_take_a_backends_key(
+    api: Any, emulator: BotApiEmulator
+) -> None:
+    emulator.set_star_balance(TOKEN, 5000)
+    await funded(100)
+    client = await api(gift_answer_wait=0)
+    # A Mini App user sends the key the app's backend is about to use for an order.
+    taken = await client.post(
+        "/gifts", json={"gift_id": TEDDY}, headers={**tma(ALICE), "Idempotency-Key": "order-8813"}
+    )
+    assert taken.status == 202
+    own = await taken.json()
+    assert own["idempotency_key"] == "order-8813"  # as the Mini App sent it
+    again = await client.post(
+        "/gifts",
+        json={"gift_id": TEDDY},
+        headers={**tma(ALICE), "Idempotency-Key": '"order-8813"'},
+    )
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["id"] == own["id"]
+    # The backend's purchase with that key is its own, not the Mini App's replayed.
+    backend = await client.post(
+        f"/service/users/{ALICE_ID}/gifts",
+        json={"gift_id": TEDDY, "to": {"user_id": 7}},
+        headers=key("order-8813"),
+    )
+    assert backend.status == 202
+    assert "Idempotent-Replayed" not in backend.headers
+    assert (await backend.json())["id"] != own["id"]
+    # Nor can a backend key reach into the Mini App's namespace.
+    stored = await Gift.get(id=own["id"])
+    reach = await client.post(
+        f"/service/users/{ALICE_ID}/gifts",
+        json={"gift_id": TEDDY, "to": {"user_id": ALICE_ID}},
+        headers=key(stored.idempotency_key),
+    )
+    assert reach.status == 400
+    assert (await reach.json())["error"]["code"] == "invalid_idempotency_key"
+    assert await get_balance(ALICE_ID) == 100 - 2 * 15

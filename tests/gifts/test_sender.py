@@ -5,7 +5,9 @@ an unknown outcome is never called again but settled from getStarTransactions.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -18,7 +20,7 @@ from models.infra.telegram import make_bot
 from models.kinds import EntryKind, GiftKind, GiftState
 from models.ledger.entries import apply_entry
 from models.queries.accounts import get_balance
-from models.tables import LedgerEntry
+from models.tables import Gift, LedgerEntry
 from models.users import upsert_user
 from models.values import utcnow
 from tests.emulator import BotApiEmulator
@@ -260,3 +262,44 @@ async def test_a_purchase_marked_sent_without_an_attempt_does_not_stop_the_settl
     await asyncio.sleep(1.1)
     await gifts.settle_pass()
     assert (await state_of(unknown)).state is GiftState.SENT
+
+
+async def test_a_claim_gone_stale_before_its_call_is_never_called_and_settles_failed(
+    db: str, bot: Bot, emulator: BotApiEmulator
+) -> None:
+    # The process paused between the claim and the call (a stopped VM, a blocked loop):
+    # by the time it wakes, a standby's settling pass may have failed the purchase and
+    # given the Stars back. Calling now could send the gift after its Stars went back.
+    gift = await bought()
+    (claimed,) = await claim_due(utcnow(), 1)
+    began = utcnow() - timedelta(seconds=60)
+    await Gift.filter(id=claimed.id).update(attempt_started_at=began)
+    stale = replace(claimed, attempt_started_at=began)
+    gifts = GiftSender(bot, window=timedelta(seconds=30), call_timeout=30)  # the real margin
+    assert await gifts.send(stale) is Outcome.UNKNOWN
+    assert emulator.bot(TOKEN).calls_of("sendGift") == []
+    await gifts.settle_pass()  # no row can appear: failed, the Stars back
+    assert (await state_of(gift)).state is GiftState.FAILED
+    assert await get_balance(ALICE.id) == 100_000
+    assert emulator.bot(TOKEN).purchases == []
+
+
+def test_a_claims_call_may_last_only_what_is_left_of_its_time_on_the_wire(bot: Bot) -> None:
+    # The settling pass takes an attempt as off the wire `call_timeout + margin` after it
+    # began: a call begun later than half of that is not made, an earlier one is cut off
+    # when that time runs out (never aiogram's 0, which is no time-out at all).
+    gifts = GiftSender(bot, window=timedelta(seconds=600), call_timeout=10, margin=0)
+    now = utcnow()
+    record = GiftRecord(
+        uuid.uuid4(), ALICE.id, Item(GiftKind.GIFT, TEDDY), Recipient(user_id=7), 15, None,
+        False, GiftState.PENDING, "k1", now, now, 1, None, None, None,
+    )  # fmt: skip
+    fresh = gifts.call_budget(record)
+    assert fresh is not None
+    assert 9 < fresh <= 10
+    older = gifts.call_budget(replace(record, attempt_started_at=now - timedelta(seconds=2)))
+    assert older is not None
+    assert 0 < older <= 8
+    assert (
+        gifts.call_budget(replace(record, attempt_started_at=now - timedelta(seconds=6))) is None
+    )
