@@ -38,6 +38,7 @@ from tests.system import start_worker
 
 pytestmark = pytest.mark.slow
 PURCHASES = 60
+LATE = 10  # purchases paid only after the backup was taken
 
 
 def buyer(i: int) -> dict[str, Any]:
@@ -130,8 +131,13 @@ async def test_a_backup_taken_mid_burst_restores_and_reconciles_every_charge_onc
         await worker.wait_for_log("Start polling", timeout=60)
         charges: set[str] = set()
         limit = asyncio.Semaphore(6)
+        # The burst goes on while the backup is taken; its last purchases wait for the
+        # backup to end, so that however fast the machine, the backup misses some.
+        backed_up = asyncio.Event()
 
         async def purchase(i: int) -> None:
+            if i >= PURCHASES - LATE:
+                await backed_up.wait()
             async with limit:
                 outcome = await emulator.pay(links[i], buyer(i))
                 assert outcome.status == "paid", outcome
@@ -147,6 +153,7 @@ async def test_a_backup_taken_mid_burst_restores_and_reconciles_every_charge_onc
         else:
             await shell("pg_dump", "-Fc", "-d", live, "-f", str(backup))
         taken_at = len(charges)
+        backed_up.set()
         await burst
         assert len(charges) == PURCHASES
         assert set(await wait_credited(live, charges)) == charges
