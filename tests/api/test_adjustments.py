@@ -66,6 +66,21 @@ async def test_a_negative_adjustment_never_goes_below_zero_unless_allowed(db: st
     assert await get_balance(ALICE_ID) == -1
 
 
+async def test_a_positive_adjustment_raises_a_balance_below_zero_without_leave(db: str) -> None:
+    # Below zero already (a chargeback taken with leave): a credit only raises the
+    # balance, so it needs no allow_negative, as a debit's reversal needs none.
+    await fund(ALICE, 10)
+    await adjust(ALICE_ID, -15, "chargeback", "ops", allow_negative=True)
+    result = await adjust(ALICE_ID, 3, "goodwill", "ops")
+    assert result.adjustment.stars_balance == -2
+    assert await get_balance(ALICE_ID) == -2
+    # A debit-like correction on it is still refused without leave.
+    with pytest.raises(Refused) as refused:
+        await adjust(ALICE_ID, -1, "fraud", "ops")
+    assert refused.value.code is Refusal.INSUFFICIENT_BALANCE
+    assert await get_balance(ALICE_ID) == -2
+
+
 @pytest.mark.parametrize("amount", [0, 1_000_001, -1_000_001, True, "5"])
 async def test_bad_amounts_and_unknown_users_are_refused(db: str, amount: object) -> None:
     await fund(ALICE, 10)
