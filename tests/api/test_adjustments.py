@@ -170,3 +170,29 @@ def test_a_service_key_may_carry_a_label_for_the_audit_trail() -> None:
     assert labels[1].startswith("key-")
     assert labels[1][4:] not in KEY
     assert labels[2].startswith("key-")
+
+
+async def test_the_adjustment_key_is_read_as_the_debits_key(make_client: ClientFactory) -> None:
+    # The same header rules as debits (api/idempotency.py): "k" and k are one key, so
+    # a client moving to the draft's quoted form retries into the same adjustment; a
+    # header sent twice is refused rather than one of them silently chosen.
+    client = await make_client(service_api_keys=[KEY])
+    await fund(ALICE, 50)
+    path = f"/service/users/{ALICE_ID}/adjustments"
+    auth = ("Authorization", f"Bearer {KEY}")
+    body = {"amount": 5, "reason": "goodwill"}
+    bare = await client.post(path, json=body, headers=[auth, ("Idempotency-Key", "adj-q")])
+    assert bare.status == 201, await bare.text()
+    quoted = await client.post(path, json=body, headers=[auth, ("Idempotency-Key", '"adj-q"')])
+    assert quoted.status == 201, await quoted.text()
+    assert quoted.headers.get("Idempotent-Replayed") == "true"
+    assert (await quoted.json())["adjustment_id"] == (await bare.json())["adjustment_id"]
+    twice = await client.post(
+        path, json=body, headers=[auth, ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+    )
+    assert twice.status == 400
+    assert (await twice.json())["error"]["code"] == "duplicate_idempotency_key"
+    unclosed = await client.post(path, json=body, headers=[auth, ("Idempotency-Key", '"adj')])
+    assert unclosed.status == 400
+    assert (await unclosed.json())["error"]["code"] == "invalid_idempotency_key"
+    assert await get_balance(ALICE_ID) == 55
