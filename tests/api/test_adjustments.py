@@ -196,3 +196,37 @@ async def test_the_adjustment_key_is_read_as_the_debits_key(make_client: ClientF
     assert unclosed.status == 400
     assert (await unclosed.json())["error"]["code"] == "invalid_idempotency_key"
     assert await get_balance(ALICE_ID) == 55
+
+
+async def test_adjustments_and_debits_racing_on_one_balance_keep_it_and_the_chain(
+    db: str,
+) -> None:
+    from models.ledger.debits import debit
+
+    await fund(ALICE, 100)
+
+    async def one(index: int) -> int:
+        try:
+            if index % 3 == 0:
+                return (
+                    await adjust(ALICE_ID, -7, "fraud", "ops", idempotency_key=f"a{index}")
+                ).adjustment.amount
+            if index % 3 == 1:
+                return (
+                    await adjust(ALICE_ID, 4, "goodwill", "ops", idempotency_key=f"a{index}")
+                ).adjustment.amount
+            return -(await debit(ALICE_ID, 9, "item", f"d{index}")).debit.amount
+        except Refused as refused:
+            assert refused.code is Refusal.INSUFFICIENT_BALANCE
+            return 0
+
+    moves = await asyncio.gather(*(one(i) for i in range(60)))
+    balance = await get_balance(ALICE_ID)
+    assert balance == 100 + sum(moves)
+    assert balance >= 0
+    entries = await LedgerEntry.filter(user_id=ALICE_ID).order_by("id")
+    running = 0
+    for entry in entries:
+        running += entry.amount
+        assert entry.stars_balance_after == running
+        assert running >= 0
