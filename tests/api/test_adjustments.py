@@ -217,7 +217,8 @@ async def test_adjustments_and_debits_racing_on_one_balance_keep_it_and_the_chai
                 ).adjustment.amount
             return -(await debit(ALICE_ID, 9, "item", f"d{index}")).debit.amount
         except Refused as refused:
-            assert refused.code is Refusal.INSUFFICIENT_BALANCE
+            if refused.code is not Refusal.INSUFFICIENT_BALANCE:
+                raise
             return 0
 
     moves = await asyncio.gather(*(one(i) for i in range(60)))
