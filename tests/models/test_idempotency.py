@@ -201,3 +201,27 @@ async def test_a_twin_taking_over_a_lapsed_claim_whose_holder_is_committing_repl
     assert again.debit.id == made.debit.id
     assert await Debit.all().count() == 1
     assert await get_balance(ALICE.id) == 90
+
+
+async def test_a_debit_made_by_taking_over_a_dead_claim_is_held_for_the_whole_retention(
+    db: str,
+) -> None:
+    """The key's first holder died having made nothing; a twin took the key over just
+    before the retention counted from that claim ran out, and made the debit. A retry
+    of the twin a minute later must answer it, not debit again: the retention counts
+    from the request that holds the key's result."""
+    await funded(100)
+    start = utcnow() - 2 * DAY
+    print_ = fingerprint(ALICE.id, 10, "a gift")
+    claim = await idempotency.begin(DEBIT_SCOPE, "k-dead", print_, now=start, retention=DAY)
+    assert isinstance(claim, idempotency.Claim)  # its holder dies here
+    taken_over = start + DAY - timedelta(minutes=1)
+    made = await debit(ALICE.id, 10, "a gift", "k-dead", now=taken_over, retention=DAY)
+    assert not made.replayed
+    retry = taken_over + timedelta(minutes=2)
+    again = await debit(ALICE.id, 10, "a gift", "k-dead", now=retry, retention=DAY)
+    assert again.replayed
+    assert again.debit.id == made.debit.id
+    assert await idempotency.prune(retry, DAY) == 0  # pruning keeps it held too
+    assert await Debit.all().count() == 1
+    assert await get_balance(ALICE.id) == 90
