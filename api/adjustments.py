@@ -14,7 +14,7 @@ from aiohttp import web
 from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
-from api.service import _telegram_id
+from api.service import path_telegram_id
 from api.service_auth import service_caller, service_key_labels_key
 from api.views import iso
 from models.infra.settings import Settings
@@ -37,7 +37,7 @@ def adjustment_body(item: AdjustmentReceipt) -> shapes.Adjustment:
 
 async def post_adjustment(request: web.Request) -> web.Response:
     label = request.app[service_key_labels_key][service_caller(request)]
-    user_id = _telegram_id(request)
+    user_id = path_telegram_id(request)
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise ApiError(
