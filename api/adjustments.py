@@ -15,7 +15,7 @@ from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
 from api.idempotency import read_key
-from api.service import _telegram_id
+from api.service import path_telegram_id
 from api.service_auth import service_caller, service_key_labels_key
 from api.views import iso
 from models.infra.settings import Settings
@@ -38,7 +38,7 @@ def adjustment_body(item: AdjustmentReceipt) -> shapes.Adjustment:
 
 async def post_adjustment(request: web.Request) -> web.Response:
     label = request.app[service_key_labels_key][service_caller(request)]
-    user_id = _telegram_id(request)
+    user_id = path_telegram_id(request)
     # The debits' header rules (quoted = bare, the header twice refused): a retry in
     # the other spelling must answer, not adjust again.
     key = read_key(request, example="adjustment-8812")

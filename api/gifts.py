@@ -36,6 +36,7 @@ from api.errors import ApiError
 from api.idempotency import read_key
 from api.invoices import telegram_session
 from api.keys import settings_key
+from api.service import path_telegram_id
 from api.service_auth import authenticate_service
 from api.views import caller, iso
 from models.gifts.catalog import Catalog, CatalogCache, CatalogGift, parse_catalog, price_gift
@@ -56,7 +57,6 @@ from models.refusals import Refusal, Refused
 log = structlog.get_logger("api")
 BOT_BALANCE_TTL = 30.0
 TELEGRAM_TIMEOUT = 10.0
-_MAX_ID = 2**63 - 1
 
 
 class GiftTelegram:
@@ -188,14 +188,6 @@ def purchase_body(gift: GiftRecord) -> dict[str, Any]:
     return body
 
 
-def _telegram_id(request: web.Request) -> int:
-    raw = request.match_info["telegram_id"]
-    if raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) <= _MAX_ID:
-        structlog.contextvars.bind_contextvars(user_id=int(raw))
-        return int(raw)
-    raise ApiError(404, "user_not_found", "There is no such user.")
-
-
 def _options(body: dict[str, Any]) -> tuple[bool, int | None]:
     """`pay_for_upgrade` (a JSON boolean) and `expected_star_count` (a JSON integer)."""
     pay_for_upgrade = body.get("pay_for_upgrade", False)
@@ -254,7 +246,7 @@ async def _answer(
 
 async def post_gift(request: web.Request) -> web.Response:
     authenticate_service(request)
-    user_id = _telegram_id(request)
+    user_id = path_telegram_id(request)
     key = _service_key(request)
     body = await read_object(request, '{"gift_id": "5170233102089322756", "to": {"user_id": 7}}')
     to = check_recipient(body.get("to"))
@@ -294,7 +286,7 @@ async def mini_app_gift(request: web.Request) -> web.Response:
 
 async def post_premium(request: web.Request) -> web.Response:
     authenticate_service(request)
-    user_id = _telegram_id(request)
+    user_id = path_telegram_id(request)
     key = _service_key(request)
     body = await read_object(request, '{"to_user_id": 7, "months": 3}')
     to_user = body.get("to_user_id")

@@ -44,7 +44,7 @@ key_retention_key = web.AppKey("idempotency_key_retention", timedelta)
 _MAX_ID = 2**63 - 1
 
 
-def _telegram_id(request: web.Request) -> int:
+def path_telegram_id(request: web.Request) -> int:
     """The path's user id; anything but a positive 64-bit integer names nobody."""
     raw = request.match_info["telegram_id"]
     if raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) <= _MAX_ID:
@@ -116,7 +116,7 @@ def _page_body(page: LedgerPage) -> shapes.LedgerPage:
 
 async def get_user(request: web.Request) -> web.Response:
     authenticate_service(request)
-    account = await get_account(_telegram_id(request))
+    account = await get_account(path_telegram_id(request))
     if account is None:
         raise ApiError(404, "user_not_found", "There is no such user.")
     answer: shapes.Account = {
@@ -132,7 +132,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 async def post_debit(request: web.Request) -> web.Response:
     authenticate_service(request)
-    user_id = _telegram_id(request)
+    user_id = path_telegram_id(request)
     key = read_key(request, example="gift-order-8812")
     body = await read_object(request, '{"amount": 10, "reason": "a gift"}')
     # debit() checks the types of what the client sent (a JSON integer, a string); its
@@ -168,7 +168,7 @@ async def post_reversal(request: web.Request) -> web.Response:
 
 async def get_user_ledger(request: web.Request) -> web.Response:
     authenticate_service(request)
-    user_id = _telegram_id(request)
+    user_id = path_telegram_id(request)
     page = await _page(request, user_id)
     if not page.entries and await get_account(user_id) is None:
         raise ApiError(404, "user_not_found", "There is no such user.")
