@@ -14,6 +14,7 @@ from aiohttp import web
 from api import shapes
 from api.bodies import read_object
 from api.errors import ApiError
+from api.idempotency import read_key
 from api.service import path_telegram_id
 from api.service_auth import service_caller, service_key_labels_key
 from api.views import iso
@@ -38,15 +39,9 @@ def adjustment_body(item: AdjustmentReceipt) -> shapes.Adjustment:
 async def post_adjustment(request: web.Request) -> web.Response:
     label = request.app[service_key_labels_key][service_caller(request)]
     user_id = path_telegram_id(request)
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        raise ApiError(
-            400,
-            "missing_idempotency_key",
-            "Send a unique key per adjustment in the header 'Idempotency-Key' (1 to 128 "
-            "printable ASCII characters); a retry with the same key is answered, not "
-            "applied again.",
-        )
+    # The debits' header rules (quoted = bare, the header twice refused): a retry in
+    # the other spelling must answer, not adjust again.
+    key = read_key(request, example="adjustment-8812")
     body = await read_object(request, '{"amount": -10, "reason": "duplicate gift"}')
     allow_negative = body.get("allow_negative", False)
     if type(allow_negative) is not bool:

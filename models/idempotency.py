@@ -20,9 +20,9 @@ per key) uses three steps:
 A claim lasts `CLAIM_LEASE`: a process that dies between steps 1 and 2 leaves its twin
 a 409 for that long, then the key may be claimed again. A completed key holds its result
 for the retention period (IDEMPOTENCY_KEY_RETENTION_HOURS, at least a day) counted from
-its first request; after it, the same key is a new request. What the request made (a
-debit and its ledger rows) is kept forever; only the key's hold on it lapses. `prune`
-deletes keys past it.
+the claim that made it (a dead holder's lapsed claim counts for nothing); after it,
+the same key is a new request. What the request made (a debit and its ledger rows) is
+kept forever; only the key's hold on it lapses. `prune` deletes keys past it.
 
 Keys are scoped: `scope` names the operation ("debit"), so one operation's keys never
 reach another's results.
@@ -123,7 +123,10 @@ async def begin(
                 fingerprint,
                 token,
                 now + CLAIM_LEASE,
-                now if expired else as_datetime(row["created_at"]),
+                # Retention counts from now either way: a lapsed holder made nothing,
+                # so this request is the one whose result the key will hold (kept,
+                # the dead claim's time left a retry of this debit a moment of it).
+                now,
                 scope,
                 key,
                 row["token"],

@@ -7,7 +7,8 @@ the service key's label) and the reason. `check` sees only the ledger row, so it
 adjustments to the same chain and sums as every other row.
 
 - A negative adjustment never takes a balance below zero unless `allow_negative`: the
-  check and the move are one conditional UPDATE, as for a debit.
+  check and the move are one conditional UPDATE, as for a debit. A positive one always
+  passes (it only raises a balance, even one below zero), as a debit's reversal does.
 - With an idempotency key (the service endpoint always sends one), one key makes at
   most one adjustment: the same key again with the same user, amount and reason
   answers the first adjustment (`replayed=True`); with anything else it is refused
@@ -101,10 +102,11 @@ async def adjust(
     try:
         async with in_transaction() as conn:
             # First statement a write (SQLite's lock; the user's row on PostgreSQL).
+            # A credit ($1 > 0) only raises the balance, so it passes even below zero.
             _, rows = await execute(
                 conn,
-                "UPDATE users SET stars_balance = stars_balance + $1 "
-                "WHERE id = $2 AND (stars_balance + $1 >= 0 OR $3) RETURNING stars_balance",
+                "UPDATE users SET stars_balance = stars_balance + $1 WHERE id = $2 "
+                "AND ($1 > 0 OR stars_balance + $1 >= 0 OR $3) RETURNING stars_balance",
                 amount,
                 user_id,
                 allow_negative,

@@ -66,6 +66,21 @@ async def test_a_negative_adjustment_never_goes_below_zero_unless_allowed(db: st
     assert await get_balance(ALICE_ID) == -1
 
 
+async def test_a_positive_adjustment_raises_a_balance_below_zero_without_leave(db: str) -> None:
+    # Below zero already (a chargeback taken with leave): a credit only raises the
+    # balance, so it needs no allow_negative, as a debit's reversal needs none.
+    await fund(ALICE, 10)
+    await adjust(ALICE_ID, -15, "chargeback", "ops", allow_negative=True)
+    result = await adjust(ALICE_ID, 3, "goodwill", "ops")
+    assert result.adjustment.stars_balance == -2
+    assert await get_balance(ALICE_ID) == -2
+    # A debit-like correction on it is still refused without leave.
+    with pytest.raises(Refused) as refused:
+        await adjust(ALICE_ID, -1, "fraud", "ops")
+    assert refused.value.code is Refusal.INSUFFICIENT_BALANCE
+    assert await get_balance(ALICE_ID) == -2
+
+
 @pytest.mark.parametrize("amount", [0, 1_000_001, -1_000_001, True, "5"])
 async def test_bad_amounts_and_unknown_users_are_refused(db: str, amount: object) -> None:
     await fund(ALICE, 10)
@@ -155,3 +170,64 @@ def test_a_service_key_may_carry_a_label_for_the_audit_trail() -> None:
     assert labels[1].startswith("key-")
     assert labels[1][4:] not in KEY
     assert labels[2].startswith("key-")
+
+
+async def test_the_adjustment_key_is_read_as_the_debits_key(make_client: ClientFactory) -> None:
+    # The same header rules as debits (api/idempotency.py): "k" and k are one key, so
+    # a client moving to the draft's quoted form retries into the same adjustment; a
+    # header sent twice is refused rather than one of them silently chosen.
+    client = await make_client(service_api_keys=[KEY])
+    await fund(ALICE, 50)
+    path = f"/service/users/{ALICE_ID}/adjustments"
+    auth = ("Authorization", f"Bearer {KEY}")
+    body = {"amount": 5, "reason": "goodwill"}
+    bare = await client.post(path, json=body, headers=[auth, ("Idempotency-Key", "adj-q")])
+    assert bare.status == 201, await bare.text()
+    quoted = await client.post(path, json=body, headers=[auth, ("Idempotency-Key", '"adj-q"')])
+    assert quoted.status == 201, await quoted.text()
+    assert quoted.headers.get("Idempotent-Replayed") == "true"
+    assert (await quoted.json())["adjustment_id"] == (await bare.json())["adjustment_id"]
+    twice = await client.post(
+        path, json=body, headers=[auth, ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+    )
+    assert twice.status == 400
+    assert (await twice.json())["error"]["code"] == "duplicate_idempotency_key"
+    unclosed = await client.post(path, json=body, headers=[auth, ("Idempotency-Key", '"adj')])
+    assert unclosed.status == 400
+    assert (await unclosed.json())["error"]["code"] == "invalid_idempotency_key"
+    assert await get_balance(ALICE_ID) == 55
+
+
+async def test_adjustments_and_debits_racing_on_one_balance_keep_it_and_the_chain(
+    db: str,
+) -> None:
+    from models.ledger.debits import debit
+
+    await fund(ALICE, 100)
+
+    async def one(index: int) -> int:
+        try:
+            if index % 3 == 0:
+                return (
+                    await adjust(ALICE_ID, -7, "fraud", "ops", idempotency_key=f"a{index}")
+                ).adjustment.amount
+            if index % 3 == 1:
+                return (
+                    await adjust(ALICE_ID, 4, "goodwill", "ops", idempotency_key=f"a{index}")
+                ).adjustment.amount
+            return -(await debit(ALICE_ID, 9, "item", f"d{index}")).debit.amount
+        except Refused as refused:
+            if refused.code is not Refusal.INSUFFICIENT_BALANCE:
+                raise
+            return 0
+
+    moves = await asyncio.gather(*(one(i) for i in range(60)))
+    balance = await get_balance(ALICE_ID)
+    assert balance == 100 + sum(moves)
+    assert balance >= 0
+    entries = await LedgerEntry.filter(user_id=ALICE_ID).order_by("id")
+    running = 0
+    for entry in entries:
+        running += entry.amount
+        assert entry.stars_balance_after == running
+        assert running >= 0

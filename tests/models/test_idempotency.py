@@ -138,3 +138,90 @@ async def test_a_request_slower_than_its_claim_rolls_back_and_leaves_the_key_to_
     assert isinstance(twin[0], idempotency.Claim)  # the twin holds the key now
     assert await Debit.all().count() == 0
     assert await get_balance(ALICE.id) == 100
+
+
+async def test_a_twin_taking_over_a_lapsed_claim_whose_holder_is_committing_replays_it(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the first request completed its key and then waits on the user's row
+    past CLAIM_LEASE; a twin finds the claim lapsed and tries to take it over. It must
+    wait for that transaction and then answer its debit, never make a second one."""
+    if db != "postgres":
+        pytest.skip("row locks: SQLite runs one writer at a time")
+    import asyncio
+
+    from tortoise.transactions import in_transaction
+
+    from models.infra.sql import execute
+
+    await funded(100)
+    now = utcnow()
+    completed = asyncio.Event()
+    real_complete = idempotency.complete
+
+    async def signalling_complete(*args: Any) -> None:
+        await real_complete(*args)
+        completed.set()
+
+    monkeypatch.setattr(idempotency, "complete", signalling_complete)
+
+    async def waiting_on_locks() -> int:
+        async with in_transaction() as probe:
+            _, rows = await execute(
+                probe,
+                "SELECT count(*) AS n FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()",
+            )
+        return int(rows[0]["n"])
+
+    locked, unlock = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_users_row() -> None:  # a task: its transaction is its own
+        async with in_transaction() as blocker:
+            await execute(blocker, "SELECT id FROM users WHERE id = $1 FOR UPDATE", ALICE.id)
+            locked.set()
+            await unlock.wait()
+
+    holder = asyncio.create_task(hold_the_users_row())
+    await asyncio.wait_for(locked.wait(), 10)
+    first = asyncio.create_task(debit(ALICE.id, 10, "a gift", "held", now=now))
+    await asyncio.wait_for(completed.wait(), 10)
+    late = now + idempotency.CLAIM_LEASE + timedelta(seconds=1)
+    twin = asyncio.create_task(debit(ALICE.id, 10, "a gift", "held", now=late))
+    for _ in range(200):  # the twin's takeover waits on the key's row
+        if await waiting_on_locks() >= 2 or twin.done():
+            break
+        await asyncio.sleep(0.05)
+    assert not twin.done()  # it waits on the first request's transaction
+    unlock.set()
+    await holder
+    made, again = await first, await twin
+    assert not made.replayed
+    assert again.replayed
+    assert again.debit.id == made.debit.id
+    assert await Debit.all().count() == 1
+    assert await get_balance(ALICE.id) == 90
+
+
+async def test_a_debit_made_by_taking_over_a_dead_claim_is_held_for_the_whole_retention(
+    db: str,
+) -> None:
+    """The key's first holder died having made nothing; a twin took the key over just
+    before the retention counted from that claim ran out, and made the debit. A retry
+    of the twin a minute later must answer it, not debit again: the retention counts
+    from the request that holds the key's result."""
+    await funded(100)
+    start = utcnow() - 2 * DAY
+    print_ = fingerprint(ALICE.id, 10, "a gift")
+    claim = await idempotency.begin(DEBIT_SCOPE, "k-dead", print_, now=start, retention=DAY)
+    assert isinstance(claim, idempotency.Claim)  # its holder dies here
+    taken_over = start + DAY - timedelta(minutes=1)
+    made = await debit(ALICE.id, 10, "a gift", "k-dead", now=taken_over, retention=DAY)
+    assert not made.replayed
+    retry = taken_over + timedelta(minutes=2)
+    again = await debit(ALICE.id, 10, "a gift", "k-dead", now=retry, retention=DAY)
+    assert again.replayed
+    assert again.debit.id == made.debit.id
+    assert await idempotency.prune(retry, DAY) == 0  # pruning keeps it held too
+    assert await Debit.all().count() == 1
+    assert await get_balance(ALICE.id) == 90
